@@ -1,0 +1,1 @@
+//! Consumer function: applies each order's transactions in order to DynamoDB, exactly once in effect.

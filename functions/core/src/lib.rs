@@ -1,0 +1,23 @@
+//! The pure domain of ledger convoy: no AWS, no I/O, no async.
+//!
+//! # Layout
+//! - [`field`]: the fields of a ledger line and [`FieldError`], the error naming the one that failed.
+//! - [`order_id`], [`seq`], [`amount`], [`transaction`]: types that parse — a value that
+//!   exists is valid per the contract (section 1).
+//! - [`ledger`]: streaming decoding of ledger files (JSON Lines, CSV, gzip) into
+//!   transactions and line errors.
+//! - [`order`]: the order state machine (section 2).
+//! - [`sequencer`]: per-order sequencing — applied, parked, duplicate, conflict (section 3).
+//! - [`view`]: the JSON a user sees for an order (section 4).
+
+pub mod amount;
+pub mod field;
+pub mod order_id;
+pub mod seq;
+pub mod transaction;
+
+pub use amount::Amount;
+pub use field::{Field, FieldError};
+pub use order_id::OrderId;
+pub use seq::Seq;
+pub use transaction::{Content, Currency, Fingerprint, Op, Transaction, TxnId};

@@ -1,0 +1,375 @@
+//! `Transaction`: one validated ledger line, its content and its content fingerprint.
+
+use crate::amount::Amount;
+use crate::field::{Field, FieldError};
+use crate::order_id::OrderId;
+use crate::seq::Seq;
+use sha2::{Digest, Sha256};
+use std::fmt;
+
+/// The operations of the order state machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Op {
+    Create,
+    Add,
+    Modify,
+    Pay,
+    Ship,
+    Complete,
+    Cancel,
+    Delete,
+}
+
+impl Op {
+    pub fn parse(s: &str) -> Result<Self, FieldError> {
+        Ok(match s {
+            "create" => Op::Create,
+            "add" => Op::Add,
+            "modify" => Op::Modify,
+            "pay" => Op::Pay,
+            "ship" => Op::Ship,
+            "complete" => Op::Complete,
+            "cancel" => Op::Cancel,
+            "delete" => Op::Delete,
+            other => {
+                return Err(FieldError::new(
+                    Field::Op,
+                    format!(
+                        "{other:?} is not one of create, add, modify, pay, ship, complete, cancel, delete"
+                    ),
+                ))
+            }
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Create => "create",
+            Op::Add => "add",
+            Op::Modify => "modify",
+            Op::Pay => "pay",
+            Op::Ship => "ship",
+            Op::Complete => "complete",
+            Op::Cancel => "cancel",
+            Op::Delete => "delete",
+        }
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An item's id within an order: 1–128 characters.
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(try_from = "String", into = "String")]
+pub struct TxnId(String);
+
+impl TxnId {
+    pub fn parse(s: &str) -> Result<Self, FieldError> {
+        let n = s.chars().count();
+        if n == 0 {
+            return Err(FieldError::new(Field::TxnId, "must not be empty"));
+        }
+        if n > 128 {
+            return Err(FieldError::new(Field::TxnId, "longer than 128 characters"));
+        }
+        Ok(Self(s.to_owned()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for TxnId {
+    type Error = FieldError;
+    fn try_from(s: String) -> Result<Self, FieldError> {
+        Self::parse(&s)
+    }
+}
+impl From<TxnId> for String {
+    fn from(t: TxnId) -> String {
+        t.0
+    }
+}
+impl fmt::Display for TxnId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A currency code: three ASCII upper-case letters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Currency([u8; 3]);
+
+impl Currency {
+    pub fn parse(s: &str) -> Result<Self, FieldError> {
+        match s.as_bytes() {
+            [a, b, c] if [a, b, c].iter().all(|x| x.is_ascii_uppercase()) => Ok(Self([*a, *b, *c])),
+            _ => Err(FieldError::new(
+                Field::Currency,
+                format!("{s:?} is not three ASCII upper-case letters"),
+            )),
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        // Only ASCII upper-case letters get in, so this is always valid UTF-8.
+        std::str::from_utf8(&self.0).unwrap_or("???")
+    }
+}
+
+impl TryFrom<String> for Currency {
+    type Error = FieldError;
+    fn try_from(s: String) -> Result<Self, FieldError> {
+        Self::parse(&s)
+    }
+}
+impl From<Currency> for String {
+    fn from(c: Currency) -> String {
+        c.as_str().to_owned()
+    }
+}
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a transaction does: its op and exactly the fields that op uses.
+/// Two transactions with equal `Content` are the same transaction (contract section 3).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Content {
+    Create { currency: Currency },
+    Add { txn_id: TxnId, amount: Amount },
+    Modify { txn_id: TxnId, amount: Amount },
+    Pay,
+    Ship,
+    Complete,
+    Cancel,
+    Delete,
+}
+
+impl Content {
+    pub fn op(&self) -> Op {
+        match self {
+            Content::Create { .. } => Op::Create,
+            Content::Add { .. } => Op::Add,
+            Content::Modify { .. } => Op::Modify,
+            Content::Pay => Op::Pay,
+            Content::Ship => Op::Ship,
+            Content::Complete => Op::Complete,
+            Content::Cancel => Op::Cancel,
+            Content::Delete => Op::Delete,
+        }
+    }
+
+    /// A stable fingerprint of the content: SHA-256 over an unambiguous canonical form,
+    /// with amounts compared by value (`12.5` and `12.50` give the same fingerprint).
+    pub fn fingerprint(&self) -> Fingerprint {
+        let canonical = match self {
+            Content::Create { currency } => serde_json::json!(["create", currency.as_str()]),
+            Content::Add { txn_id, amount } => {
+                serde_json::json!(["add", txn_id.as_str(), amount.canonical()])
+            }
+            Content::Modify { txn_id, amount } => {
+                serde_json::json!(["modify", txn_id.as_str(), amount.canonical()])
+            }
+            other => serde_json::json!([other.op().as_str()]),
+        };
+        let digest = Sha256::digest(canonical.to_string().as_bytes());
+        let mut hex = String::with_capacity(64);
+        for b in digest {
+            hex.push_str(&format!("{b:02x}"));
+        }
+        Fingerprint(hex)
+    }
+}
+
+/// The hex SHA-256 of a transaction's content (64 characters).
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
+pub struct Fingerprint(String);
+
+impl Fingerprint {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    /// Rebuilds a fingerprint read back from storage.
+    pub fn from_stored(s: String) -> Self {
+        Self(s)
+    }
+}
+
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One valid transaction. `at` and `note` travel with it but are not part of its content.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "Wire", into = "Wire")]
+pub struct Transaction {
+    pub order_id: OrderId,
+    pub seq: Seq,
+    pub content: Content,
+    /// RFC 3339 date-time at the source, as written.
+    pub at: Option<String>,
+    pub note: Option<String>,
+}
+
+impl Transaction {
+    pub fn op(&self) -> Op {
+        self.content.op()
+    }
+    pub fn fingerprint(&self) -> Fingerprint {
+        self.content.fingerprint()
+    }
+}
+
+/// The flat JSON shape of a transaction on the wire (SQS message body, stored parked
+/// transactions): the ledger's own JSON Lines shape, with `amount` as a string.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Wire {
+    order_id: OrderId,
+    seq: Seq,
+    op: Op,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    txn_id: Option<TxnId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    amount: Option<Amount>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    currency: Option<Currency>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
+}
+
+impl From<Transaction> for Wire {
+    fn from(t: Transaction) -> Wire {
+        let (txn_id, amount, currency) = match t.content.clone() {
+            Content::Create { currency } => (None, None, Some(currency)),
+            Content::Add { txn_id, amount } | Content::Modify { txn_id, amount } => {
+                (Some(txn_id), Some(amount), None)
+            }
+            _ => (None, None, None),
+        };
+        Wire {
+            order_id: t.order_id,
+            seq: t.seq,
+            op: t.content.op(),
+            txn_id,
+            amount,
+            currency,
+            at: t.at,
+            note: t.note,
+        }
+    }
+}
+
+impl TryFrom<Wire> for Transaction {
+    type Error = FieldError;
+    fn try_from(w: Wire) -> Result<Self, FieldError> {
+        let content = Content::build(w.op, w.txn_id, w.amount, w.currency)?;
+        Ok(Transaction {
+            order_id: w.order_id,
+            seq: w.seq,
+            content,
+            at: w.at,
+            note: w.note,
+        })
+    }
+}
+
+impl Content {
+    /// Builds the content of `op` from the fields that op needs; fields it ignores are dropped.
+    /// The error names the first missing field in the contract's order.
+    pub fn build(
+        op: Op,
+        txn_id: Option<TxnId>,
+        amount: Option<Amount>,
+        currency: Option<Currency>,
+    ) -> Result<Content, FieldError> {
+        let need = |field: Field| FieldError::new(field, format!("required for {op}"));
+        Ok(match op {
+            Op::Create => Content::Create {
+                currency: currency.ok_or_else(|| need(Field::Currency))?,
+            },
+            Op::Add | Op::Modify => {
+                let txn_id = txn_id.ok_or_else(|| need(Field::TxnId))?;
+                let amount = amount.ok_or_else(|| need(Field::Amount))?;
+                if op == Op::Add {
+                    Content::Add { txn_id, amount }
+                } else {
+                    Content::Modify { txn_id, amount }
+                }
+            }
+            Op::Pay => Content::Pay,
+            Op::Ship => Content::Ship,
+            Op::Complete => Content::Complete,
+            Op::Cancel => Content::Cancel,
+            Op::Delete => Content::Delete,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn txn(json: &str) -> Transaction {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn wire_round_trip_keeps_everything() {
+        let t = txn(
+            r#"{"order_id":"A-1","seq":3,"op":"add","txn_id":"t1","amount":"12.50","at":"2026-11-24T09:00:00Z","note":"hi"}"#,
+        );
+        let back: Transaction = serde_json::from_str(&serde_json::to_string(&t).unwrap()).unwrap();
+        assert_eq!(back, t);
+    }
+
+    #[test]
+    fn content_ignores_note_at_and_unused_fields_and_compares_amounts_by_value() {
+        let a = txn(
+            r#"{"order_id":"A","seq":2,"op":"add","txn_id":"a","amount":"12.5","note":"first"}"#,
+        );
+        let b = txn(
+            r#"{"order_id":"A","seq":2,"op":"add","txn_id":"a","amount":"12.50","note":"other"}"#,
+        );
+        let c = txn(r#"{"order_id":"A","seq":2,"op":"add","txn_id":"a","amount":"12.51"}"#);
+        assert_eq!(a.fingerprint(), b.fingerprint());
+        assert_ne!(a.fingerprint(), c.fingerprint());
+        let p1 = txn(r#"{"order_id":"A","seq":5,"op":"pay"}"#);
+        let p2 = txn(r#"{"order_id":"A","seq":5,"op":"pay","currency":"EUR","txn_id":"x"}"#);
+        assert_eq!(p1.fingerprint(), p2.fingerprint());
+        assert_eq!(p1.fingerprint().as_str().len(), 64);
+    }
+
+    #[test]
+    fn fingerprints_do_not_collide_across_ops_or_field_boundaries() {
+        let add = txn(r#"{"order_id":"A","seq":1,"op":"add","txn_id":"a","amount":"1"}"#);
+        let modify = txn(r#"{"order_id":"A","seq":1,"op":"modify","txn_id":"a","amount":"1"}"#);
+        assert_ne!(add.fingerprint(), modify.fingerprint());
+        let x = txn(r#"{"order_id":"A","seq":1,"op":"add","txn_id":"a\",\"1","amount":"2"}"#);
+        let y = txn(r#"{"order_id":"A","seq":1,"op":"add","txn_id":"a","amount":"12"}"#);
+        assert_ne!(x.fingerprint(), y.fingerprint());
+    }
+
+    #[test]
+    fn missing_op_fields_are_named() {
+        let e = serde_json::from_str::<Transaction>(r#"{"order_id":"A","seq":1,"op":"create"}"#)
+            .unwrap_err();
+        assert!(e.to_string().contains("currency"), "{e}");
+    }
+}

@@ -1,0 +1,1 @@
+//! Ledger function: streams an uploaded ledger from S3 and fans its transactions out to the SQS FIFO queue.

@@ -1,0 +1,1 @@
+//! DynamoDB layout of ledger convoy: order state, history, parked transactions, ledger status.

@@ -1,0 +1,1 @@
+//! Local driver: plays Lambda's event source mappings against an emulator; the demo command.
