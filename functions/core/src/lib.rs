@@ -9,15 +9,22 @@
 //! - [`order`]: the order state machine (section 2).
 //! - [`sequencer`]: per-order sequencing — applied, parked, duplicate, conflict (section 3).
 //! - [`view`]: the JSON a user sees for an order (section 4).
+//! - [`memory`]: an in-memory order book over the sequencer, for tests and references.
 
 pub mod amount;
 pub mod field;
+pub mod memory;
+pub mod order;
 pub mod order_id;
 pub mod seq;
+pub mod sequencer;
 pub mod transaction;
+pub mod view;
 
 pub use amount::Amount;
 pub use field::{Field, FieldError};
+pub use order::{OrderState, Rejection, Status};
 pub use order_id::OrderId;
 pub use seq::Seq;
 pub use transaction::{Content, Currency, Fingerprint, Op, Transaction, TxnId};
+pub use view::OrderView;

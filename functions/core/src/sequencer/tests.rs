@@ -1,0 +1,391 @@
+//! Tests of the sequencer: examples, conflicts, chunking, and properties against a model.
+
+use super::*;
+use crate::memory::OrderBook;
+use crate::order::OrderState;
+use crate::view::OrderView;
+use crate::OrderId;
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+
+fn t(json: &str) -> Transaction {
+    serde_json::from_str(json).unwrap()
+}
+
+fn txn(order: &str, seq: u64, rest: &str) -> Transaction {
+    t(&format!(
+        r#"{{"order_id":"{order}","seq":{seq}{}{rest}}}"#,
+        if rest.is_empty() { "" } else { "," }
+    ))
+}
+
+fn view(book: &OrderBook, id: &str) -> OrderView {
+    OrderView::from(&book.get(&OrderId::parse(id).unwrap()).unwrap().state)
+}
+
+#[test]
+fn in_order_applies_and_out_of_order_parks_then_drains() {
+    let mut book = OrderBook::default();
+    let d = book
+        .receive(
+            &[
+                txn("A", 3, r#""op":"pay""#),
+                txn("A", 2, r#""op":"add","txn_id":"x","amount":"1.5""#),
+            ],
+            99,
+        )
+        .unwrap();
+    assert_eq!(d, vec![Disposition::Parked, Disposition::Parked]);
+    assert_eq!(view(&book, "A").parked, vec![2, 3]);
+    let d = book
+        .receive(&[txn("A", 1, r#""op":"create","currency":"EUR""#)], 99)
+        .unwrap();
+    assert_eq!(d, vec![Disposition::Applied]);
+    let v = view(&book, "A");
+    assert_eq!((v.status.as_str(), v.next_seq, v.applied), ("paid", 4, 3));
+    assert!(v.parked.is_empty());
+    assert!(book
+        .get(&OrderId::parse("A").unwrap())
+        .unwrap()
+        .parked
+        .is_empty());
+}
+
+#[test]
+fn duplicate_and_conflict_against_processed_and_parked() {
+    let mut book = OrderBook::default();
+    let create = txn("A", 1, r#""op":"create","currency":"EUR""#);
+    let parked = txn("A", 3, r#""op":"add","txn_id":"b","amount":"2.5""#);
+    book.receive(&[create.clone(), parked], 99).unwrap();
+    let d = book
+        .receive(
+            &[
+                txn("A", 1, r#""op":"create","currency":"EUR","note":"again""#),
+                txn("A", 1, r#""op":"create","currency":"USD""#),
+                txn("A", 3, r#""op":"add","txn_id":"b","amount":"2.50""#),
+                txn("A", 3, r#""op":"add","txn_id":"b","amount":"9.99""#),
+            ],
+            99,
+        )
+        .unwrap();
+    assert_eq!(
+        d,
+        vec![
+            Disposition::Duplicate,
+            Disposition::Conflict { counted: true },
+            Disposition::Duplicate,
+            Disposition::Conflict { counted: true },
+        ]
+    );
+    let v = view(&book, "A");
+    assert_eq!(
+        (v.duplicates, v.conflicts, v.currency.as_deref()),
+        (2, 2, Some("EUR"))
+    );
+    // The parked one stays and is the one applied when the gap closes.
+    book.receive(
+        &[txn("A", 2, r#""op":"add","txn_id":"a","amount":"1""#)],
+        99,
+    )
+    .unwrap();
+    let v = view(&book, "A");
+    assert_eq!(v.items.get("b").unwrap().to_string(), "2.50");
+    assert_eq!(v.total.to_string(), "3.50");
+}
+
+#[test]
+fn a_redelivered_conflict_is_counted_once_in_the_same_or_a_later_batch() {
+    let mut book = OrderBook::default();
+    book.receive(&[txn("A", 1, r#""op":"create","currency":"EUR""#)], 99)
+        .unwrap();
+    let conflict = txn("A", 1, r#""op":"create","currency":"USD""#);
+    let d = book
+        .receive(&[conflict.clone(), conflict.clone()], 99)
+        .unwrap();
+    assert_eq!(
+        d,
+        vec![
+            Disposition::Conflict { counted: true },
+            Disposition::Conflict { counted: false }
+        ]
+    );
+    let d = book.receive(&[conflict], 99).unwrap();
+    assert_eq!(d, vec![Disposition::Conflict { counted: false }]);
+    // A different conflicting content at the same seq is a new conflict.
+    book.receive(&[txn("A", 1, r#""op":"create","currency":"JPY""#)], 99)
+        .unwrap();
+    assert_eq!(view(&book, "A").conflicts, 2);
+}
+
+#[test]
+fn rejected_ops_advance_the_sequence_and_keep_their_reason() {
+    let mut book = OrderBook::default();
+    let d = book
+        .receive(
+            &[
+                txn("A", 1, r#""op":"ship""#),
+                txn("A", 2, r#""op":"create","currency":"JPY""#),
+            ],
+            99,
+        )
+        .unwrap();
+    assert!(matches!(d[0], Disposition::Rejected(_)));
+    let stored = book.get(&OrderId::parse("A").unwrap()).unwrap();
+    match &stored.processed[&1].outcome {
+        Outcome::Rejected { reason } => {
+            assert_eq!(
+                reason.to_string(),
+                "ship is not allowed when the order is new"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    let v = view(&book, "A");
+    assert_eq!((v.applied, v.rejected, v.next_seq), (1, 1, 3));
+}
+
+#[test]
+fn missing_facts_are_asked_for_not_guessed() {
+    let mut state = OrderState::new(OrderId::parse("A").unwrap());
+    state.next_seq = 5;
+    state.parked.insert(7);
+    let known = Known::default();
+    let e = process(&state, &known, &[txn("A", 3, r#""op":"pay""#)], 99).unwrap_err();
+    assert_eq!(e, SeqError::Need(Need::Processed(Seq::new(3).unwrap())));
+    let e = process(&state, &known, &[txn("A", 7, r#""op":"pay""#)], 99).unwrap_err();
+    assert_eq!(e, SeqError::Need(Need::Parked(Seq::new(7).unwrap())));
+    let e = process(&state, &known, &[txn("B", 5, r#""op":"pay""#)], 99).unwrap_err();
+    assert!(matches!(e, SeqError::WrongOrder { .. }));
+}
+
+#[test]
+fn a_long_drain_is_split_into_steps_within_the_change_limit() {
+    let mut state = OrderState::new(OrderId::parse("A").unwrap());
+    let mut known = Known::default();
+    for s in 2..=300u64 {
+        let p = txn("A", s, r#""op":"delete""#);
+        state.parked.insert(s);
+        known.add_parked(p);
+    }
+    let mut inputs = vec![txn("A", 1, r#""op":"create","currency":"EUR""#)];
+    let mut steps = 0;
+    loop {
+        let step = process(&state, &known, &inputs, 100).unwrap();
+        assert!(step.changes.len() <= 100, "{}", step.changes.len());
+        steps += 1;
+        state = step.state.clone();
+        inputs.drain(..step.consumed());
+        if inputs.is_empty() && !step.drain_pending() {
+            break;
+        }
+    }
+    assert!(steps >= 6, "{steps}");
+    assert_eq!(state.next_seq, 301);
+    assert!(state.parked.is_empty());
+    assert_eq!((state.applied, state.rejected), (2, 298));
+}
+
+#[test]
+fn parked_and_drained_in_one_step_is_never_stored() {
+    let state = OrderState::new(OrderId::parse("A").unwrap());
+    let step = process(
+        &state,
+        &Known::default(),
+        &[
+            txn("A", 2, r#""op":"delete""#),
+            txn("A", 1, r#""op":"create","currency":"EUR""#),
+        ],
+        99,
+    )
+    .unwrap();
+    assert!(step.changes.iter().all(|c| matches!(c, Change::Record(..))));
+    assert_eq!(step.changes.len(), 2);
+    assert_eq!(step.drained, vec![Seq::new(2).unwrap()]);
+}
+
+#[test]
+fn too_many_parked_is_an_error_not_a_loss() {
+    let mut state = OrderState::new(OrderId::parse("A").unwrap());
+    state.parked = (2..(2 + MAX_PARKED as u64)).collect();
+    let e = process(
+        &state,
+        &Known::default(),
+        &[txn("A", 1_000_000, r#""op":"pay""#)],
+        99,
+    )
+    .unwrap_err();
+    assert!(matches!(e, SeqError::TooManyParked { .. }));
+}
+
+// ---- properties against a reference model ----
+
+/// An op with its fields, drawn so that many are valid and some are rejected.
+fn arb_body() -> impl Strategy<Value = String> {
+    let id = prop::sample::select(vec!["a", "b", "c"]);
+    let amount = (-500i64..5000, 0u32..3)
+        .prop_map(|(v, scale)| rust_decimal::Decimal::new(v, scale).to_string());
+    prop_oneof![
+        1 => prop::sample::select(vec!["EUR", "USD"]).prop_map(|c| format!(r#""op":"create","currency":"{c}""#)),
+        4 => (id.clone(), amount.clone()).prop_map(|(i, a)| format!(r#""op":"add","txn_id":"{i}","amount":"{a}""#)),
+        2 => (id, amount).prop_map(|(i, a)| format!(r#""op":"modify","txn_id":"{i}","amount":"{a}""#)),
+        1 => prop::sample::select(vec!["pay", "ship", "complete", "cancel", "delete"]).prop_map(|o| format!(r#""op":"{o}""#)),
+    ]
+}
+
+/// Orders, each a list of contents in seq order; the first is usually a create.
+fn arb_orders() -> impl Strategy<Value = Vec<Vec<Transaction>>> {
+    prop::collection::vec(
+        (any::<bool>(), prop::collection::vec(arb_body(), 0..14)),
+        1..6,
+    )
+    .prop_map(|orders| {
+        orders
+            .into_iter()
+            .enumerate()
+            .map(|(o, (create_first, mut bodies))| {
+                if create_first {
+                    bodies.insert(0, r#""op":"create","currency":"EUR""#.to_owned());
+                }
+                bodies
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| txn(&format!("O-{o}"), i as u64 + 1, b))
+                    .collect()
+            })
+            .collect()
+    })
+}
+
+/// The model: each order's transactions applied once, in seq order.
+fn model(order: &[Transaction], id: &str) -> OrderView {
+    let mut s = OrderState::new(OrderId::parse(id).unwrap());
+    for t in order {
+        match s.apply(&t.content) {
+            Ok(()) => s.applied += 1,
+            Err(_) => s.rejected += 1,
+        }
+        s.next_seq += 1;
+    }
+    OrderView::from(&s)
+}
+
+/// Any delivery: per-order permutation with copies, interleaved, cut into FIFO batches.
+fn arb_delivery() -> impl Strategy<Value = (Vec<Vec<Transaction>>, Vec<Transaction>, usize, usize)>
+{
+    arb_orders().prop_flat_map(|orders| {
+        let all: Vec<Transaction> = orders.iter().flatten().cloned().collect();
+        let n = all.len();
+        (
+            Just(orders),
+            Just(all),
+            prop::collection::vec(0..n.max(1), 0..6), // indexes to copy
+            any::<prop::sample::Index>(),
+            Just(()).prop_perturb(|_, mut rng| rng.next_u64()),
+            1usize..=10,
+            2usize..=100,
+        )
+            .prop_map(|(orders, all, copies, _, seed, batch, max_changes)| {
+                let mut delivery = all.clone();
+                for i in copies {
+                    if let Some(t) = all.get(i) {
+                        delivery.push(t.clone());
+                    }
+                }
+                shuffle(&mut delivery, seed);
+                (orders, delivery, batch, max_changes)
+            })
+    })
+}
+
+fn shuffle(v: &mut [Transaction], mut seed: u64) {
+    for i in (1..v.len()).rev() {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let j = (seed >> 33) as usize % (i + 1);
+        v.swap(i, j);
+    }
+}
+
+fn deliver(delivery: &[Transaction], batch: usize, max_changes: usize) -> OrderBook {
+    let mut book = OrderBook::default();
+    for chunk in delivery.chunks(batch) {
+        let mut groups: BTreeMap<&OrderId, Vec<Transaction>> = BTreeMap::new();
+        for t in chunk {
+            groups.entry(&t.order_id).or_default().push(t.clone());
+        }
+        for txns in groups.values() {
+            book.receive(txns, max_changes).unwrap();
+        }
+    }
+    book
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn any_interleaving_reordering_and_duplication_gives_the_model(
+        (orders, delivery, batch, max_changes) in arb_delivery()
+    ) {
+        let book = deliver(&delivery, batch, max_changes);
+        let copies = delivery.len() - orders.iter().map(Vec::len).sum::<usize>();
+        let mut dups = 0;
+        for (o, order) in orders.iter().enumerate() {
+            let id = format!("O-{o}");
+            let want = model(order, &id);
+            let Some(stored) = book.get(&OrderId::parse(&id).unwrap()) else {
+                prop_assert!(order.is_empty());
+                continue;
+            };
+            let mut got = OrderView::from(&stored.state);
+            dups += got.duplicates;
+            got.duplicates = 0;
+            prop_assert_eq!(got, want);
+            prop_assert!(stored.parked.is_empty());
+            prop_assert_eq!(stored.processed.len(), order.len());
+        }
+        // Every exact copy is seen as a duplicate: none is applied twice.
+        prop_assert_eq!(dups as usize, copies);
+    }
+
+    #[test]
+    fn redelivering_everything_again_changes_nothing_but_duplicates(
+        (_orders, delivery, batch, max_changes) in arb_delivery()
+    ) {
+        let mut book = deliver(&delivery, batch, max_changes);
+        let before: Vec<OrderView> = book.orders().map(|o| OrderView::from(&o.state)).collect();
+        for chunk in delivery.chunks(batch) {
+            let mut groups: BTreeMap<&OrderId, Vec<Transaction>> = BTreeMap::new();
+            for t in chunk {
+                groups.entry(&t.order_id).or_default().push(t.clone());
+            }
+            for txns in groups.values() {
+                let d = book.receive(txns, max_changes).unwrap();
+                prop_assert!(d.iter().all(|d| *d == Disposition::Duplicate));
+            }
+        }
+        let after: Vec<OrderView> = book.orders().map(|o| OrderView::from(&o.state)).collect();
+        for (mut b, mut a) in before.into_iter().zip(after) {
+            prop_assert!(a.duplicates >= b.duplicates);
+            a.duplicates = 0;
+            b.duplicates = 0;
+            prop_assert_eq!(a, b);
+        }
+    }
+
+    #[test]
+    fn a_gap_holds_everything_after_it(
+        orders in arb_orders(), seed: u64
+    ) {
+        // Withhold seq 1 of every order: nothing may be applied, all is parked.
+        let mut rest: Vec<Transaction> = orders.iter().flatten().filter(|t| t.seq.get() > 1).cloned().collect();
+        shuffle(&mut rest, seed);
+        let book = deliver(&rest, 10, 99);
+        for stored in book.orders() {
+            prop_assert_eq!(stored.state.next_seq, 1);
+            prop_assert_eq!(stored.state.applied + stored.state.rejected, 0);
+            prop_assert_eq!(stored.state.parked.len(), stored.parked.len());
+        }
+    }
+}

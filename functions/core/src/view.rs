@@ -1,0 +1,92 @@
+//! The JSON a user sees for an order (contract section 4).
+
+use crate::amount::Amount;
+use crate::order::OrderState;
+use std::collections::BTreeMap;
+
+/// One order as users and their tools see it; serializes to the contract's JSON object.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OrderView {
+    pub order_id: String,
+    pub status: String,
+    pub currency: Option<String>,
+    pub total: Amount,
+    pub items: BTreeMap<String, Amount>,
+    pub next_seq: u64,
+    pub parked: Vec<u64>,
+    pub applied: u64,
+    pub rejected: u64,
+    pub duplicates: u64,
+    pub conflicts: u64,
+}
+
+impl From<&OrderState> for OrderView {
+    fn from(s: &OrderState) -> Self {
+        OrderView {
+            order_id: s.order_id.to_string(),
+            status: s.status.to_string(),
+            currency: s.currency.map(|c| c.to_string()),
+            total: s.total,
+            items: s.items.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            next_seq: s.next_seq,
+            parked: s.parked.iter().copied().collect(),
+            applied: s.applied,
+            rejected: s.rejected,
+            duplicates: s.duplicates,
+            conflicts: s.conflicts,
+        }
+    }
+}
+
+impl OrderView {
+    /// The view as one line of JSON.
+    pub fn to_json_line(&self) -> String {
+        // Serializing plain strings, numbers and maps cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::order::OrderState;
+    use crate::sequencer::{process, Known};
+    use crate::transaction::Transaction;
+    use crate::OrderId;
+
+    #[test]
+    fn matches_the_contract_example_field_for_field() {
+        let lines = [
+            r#"{"order_id":"A-1","seq":1,"op":"create","currency":"EUR"}"#,
+            r#"{"order_id":"A-1","seq":2,"op":"add","txn_id":"t1","amount":"12.5"}"#,
+            r#"{"order_id":"A-1","seq":3,"op":"ship"}"#,
+            r#"{"order_id":"A-1","seq":4,"op":"add","txn_id":"t2","amount":"15"}"#,
+            r#"{"order_id":"A-1","seq":5,"op":"pay"}"#,
+            r#"{"order_id":"A-1","seq":7,"op":"ship"}"#,
+        ];
+        let txns: Vec<Transaction> = lines
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let state = OrderState::new(OrderId::parse("A-1").unwrap());
+        let step = process(&state, &Known::default(), &txns, 100).unwrap();
+        let got: serde_json::Value =
+            serde_json::from_str(&OrderView::from(&step.state).to_json_line()).unwrap();
+        let want: serde_json::Value = serde_json::from_str(
+            r#"{"order_id":"A-1","status":"paid","currency":"EUR","total":"27.50",
+            "items":{"t1":"12.50","t2":"15.00"},"next_seq":6,"parked":[7],
+            "applied":4,"rejected":1,"duplicates":0,"conflicts":0}"#,
+        )
+        .unwrap();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn new_order_shows_null_currency_and_zero_total() {
+        let v = OrderView::from(&OrderState::new(OrderId::parse("B").unwrap()));
+        let j: serde_json::Value = serde_json::from_str(&v.to_json_line()).unwrap();
+        assert_eq!(j["currency"], serde_json::Value::Null);
+        assert_eq!(j["total"], "0.00");
+        assert_eq!(j["status"], "new");
+    }
+}
