@@ -1,1 +1,42 @@
-//! DynamoDB layout of ledger convoy: order state, history, parked transactions, ledger status.
+//! DynamoDB layout of ledger convoy's orders, behind a port.
+//!
+//! # Layout
+//! One table, string keys `pk` and `sk`. Every item of an order has `pk = order#<order_id>`
+//! (other writers use other prefixes, such as `ledger#`):
+//!
+//! | `sk` | attributes |
+//! |---|---|
+//! | `state` | `state` (JSON of `OrderState`), `version` (N, optimistic lock), `order_id`, `status`, `next_seq`, `parked_count`, `updated_at` |
+//! | `seq#<seq, 20 digits>` | `processed` (JSON of `sequencer::Processed`), `op`, `outcome`, `fingerprint`, `seq` |
+//! | `parked#<seq, 20 digits>` | `txn` (the transaction's wire JSON), `seq` |
+//! | `conflict#<seq, 20 digits>#<fingerprint>` | `conflict` (JSON of `ConflictRecord`), `fingerprint`, `seq` |
+//!
+//! A step of the sequencer is committed as one `TransactWriteItems`: the head put on the
+//! condition that the version is the one loaded (absent for a new order), each history,
+//! parked and conflict put on the condition that the item is absent, each unpark delete on
+//! the condition that the item is present. Any failed condition is [`StoreError::Conflict`].
+//!
+//! Modules:
+//! - [`port`]: the traits [`OrderStore`] (what the consumer needs) and [`OrderReader`]
+//!   (operators, the demo, tests), [`Version`], [`Fact`], [`MAX_CHANGES`].
+//! - [`keys`]: `pk` / `sk` encoding; [`item`]: items to and from the domain types;
+//!   [`plan`]: a step as conditional writes.
+//! - [`dynamo`]: [`DynamoOrderStore`], the adapter over the AWS SDK.
+//! - [`memory`]: [`MemoryOrderStore`], the same table and conditions in memory, for tests.
+//! - [`faults`]: [`FailingStore`], a wrapper injecting faults, for tests.
+//! - [`error`]: [`StoreError`], one enum for every failure, causes kept.
+
+pub mod dynamo;
+pub mod error;
+pub mod faults;
+pub mod item;
+pub mod keys;
+pub mod memory;
+pub mod plan;
+pub mod port;
+
+pub use dynamo::DynamoOrderStore;
+pub use error::StoreError;
+pub use faults::{FailingStore, Fault};
+pub use memory::MemoryOrderStore;
+pub use port::{Fact, OrderReader, OrderStore, Version, MAX_CHANGES};

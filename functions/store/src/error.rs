@@ -1,0 +1,75 @@
+//! `StoreError`: everything that can go wrong between the domain and the table.
+
+use std::error::Error as StdError;
+
+/// A boxed cause from the AWS SDK (or any other backend), kept whole for the logs.
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// What can fail when loading or committing an order.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A condition of the commit did not hold: a concurrent or redelivered batch wrote the
+    /// order first. Nothing was written; reload the order and process again.
+    #[error("order {order_id}: another writer changed the order first (condition failed)")]
+    Conflict { order_id: String },
+
+    /// The backend failed (network, throttling beyond the SDK's retries, missing table, …).
+    #[error("{operation} failed for order {order_id}")]
+    Backend {
+        operation: &'static str,
+        order_id: String,
+        #[source]
+        source: BoxError,
+    },
+
+    /// A stored item could not be read back: an attribute is missing or has the wrong type.
+    #[error("stored item {pk} / {sk} is malformed: {reason}")]
+    Malformed {
+        pk: String,
+        sk: String,
+        reason: String,
+    },
+
+    /// A stored JSON attribute does not decode as the domain type it should hold.
+    #[error("stored item {pk} / {sk}: attribute {attribute} does not decode")]
+    Decode {
+        pk: String,
+        sk: String,
+        attribute: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// A value could not be encoded for storage.
+    #[error("order {order_id}: attribute {attribute} does not encode")]
+    Encode {
+        order_id: String,
+        attribute: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// A step holds more writes than one transaction may carry.
+    #[error(
+        "order {order_id}: a step of {writes} writes exceeds the {limit}-item transaction limit"
+    )]
+    TooManyWrites {
+        order_id: String,
+        writes: usize,
+        limit: usize,
+    },
+
+    /// A fault injected by a test double ([`crate::FailingStore`]).
+    #[error("{operation} failed for order {order_id}: injected fault")]
+    Injected {
+        operation: &'static str,
+        order_id: String,
+    },
+}
+
+impl StoreError {
+    /// True for [`StoreError::Conflict`]: reload and retry, do not fail the record yet.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, StoreError::Conflict { .. })
+    }
+}

@@ -1,0 +1,171 @@
+//! `FailingStore`: a wrapper that injects faults into any store, for tests of the failure
+//! paths (a backend error on commit or load, or a lost optimistic-lock race).
+
+use crate::error::StoreError;
+use crate::port::{Fact, OrderReader, OrderStore, Version};
+use convoy_core::memory::StoredOrder;
+use convoy_core::sequencer::{Need, Step};
+use convoy_core::{OrderId, OrderState, Seq, Transaction};
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+/// The kinds of fault that can be injected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Fault {
+    /// `commit` fails with a backend error and writes nothing.
+    CommitFails,
+    /// `commit` reports [`StoreError::Conflict`] and writes nothing, as if a concurrent
+    /// writer had won.
+    CommitConflicts,
+    /// `load` fails with a backend error.
+    LoadFails,
+}
+
+/// Wraps a store; the next `n` calls of a kind for an order fail as told.
+#[derive(Debug, Default)]
+pub struct FailingStore<S> {
+    inner: S,
+    faults: Mutex<HashMap<(OrderId, Fault), usize>>,
+}
+
+impl<S> FailingStore<S> {
+    pub fn new(inner: S) -> Self {
+        Self {
+            inner,
+            faults: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    /// The next `times` calls of `fault`'s kind for order `id` fail.
+    pub fn inject(&self, id: &OrderId, fault: Fault, times: usize) {
+        *self.lock().entry((id.clone(), fault)).or_default() += times;
+    }
+
+    /// Shorthand for [`Fault::CommitFails`].
+    pub fn fail_commits(&self, id: &OrderId, times: usize) {
+        self.inject(id, Fault::CommitFails, times);
+    }
+
+    /// Faults injected but not yet triggered.
+    pub fn pending(&self, id: &OrderId, fault: Fault) -> usize {
+        self.lock().get(&(id.clone(), fault)).copied().unwrap_or(0)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<(OrderId, Fault), usize>> {
+        self.faults.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn trigger(&self, id: &OrderId, fault: Fault) -> bool {
+        let mut faults = self.lock();
+        match faults.get_mut(&(id.clone(), fault)) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+impl<S: OrderStore + Send> OrderStore for FailingStore<S> {
+    async fn load(&self, id: &OrderId) -> Result<Option<(OrderState, Version)>, StoreError> {
+        if self.trigger(id, Fault::LoadFails) {
+            return Err(StoreError::Injected {
+                operation: "load",
+                order_id: id.to_string(),
+            });
+        }
+        self.inner.load(id).await
+    }
+
+    async fn fetch(&self, id: &OrderId, need: &Need) -> Result<Option<Fact>, StoreError> {
+        self.inner.fetch(id, need).await
+    }
+
+    async fn fetch_parked(
+        &self,
+        id: &OrderId,
+        from: Seq,
+        to: Seq,
+    ) -> Result<Vec<Transaction>, StoreError> {
+        self.inner.fetch_parked(id, from, to).await
+    }
+
+    async fn commit(
+        &self,
+        id: &OrderId,
+        expected: Option<Version>,
+        step: &Step,
+    ) -> Result<Version, StoreError> {
+        if self.trigger(id, Fault::CommitFails) {
+            return Err(StoreError::Injected {
+                operation: "commit",
+                order_id: id.to_string(),
+            });
+        }
+        if self.trigger(id, Fault::CommitConflicts) {
+            return Err(StoreError::Conflict {
+                order_id: id.to_string(),
+            });
+        }
+        self.inner.commit(id, expected, step).await
+    }
+}
+
+impl<S: OrderReader + Send> OrderReader for FailingStore<S> {
+    async fn list_orders(&self) -> Result<Vec<OrderState>, StoreError> {
+        self.inner.list_orders().await
+    }
+
+    async fn load_stored_order(&self, id: &OrderId) -> Result<Option<StoredOrder>, StoreError> {
+        self.inner.load_stored_order(id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::MemoryOrderStore;
+    use convoy_core::sequencer::{process, Known};
+
+    #[tokio::test]
+    async fn faults_fire_the_given_number_of_times_then_pass_through() {
+        let id = OrderId::parse("A-1").unwrap();
+        let txn: Transaction =
+            serde_json::from_str(r#"{"order_id":"A-1","seq":1,"op":"create","currency":"EUR"}"#)
+                .unwrap();
+        let step = process(&OrderState::new(id.clone()), &Known::default(), &[txn], 99).unwrap();
+        let store = FailingStore::new(MemoryOrderStore::new());
+        store.fail_commits(&id, 1);
+        store.inject(&id, Fault::CommitConflicts, 1);
+        store.inject(&id, Fault::LoadFails, 1);
+        let e = store.commit(&id, None, &step).await.unwrap_err();
+        assert!(
+            matches!(
+                e,
+                StoreError::Injected {
+                    operation: "commit",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(store
+            .commit(&id, None, &step)
+            .await
+            .unwrap_err()
+            .is_conflict());
+        assert_eq!(store.inner().commits(), 0);
+        assert!(store.load(&id).await.is_err());
+        assert_eq!(
+            store.commit(&id, None, &step).await.unwrap(),
+            Version::FIRST
+        );
+        assert!(store.load(&id).await.unwrap().is_some());
+        assert_eq!(store.pending(&id, Fault::CommitFails), 0);
+    }
+}
