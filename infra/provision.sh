@@ -105,7 +105,7 @@ if name not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
     s3.create_bucket(Bucket=name)
 '
   deploy_log="$CONVOY_LOCAL_DIR/sam-deploy.log"
-  if ! (cd "$CONVOY_REPO" && "$SAM" deploy \
+  if ! (cd "$CONVOY_REPO" && SAM_CLI_POLL_DELAY="${SAM_CLI_POLL_DELAY:-0.5}" "$SAM" deploy \
     --config-env local \
     --template-file "$TEMPLATE" \
     --stack-name "$STACK_NAME" \
