@@ -167,8 +167,17 @@ install_dynamodb() {
   convoy_seed_localstack_libs
 }
 
+# The parts are independent: run them concurrently (pip is mostly waiting on the
+# network); each logs with its own prefix, and any failure fails the script.
 total=$SECONDS
+pids=()
 for part in "${parts[@]}"; do
-  "install_$part"
+  "install_$part" &
+  pids+=("$!")
 done
+failed=0
+for pid in "${pids[@]}"; do
+  wait "$pid" || failed=1
+done
+[[ $failed -eq 0 ]] || die "installation failed (see above)"
 log "done in $((SECONDS - total)) s; add tools to PATH with: export PATH=\"$CONVOY_BIN_DIR:\$PATH\""
