@@ -13,6 +13,7 @@
 
 pub mod amount;
 pub mod field;
+pub mod ledger;
 pub mod memory;
 pub mod order;
 pub mod order_id;

@@ -1,0 +1,660 @@
+//! CSV ledgers (RFC 4180, header row) record by record, with `csv-core` doing the parsing.
+//!
+//! Records are found by `csv-core` over the raw byte stream, so a quoted field may hold
+//! commas, quotes and newlines, and a record is numbered by the physical line it starts
+//! on. Lines are split on `\n` only: the `\r` of a `\r\n` ending is taken off the last
+//! field, while a `\r\n` inside a quoted field is kept as written.
+
+use super::carry::Carry;
+use super::decoder::{is_blank, too_long, Parsed};
+use super::error::{DecodeError, LineError};
+use super::fields::{Raw, RawFields};
+use super::MAX_LINE_BYTES;
+use crate::field::Field;
+use csv_core::{ReadRecordResult, Reader, ReaderBuilder, Terminator};
+use std::borrow::Cow;
+
+/// A record's bytes are at most the line limit plus its `\r\n` ending.
+const RECORD_LIMIT: usize = MAX_LINE_BYTES + 2;
+
+/// The records of a CSV ledger: the first non-blank record is the header.
+pub(crate) struct CsvRecords {
+    reader: Reader,
+    /// `\n` bytes consumed so far: the number of complete physical lines.
+    newlines: u64,
+    /// Whether a record has started (its first byte is consumed).
+    in_record: bool,
+    /// The physical line the current record starts on.
+    start_line: u64,
+    /// The raw bytes of the current record when it spans reads.
+    carry: Carry,
+    /// The current record's unquoted field bytes, back to back, and where each field ends.
+    fields: Vec<u8>,
+    fields_len: usize,
+    /// The field bytes did not fit (the record is over-long); they were dropped.
+    fields_dropped: bool,
+    ends: Vec<usize>,
+    ends_len: usize,
+    /// More fields than the header has: their ends were dropped.
+    too_many_fields: bool,
+    header: Option<Header>,
+}
+
+/// The header: how many columns, and which column holds each known field.
+struct Header {
+    columns: usize,
+    column_of: [Option<usize>; 8],
+    repeated: [bool; 8],
+}
+
+impl CsvRecords {
+    pub(crate) fn new() -> Self {
+        Self {
+            reader: ReaderBuilder::new()
+                .terminator(Terminator::Any(b'\n'))
+                .build(),
+            newlines: 0,
+            in_record: false,
+            start_line: 0,
+            carry: Carry::new(RECORD_LIMIT),
+            fields: vec![0; 4096],
+            fields_len: 0,
+            fields_dropped: false,
+            ends: vec![0; 16],
+            ends_len: 0,
+            too_many_fields: false,
+            header: None,
+        }
+    }
+
+    pub(crate) fn newlines(&self) -> u64 {
+        self.newlines
+    }
+
+    pub(crate) fn feed(
+        &mut self,
+        mut input: &[u8],
+        out: &mut Vec<Parsed>,
+    ) -> Result<(), DecodeError> {
+        while !input.is_empty() {
+            if !self.in_record {
+                // Empty lines between records: csv-core would drop them too.
+                let empty = input.iter().take_while(|&&b| b == b'\n').count();
+                self.newlines += empty as u64;
+                input = &input[empty..];
+                if input.is_empty() {
+                    break;
+                }
+                self.in_record = true;
+                self.start_line = self.newlines + 1;
+            }
+            let lines_before = self.reader.line();
+            let (result, nin, nout, nend) = self.reader.read_record(
+                input,
+                &mut self.fields[self.fields_len..],
+                &mut self.ends[self.ends_len..],
+            );
+            self.newlines += self.reader.line() - lines_before;
+            self.fields_len += nout;
+            self.ends_len += nend;
+            let (consumed, rest) = input.split_at(nin);
+            input = rest;
+            if nin == 0 && matches!(result, ReadRecordResult::InputEmpty | ReadRecordResult::End) {
+                break; // cannot happen with input left; never spin
+            }
+            match result {
+                ReadRecordResult::Record => self.end_record(consumed, false, out)?,
+                ReadRecordResult::InputEmpty | ReadRecordResult::End => self.carry.extend(consumed),
+                ReadRecordResult::OutputFull => {
+                    self.carry.extend(consumed);
+                    self.more_field_room();
+                }
+                ReadRecordResult::OutputEndsFull => {
+                    self.carry.extend(consumed);
+                    self.more_end_room();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// End of input: the last record needs no line ending.
+    pub(crate) fn finish(&mut self, out: &mut Vec<Parsed>) -> Result<(), DecodeError> {
+        // Bounded: each turn ends the record, grows `ends`, or stops.
+        for _ in 0..64 {
+            let (result, _, nout, nend) = self.reader.read_record(
+                &[],
+                &mut self.fields[self.fields_len..],
+                &mut self.ends[self.ends_len..],
+            );
+            self.fields_len += nout;
+            self.ends_len += nend;
+            match result {
+                ReadRecordResult::Record => self.end_record(&[], true, out)?,
+                ReadRecordResult::OutputEndsFull => self.more_end_room(),
+                ReadRecordResult::End
+                | ReadRecordResult::InputEmpty
+                | ReadRecordResult::OutputFull => break,
+            }
+        }
+        Ok(())
+    }
+
+    fn more_field_room(&mut self) {
+        if self.fields.len() < RECORD_LIMIT {
+            let len = (self.fields.len() * 2).min(RECORD_LIMIT);
+            self.fields.resize(len, 0);
+        } else {
+            // The fields alone are longer than any record may be: refused anyway.
+            self.fields_dropped = true;
+            self.fields_len = 0;
+        }
+    }
+
+    fn more_end_room(&mut self) {
+        let cap = match &self.header {
+            Some(h) => h.columns + 1,
+            None => RECORD_LIMIT + 1,
+        };
+        if self.ends.len() < cap {
+            let len = (self.ends.len() * 2).clamp(16, cap);
+            self.ends.resize(len, 0);
+        } else {
+            self.too_many_fields = true;
+            self.ends_len = 0;
+        }
+    }
+
+    /// A record ended with the bytes `last` (the rest, if any, is in the carry).
+    fn end_record(
+        &mut self,
+        last: &[u8],
+        at_eof: bool,
+        out: &mut Vec<Parsed>,
+    ) -> Result<(), DecodeError> {
+        let spans_reads = !self.carry.is_empty();
+        let overlong = if spans_reads {
+            self.carry.extend(last);
+            self.carry.is_overlong()
+        } else {
+            false
+        };
+        let held = if spans_reads {
+            self.carry.take()
+        } else {
+            Vec::new()
+        };
+        let raw = if spans_reads { &held[..] } else { last };
+        let result = self.record(raw, overlong, at_eof, out);
+        self.carry.restore(held);
+        self.in_record = false;
+        self.fields_len = 0;
+        self.fields_dropped = false;
+        self.ends_len = 0;
+        self.too_many_fields = false;
+        result
+    }
+
+    fn record(
+        &mut self,
+        raw: &[u8],
+        overlong: bool,
+        at_eof: bool,
+        out: &mut Vec<Parsed>,
+    ) -> Result<(), DecodeError> {
+        let line = self.start_line;
+        let content = raw.strip_suffix(b"\n").unwrap_or(raw);
+        let (content, crlf) = match content.strip_suffix(b"\r") {
+            Some(c) => (c, true),
+            None => (content, false),
+        };
+        // A record broken as a whole: refused, or the whole file fails if it is the header.
+        let broken = |header: &Option<Header>, out: &mut Vec<Parsed>, reason: String| match header {
+            None => Err(DecodeError::CsvHeader { line, reason }),
+            Some(_) => {
+                out.push(Parsed::Refused(LineError::new(line, None, reason, content)));
+                Ok(())
+            }
+        };
+        if overlong || self.fields_dropped || content.len() > MAX_LINE_BYTES {
+            return broken(&self.header, out, too_long());
+        }
+        // The `\r` of a `\r\n` ending went into the last field.
+        if crlf && self.fields_len > 0 && self.fields[self.fields_len - 1] == b'\r' {
+            self.fields_len -= 1;
+            if !self.too_many_fields {
+                if let Some(end) = self.ends[..self.ends_len].last_mut() {
+                    *end = self.fields_len;
+                }
+            }
+        }
+        if self.fields_len == 0 || is_blank(content) {
+            return Ok(());
+        }
+        if let Err(e) = std::str::from_utf8(content) {
+            let reason = format!("not valid UTF-8 (byte {})", e.valid_up_to() + 1);
+            return broken(&self.header, out, reason);
+        }
+        if at_eof && ends_inside_quotes(content) {
+            let reason = "has a quoted field that is never closed".to_owned();
+            return broken(&self.header, out, reason);
+        }
+        let Some(header) = &self.header else {
+            self.header = Some(self.read_header());
+            return Ok(());
+        };
+        if self.too_many_fields || self.ends_len != header.columns {
+            let n = if self.too_many_fields {
+                format!("more than {}", header.columns)
+            } else {
+                self.ends_len.to_string()
+            };
+            let reason = format!("has {n} fields but the header has {}", header.columns);
+            return broken(&self.header, out, reason);
+        }
+        let mut raw_fields = RawFields::default();
+        for field in Field::ALL {
+            let i = field as usize;
+            let value = match header.column_of[i] {
+                _ if header.repeated[i] => Raw::Repeated,
+                None => Raw::NoColumn,
+                Some(column) => match self.field(column) {
+                    "" => Raw::Absent,
+                    text if field == Field::Seq => Raw::Number(text),
+                    text => Raw::Text(Cow::Borrowed(text)),
+                },
+            };
+            raw_fields.set(field, value);
+        }
+        out.push(match raw_fields.validate() {
+            Ok(txn) => Parsed::Txn { line, txn },
+            Err(e) => Parsed::Refused(LineError::new(line, Some(e.field), e.reason, content)),
+        });
+        Ok(())
+    }
+
+    /// The text of field `i` of the current record (the record is valid UTF-8, and
+    /// fields are cut at ASCII delimiters, so each field is too).
+    fn field(&self, i: usize) -> &str {
+        let start = match i {
+            0 => 0,
+            _ => self.ends[i - 1],
+        };
+        let end = self.ends[i];
+        std::str::from_utf8(&self.fields[start..end]).unwrap_or("")
+    }
+
+    fn read_header(&self) -> Header {
+        let mut header = Header {
+            columns: self.ends_len,
+            column_of: [None; 8],
+            repeated: [false; 8],
+        };
+        for column in 0..self.ends_len {
+            if let Some(field) = Field::from_name(self.field(column)) {
+                let i = field as usize;
+                header.repeated[i] |= header.column_of[i].is_some();
+                header.column_of[i] = Some(column);
+            }
+        }
+        header
+    }
+}
+
+/// Whether a record ends inside a quoted field (only possible at the end of the file),
+/// following `csv-core`'s reading of quotes.
+fn ends_inside_quotes(record: &[u8]) -> bool {
+    #[derive(PartialEq)]
+    enum S {
+        FieldStart,
+        Unquoted,
+        Quoted,
+        QuoteInQuoted,
+    }
+    let mut s = S::FieldStart;
+    for &b in record {
+        s = match (s, b) {
+            (S::FieldStart, b'"') => S::Quoted,
+            (S::Quoted, b'"') => S::QuoteInQuoted,
+            (S::Quoted, _) => S::Quoted,
+            (S::QuoteInQuoted, b'"') => S::Quoted,
+            (_, b',' | b'\n') => S::FieldStart,
+            _ => S::Unquoted,
+        };
+    }
+    s == S::Quoted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{
+        decode, decode_in_chunks, only_refusal, refusals, try_decode_in_chunks, txn_lines, CSV,
+    };
+    use super::*;
+    use crate::transaction::Content;
+
+    const HEADER: &str = "order_id,seq,op,txn_id,amount,currency,note";
+
+    fn csv(rows: &[&str]) -> Vec<u8> {
+        rows.join("\n").into_bytes()
+    }
+
+    fn txns(out: &[Parsed]) -> Vec<&crate::Transaction> {
+        out.iter()
+            .filter_map(|p| match p {
+                Parsed::Txn { txn, .. } => Some(txn),
+                Parsed::Refused(_) => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn any_column_order_and_unknown_columns_are_ignored() {
+        let out = decode(
+            CSV,
+            &csv(&[
+                "extra,currency,op,seq,order_id,also",
+                "x,EUR,create,1,A,y",
+                ",,pay,2,A,",
+            ]),
+        );
+        assert_eq!(txn_lines(&out), [2, 3]);
+        let t = txns(&out);
+        assert_eq!(
+            t[0].content,
+            Content::build(
+                crate::Op::Create,
+                None,
+                None,
+                crate::Currency::parse("EUR").ok()
+            )
+            .unwrap()
+        );
+        assert_eq!(t[1].content, Content::Pay);
+    }
+
+    #[test]
+    fn quoted_fields_hold_commas_quotes_and_newlines_and_lines_stay_physical() {
+        let file = csv(&[
+            HEADER,
+            "A,1,create,,,EUR,\"a, b\"",
+            "A,2,add,t1,1.5,,\"say \"\"hi\"\"\nsecond line\n\nfourth line\"",
+            "A,3,pay,,,,",
+            "\"A\",\"4\",\"ship\",,,,\"\"\"\"",
+            "A,5,complete,,,,\"\r\n\"",
+            "A,6,delete,,,,",
+        ]);
+        let (out, read) = decode_in_chunks(CSV, &file, &[]);
+        assert!(refusals(&out).is_empty(), "{out:#?}");
+        assert_eq!(txn_lines(&out), [2, 3, 7, 8, 9, 11]);
+        assert_eq!(read, 11);
+        let t = txns(&out);
+        assert_eq!(t[0].note.as_deref(), Some("a, b"));
+        assert_eq!(
+            t[1].note.as_deref(),
+            Some("say \"hi\"\nsecond line\n\nfourth line")
+        );
+        assert_eq!(t[3].note.as_deref(), Some("\""));
+        assert_eq!(
+            t[4].note.as_deref(),
+            Some("\r\n"),
+            "a \\r\\n inside quotes is kept"
+        );
+    }
+
+    #[test]
+    fn crlf_endings_are_taken_off_the_last_field_even_when_quoted() {
+        let file =
+            format!("{HEADER}\r\nA,1,create,,,EUR,\"n\"\r\nA,2,pay,,,,x\r\nA,3,pay,,,,\"\"\r\n");
+        let out = decode(CSV, file.as_bytes());
+        assert!(refusals(&out).is_empty(), "{out:#?}");
+        let t = txns(&out);
+        assert_eq!(t[0].note.as_deref(), Some("n"));
+        assert_eq!(t[1].note.as_deref(), Some("x"));
+        assert_eq!(t[2].note, None);
+        // The last column is the currency: its `\r` must go for it to be valid.
+        let out = decode(
+            CSV,
+            b"order_id,seq,op,currency\r\nA,1,create,EUR\r\nB,1,create,\"USD\"\r\n",
+        );
+        assert_eq!(txn_lines(&out), [2, 3]);
+    }
+
+    #[test]
+    fn values_are_taken_as_written() {
+        for (row, field) in [
+            ("A,1,add,t, 5,,", Field::Amount),
+            ("A,1,add,t,5 ,,", Field::Amount),
+            ("A,1,add,t,+5,,", Field::Amount),
+            ("A,1,create,,,EUR ,", Field::Currency),
+            ("A, 1,pay,,,,", Field::Seq),
+            ("A,1.0,pay,,,,", Field::Seq),
+            ("A,-1,pay,,,,", Field::Seq),
+            ("A,1e0,pay,,,,", Field::Seq),
+            ("A,0,pay,,,,", Field::Seq),
+            ("A ,1,pay,,,,", Field::OrderId),
+            ("A,1, pay,,,,", Field::Op),
+        ] {
+            let out = decode(CSV, &csv(&[HEADER, row]));
+            let e = only_refusal(&out);
+            assert_eq!((e.line, e.field), (2, Some(field)), "{row}: {e}");
+            assert_eq!(e.text, row);
+        }
+        let out = decode(CSV, &csv(&[HEADER, "A,007,add, t ,-0.5,,  "]));
+        let t = txns(&out);
+        assert_eq!(t[0].seq.get(), 7);
+        assert_eq!(t[0].note.as_deref(), Some("  "));
+        assert!(matches!(&t[0].content, Content::Add { txn_id, .. } if txn_id.as_str() == " t "));
+    }
+
+    #[test]
+    fn an_empty_field_is_absent() {
+        let out = decode(
+            CSV,
+            &csv(&[HEADER, "A,1,create,,,,", "A,1,add,\"\",1,,", "A,1,pay,,,,"]),
+        );
+        assert_eq!(
+            refusals(&out),
+            [(2, Some(Field::Currency)), (3, Some(Field::TxnId))]
+        );
+        assert!(only_refusal(&out[..1])
+            .reason
+            .contains("required for create"));
+        assert_eq!(txns(&out)[0].note, None);
+    }
+
+    #[test]
+    fn a_row_with_another_number_of_fields_is_refused_as_a_whole() {
+        let out = decode(
+            CSV,
+            &csv(&[
+                HEADER,
+                "A,1,pay,,,",
+                "A,1,pay,,,,,",
+                "A,1,pay,,,,",
+                "A,1,pay,,,,,,,,,,,,,,,,,,,,,,,,,x",
+                "A",
+            ]),
+        );
+        assert_eq!(refusals(&out), [(2, None), (3, None), (5, None), (6, None)]);
+        assert_eq!(txn_lines(&out), [4]);
+        let Parsed::Refused(e) = &out[0] else {
+            panic!()
+        };
+        assert_eq!(e.reason, "has 6 fields but the header has 7");
+        let Parsed::Refused(e) = &out[3] else {
+            panic!()
+        };
+        assert_eq!(e.reason, "has more than 7 fields but the header has 7");
+    }
+
+    #[test]
+    fn blank_lines_and_records_of_empty_fields_are_skipped() {
+        let file = csv(&[
+            "",
+            "  ",
+            HEADER,
+            "",
+            ",,,,,,",
+            "\"\",,\"\"",
+            " \t ",
+            "A,1,pay,,,,",
+            ",,",
+            "A,2,ship,,,,",
+        ]);
+        let (out, read) = decode_in_chunks(CSV, &file, &[]);
+        assert!(refusals(&out).is_empty(), "{out:#?}");
+        assert_eq!(txn_lines(&out), [8, 10]);
+        assert_eq!(read, 10);
+        let file = format!("{HEADER}\r\n\r\n,,,,,,\r\nA,1,pay,,,,\r\n");
+        assert_eq!(txn_lines(&decode(CSV, file.as_bytes())), [4]);
+    }
+
+    #[test]
+    fn a_header_without_a_column_refuses_only_the_rows_that_need_it() {
+        let out = decode(
+            CSV,
+            &csv(&[
+                "op,seq,order_id,currency",
+                "create,1,A,EUR",
+                "add,2,A,",
+                "pay,3,A,",
+            ]),
+        );
+        assert_eq!(txn_lines(&out), [2, 4]);
+        let e = only_refusal(&out[1..2]);
+        assert_eq!(e.field, Some(Field::TxnId));
+        assert!(e.reason.contains("header has no txn_id column"), "{e}");
+        let out = decode(CSV, &csv(&["seq,op", "1,pay"]));
+        assert_eq!(refusals(&out), [(2, Some(Field::OrderId))]);
+    }
+
+    #[test]
+    fn a_repeated_column_refuses_the_rows_that_use_it() {
+        let out = decode(
+            CSV,
+            &csv(&[
+                "order_id,seq,op,amount,txn_id,amount",
+                "A,1,pay,1,t,2",
+                "A,2,add,1,t,1",
+            ]),
+        );
+        assert_eq!(txn_lines(&out), [2]);
+        let e = only_refusal(&out[1..]);
+        assert_eq!((e.line, e.field), (3, Some(Field::Amount)));
+        assert!(e.reason.contains("more than once"), "{e}");
+    }
+
+    #[test]
+    fn names_in_the_header_are_exact() {
+        let out = decode(CSV, &csv(&["Order_ID,seq,op", "A,1,pay"]));
+        assert_eq!(refusals(&out), [(2, Some(Field::OrderId))]);
+        let out = decode(CSV, &csv(&["order_id, seq,op", "A,1,pay"]));
+        assert_eq!(refusals(&out), [(2, Some(Field::Seq))]);
+    }
+
+    #[test]
+    fn a_header_that_cannot_be_read_fails_the_whole_file() {
+        let long = format!("order_id,seq,op,{}", "x".repeat(MAX_LINE_BYTES));
+        let (out, _, error) = try_decode_in_chunks(CSV, csv(&[&long, "A,1,pay"]).as_slice(), &[]);
+        assert!(out.is_empty());
+        assert_eq!(
+            error.as_deref(),
+            Some("line 1: CSV header longer than 262144 bytes (256 KiB)")
+        );
+        let (_, _, error) =
+            try_decode_in_chunks(CSV, b"\n\norder_id,seq,op,n\xffote\nA,1,pay,", &[]);
+        assert_eq!(
+            error.as_deref(),
+            Some("line 3: CSV header not valid UTF-8 (byte 18)")
+        );
+    }
+
+    #[test]
+    fn a_header_alone_or_nothing_is_an_empty_ledger() {
+        assert_eq!(decode_in_chunks(CSV, HEADER.as_bytes(), &[]), (vec![], 1));
+        assert_eq!(decode_in_chunks(CSV, b"", &[]), (vec![], 0));
+        assert_eq!(decode_in_chunks(CSV, b"\n\n", &[]), (vec![], 2));
+    }
+
+    #[test]
+    fn not_utf8_is_refused_as_a_whole_record() {
+        let out = decode(
+            CSV,
+            b"order_id,seq,op,note\nA,1,pay,caf\xe9\nA,2,pay,\"\xff\n\"\nA,3,pay,",
+        );
+        assert_eq!(refusals(&out), [(2, None), (3, None)]);
+        assert_eq!(txn_lines(&out), [5]);
+        let Parsed::Refused(e) = &out[0] else {
+            panic!()
+        };
+        assert_eq!(e.text, "A,1,pay,caf\u{fffd}");
+    }
+
+    #[test]
+    fn too_long_records_are_refused_and_the_next_ones_keep_their_lines() {
+        let long_field = "y".repeat(MAX_LINE_BYTES);
+        let quoted = format!(
+            "A,2,pay,,,,\"{}\n{}\"",
+            "q".repeat(MAX_LINE_BYTES / 2),
+            "r".repeat(MAX_LINE_BYTES / 2)
+        );
+        let file = csv(&[
+            HEADER,
+            "A,1,pay,,,,",
+            &format!("A,9,pay,,,,{long_field}"),
+            "A,3,pay,,,,",
+            &quoted,
+            "A,4,pay,,,,",
+            &",".repeat(MAX_LINE_BYTES + 1),
+            "A,5,pay,,,,",
+        ]);
+        for sizes in [&[][..], &[4093], &[1, 2, 3]] {
+            let (out, read) = decode_in_chunks(CSV, &file, sizes);
+            assert_eq!(txn_lines(&out), [2, 4, 7, 9], "{sizes:?}");
+            assert_eq!(refusals(&out), [(3, None), (5, None), (8, None)]);
+            assert_eq!(read, 9);
+            let Parsed::Refused(e) = &out[1] else {
+                panic!()
+            };
+            assert!(e.reason.starts_with("longer than"), "{e}");
+            assert_eq!(e.text.len(), 1024);
+        }
+        // Exactly the limit is fine, with quotes and a \r\n ending.
+        let pad = format!("\"{}\"", "n".repeat(MAX_LINE_BYTES - "A,1,pay,".len() - 2));
+        let row = format!("A,1,pay,{pad}");
+        assert_eq!(row.len(), MAX_LINE_BYTES);
+        let file = format!("order_id,seq,op,pad\r\n{row}\r\n{row}x\r\n");
+        let out = decode(CSV, file.as_bytes());
+        assert_eq!(txn_lines(&out), [2]);
+        assert_eq!(refusals(&out), [(3, None)]);
+    }
+
+    #[test]
+    fn a_quote_never_closed_is_refused_at_the_end_of_the_file() {
+        let out = decode(
+            CSV,
+            &csv(&[HEADER, "A,1,pay,,,,", "A,2,pay,,,,\"open", "A,3,pay,,,,"]),
+        );
+        assert_eq!(txn_lines(&out), [2]);
+        let e = only_refusal(&out[1..]);
+        assert_eq!((e.line, e.field), (3, None));
+        assert!(e.reason.contains("never closed"), "{e}");
+    }
+
+    #[test]
+    fn a_bom_before_the_header_is_ignored() {
+        let file = format!("\u{feff}{HEADER}\nA,1,pay,,,,\n");
+        assert_eq!(txn_lines(&decode(CSV, file.as_bytes())), [2]);
+    }
+
+    #[test]
+    fn quote_state_at_the_end_follows_csv_core() {
+        assert!(ends_inside_quotes(b"a,\"b"));
+        assert!(ends_inside_quotes(b"a,\"b\"\"c"));
+        assert!(!ends_inside_quotes(b"a,\"b\""));
+        assert!(!ends_inside_quotes(b"a,b\"c"));
+        assert!(!ends_inside_quotes(b"a,\"b\"c\"d"));
+        assert!(ends_inside_quotes(b"\"a\nb,\"\"\n"));
+    }
+}

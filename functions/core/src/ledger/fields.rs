@@ -1,0 +1,376 @@
+//! Raw field values of one line into a [`Transaction`], checked in the contract's table order.
+//!
+//! Both formats reduce a line to [`RawFields`]; [`RawFields::validate`] then reports the
+//! first failing field in the order `order_id, seq, op, txn_id, amount, currency, at, note`,
+//! and checks nothing the op ignores (`{"op":"ship","txn_id":5}` is a fine `ship`).
+
+use super::datetime::check_rfc3339;
+use super::MAX_NOTE_BYTES;
+use crate::amount::Amount;
+use crate::field::{Field, FieldError};
+use crate::order_id::OrderId;
+use crate::seq::Seq;
+use crate::transaction::{Content, Currency, Op, Transaction, TxnId};
+use std::borrow::Cow;
+
+/// One field's value as the line wrote it, before any check.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) enum Raw<'a> {
+    /// Not in the line (absent key, JSON `null`, empty CSV field).
+    #[default]
+    Absent,
+    /// The CSV header has no column for the field.
+    NoColumn,
+    /// A JSON string (unescaped) or a CSV value.
+    Text(Cow<'a, str>),
+    /// A number exactly as written: a JSON number, or a CSV `seq` (which must be digits).
+    Number(&'a str),
+    /// A JSON value of another type: "a boolean", "an object", "an array".
+    Other(&'static str),
+    /// The field is given more than once (JSON key or CSV column).
+    Repeated,
+}
+
+/// The raw values of the eight known fields of a line, indexed by [`Field`].
+#[derive(Debug, Default)]
+pub(crate) struct RawFields<'a> {
+    values: [Raw<'a>; 8],
+}
+
+impl<'a> RawFields<'a> {
+    pub(crate) fn set(&mut self, field: Field, value: Raw<'a>) {
+        self.values[field as usize] = value;
+    }
+
+    pub(crate) fn get(&self, field: Field) -> &Raw<'a> {
+        &self.values[field as usize]
+    }
+
+    /// The transaction these values make, or the first failing field in table order.
+    pub(crate) fn validate(&self) -> Result<Transaction, FieldError> {
+        let order_id = OrderId::parse(self.text(Field::OrderId, None)?)?;
+        let seq = self.seq()?;
+        let op = Op::parse(self.text(Field::Op, None)?)?;
+        let content = match op {
+            Op::Create => Content::Create {
+                currency: Currency::parse(self.text(Field::Currency, Some(op))?)?,
+            },
+            Op::Add | Op::Modify => {
+                let txn_id = TxnId::parse(self.text(Field::TxnId, Some(op))?)?;
+                let amount = self.amount(op)?;
+                if op == Op::Add {
+                    Content::Add { txn_id, amount }
+                } else {
+                    Content::Modify { txn_id, amount }
+                }
+            }
+            Op::Pay => Content::Pay,
+            Op::Ship => Content::Ship,
+            Op::Complete => Content::Complete,
+            Op::Cancel => Content::Cancel,
+            Op::Delete => Content::Delete,
+        };
+        let at = match self.optional_text(Field::At)? {
+            Some(at) => {
+                check_rfc3339(at)
+                    .map_err(|why| FieldError::new(Field::At, format!("{at:?} {why}")))?;
+                Some(at.to_owned())
+            }
+            None => None,
+        };
+        let note = match self.optional_text(Field::Note)? {
+            Some(note) if note.len() > MAX_NOTE_BYTES => {
+                return Err(FieldError::new(
+                    Field::Note,
+                    format!("longer than {MAX_NOTE_BYTES} bytes ({} bytes)", note.len()),
+                ))
+            }
+            Some(note) => Some(note.to_owned()),
+            None => None,
+        };
+        Ok(Transaction {
+            order_id,
+            seq,
+            content,
+            at,
+            note,
+        })
+    }
+
+    /// A required text field; `needed_by` is the op that needs it, if not every line does.
+    fn text(&self, field: Field, needed_by: Option<Op>) -> Result<&str, FieldError> {
+        match self.optional_text(field)? {
+            Some(s) => Ok(s),
+            None => Err(self.missing(field, needed_by)),
+        }
+    }
+
+    fn optional_text(&self, field: Field) -> Result<Option<&str>, FieldError> {
+        match self.get(field) {
+            Raw::Absent | Raw::NoColumn => Ok(None),
+            Raw::Text(s) => Ok(Some(s)),
+            Raw::Number(_) => Err(FieldError::new(
+                field,
+                "must be a JSON string, not a number",
+            )),
+            Raw::Other(what) => Err(FieldError::new(
+                field,
+                format!("must be a JSON string, not {what}"),
+            )),
+            Raw::Repeated => Err(repeated(field)),
+        }
+    }
+
+    fn missing(&self, field: Field, needed_by: Option<Op>) -> FieldError {
+        let why = match needed_by {
+            Some(op) => format!("required for {op}"),
+            None => "required".to_owned(),
+        };
+        match self.get(field) {
+            Raw::NoColumn => FieldError::new(
+                field,
+                format!("{why}, and the header has no {field} column"),
+            ),
+            _ => FieldError::new(field, why),
+        }
+    }
+
+    fn seq(&self) -> Result<Seq, FieldError> {
+        match self.get(Field::Seq) {
+            Raw::Number(digits) => seq_from_digits(digits),
+            Raw::Text(_) => Err(FieldError::new(
+                Field::Seq,
+                "must be a JSON integer, not a string",
+            )),
+            Raw::Other(what) => Err(FieldError::new(
+                Field::Seq,
+                format!("must be a JSON integer, not {what}"),
+            )),
+            Raw::Repeated => Err(repeated(Field::Seq)),
+            Raw::Absent | Raw::NoColumn => Err(self.missing(Field::Seq, None)),
+        }
+    }
+
+    fn amount(&self, op: Op) -> Result<Amount, FieldError> {
+        match self.get(Field::Amount) {
+            Raw::Text(s) => Amount::parse(s),
+            Raw::Number(s) => Amount::parse(s),
+            Raw::Other(what) => Err(FieldError::new(
+                Field::Amount,
+                format!("must be a JSON string or number, not {what}"),
+            )),
+            Raw::Repeated => Err(repeated(Field::Amount)),
+            Raw::Absent | Raw::NoColumn => Err(self.missing(Field::Amount, Some(op))),
+        }
+    }
+}
+
+fn repeated(field: Field) -> FieldError {
+    FieldError::new(field, "is given more than once")
+}
+
+/// A sequence number written with ASCII digits only (JSON integer or CSV text).
+fn seq_from_digits(text: &str) -> Result<Seq, FieldError> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(FieldError::new(
+            Field::Seq,
+            format!(
+                "{text:?} is not a whole number from 1 to {} written with digits only",
+                Seq::MAX
+            ),
+        ));
+    }
+    // Saturate: anything past u64 is past the maximum anyway.
+    let n = text.bytes().fold(0u64, |n, d| {
+        n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+    });
+    Seq::new(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(pairs: &[(Field, Raw<'static>)]) -> RawFields<'static> {
+        let mut f = RawFields::default();
+        for (field, raw) in pairs {
+            f.set(*field, raw.clone());
+        }
+        f
+    }
+
+    fn text(s: &'static str) -> Raw<'static> {
+        Raw::Text(Cow::Borrowed(s))
+    }
+
+    fn base() -> Vec<(Field, Raw<'static>)> {
+        vec![
+            (Field::OrderId, text("A-1")),
+            (Field::Seq, Raw::Number("3")),
+            (Field::Op, text("add")),
+            (Field::TxnId, text("t1")),
+            (Field::Amount, text("12.50")),
+        ]
+    }
+
+    #[test]
+    fn a_valid_add() {
+        let t = fields(&base()).validate().unwrap();
+        assert_eq!(t.order_id.as_str(), "A-1");
+        assert_eq!(t.seq.get(), 3);
+        assert_eq!(
+            t.content,
+            Content::Add {
+                txn_id: TxnId::parse("t1").unwrap(),
+                amount: Amount::parse("12.5").unwrap()
+            }
+        );
+    }
+
+    #[test]
+    fn the_first_failing_field_in_table_order_is_reported() {
+        let mut all_bad = vec![
+            (
+                Field::Note,
+                text(Box::leak("x".repeat(1025).into_boxed_str())),
+            ),
+            (Field::At, text("yesterday")),
+            (Field::Currency, text("eur")),
+            (Field::Amount, text("1e2")),
+            (Field::TxnId, text("")),
+            (Field::Op, text("buy")),
+            (Field::Seq, Raw::Number("0")),
+            (Field::OrderId, text("")),
+        ];
+        // Fix the failing fields one by one, in table order, and watch the next one fail.
+        let fixes = [
+            (Field::OrderId, text("A")),
+            (Field::Seq, Raw::Number("1")),
+            (Field::Op, text("add")),
+            (Field::TxnId, text("t")),
+            (Field::Amount, Raw::Number("-0.5")),
+            // currency is ignored by add, so at fails next
+            (Field::At, text("2026-11-24T09:00:00Z")),
+            (Field::Note, text("ok")),
+        ];
+        let expected = [
+            Field::OrderId,
+            Field::Seq,
+            Field::Op,
+            Field::TxnId,
+            Field::Amount,
+            Field::At,
+            Field::Note,
+        ];
+        for (fix, want) in fixes.iter().zip(expected) {
+            let e = fields(&all_bad).validate().unwrap_err();
+            assert_eq!(e.field, want, "{e}");
+            all_bad.retain(|(f, _)| *f != fix.0);
+            all_bad.push(fix.clone());
+        }
+        assert!(fields(&all_bad).validate().is_ok());
+    }
+
+    #[test]
+    fn fields_the_op_ignores_are_not_checked() {
+        let t = fields(&[
+            (Field::OrderId, text("E-4")),
+            (Field::Seq, Raw::Number("1")),
+            (Field::Op, text("ship")),
+            (Field::TxnId, Raw::Number("5")),
+            (Field::Amount, Raw::Other("an object")),
+            (Field::Currency, Raw::Repeated),
+        ])
+        .validate()
+        .unwrap();
+        assert_eq!(t.content, Content::Ship);
+        let t = fields(&[
+            (Field::OrderId, text("E-4")),
+            (Field::Seq, Raw::Number("2")),
+            (Field::Op, text("create")),
+            (Field::Currency, text("JPY")),
+            (Field::Amount, text("nonsense")),
+        ])
+        .validate()
+        .unwrap();
+        assert_eq!(t.content.op(), Op::Create);
+    }
+
+    #[test]
+    fn seq_must_be_digits_only_and_in_range() {
+        for bad in [
+            "0",
+            "1.0",
+            "1e0",
+            "-1",
+            "+1",
+            " 1",
+            "",
+            "9007199254740992",
+            "99999999999999999999999",
+        ] {
+            let mut f = base();
+            f[1] = (Field::Seq, Raw::Number(bad));
+            assert_eq!(
+                fields(&f).validate().unwrap_err().field,
+                Field::Seq,
+                "{bad}"
+            );
+        }
+        let mut f = base();
+        f[1] = (Field::Seq, Raw::Number("9007199254740991"));
+        assert_eq!(fields(&f).validate().unwrap().seq.get(), Seq::MAX);
+        f[1] = (Field::Seq, Raw::Number("007"));
+        assert_eq!(fields(&f).validate().unwrap().seq.get(), 7);
+        f[1] = (Field::Seq, text("1"));
+        let e = fields(&f).validate().unwrap_err();
+        assert_eq!(e.field, Field::Seq);
+        assert!(e.reason.contains("not a string"), "{e}");
+    }
+
+    #[test]
+    fn missing_and_repeated_and_wrong_types_are_named() {
+        for (field, raw, needle) in [
+            (Field::OrderId, Raw::Absent, "required"),
+            (Field::Seq, Raw::NoColumn, "header has no seq column"),
+            (Field::Op, Raw::Repeated, "more than once"),
+            (Field::TxnId, Raw::Absent, "required for add"),
+            (
+                Field::Amount,
+                Raw::NoColumn,
+                "required for add, and the header has no amount column",
+            ),
+            (Field::OrderId, Raw::Number("5"), "not a number"),
+            (Field::Op, Raw::Other("a boolean"), "not a boolean"),
+            (Field::Amount, Raw::Other("an array"), "string or number"),
+            (Field::At, Raw::Repeated, "more than once"),
+            (Field::Note, Raw::Other("an object"), "not an object"),
+        ] {
+            let mut f = base();
+            f.retain(|(x, _)| *x != field);
+            f.push((field, raw));
+            let e = fields(&f).validate().unwrap_err();
+            assert_eq!(e.field, field);
+            assert!(e.reason.contains(needle), "{e}");
+        }
+    }
+
+    #[test]
+    fn note_is_limited_to_1024_bytes() {
+        let mut f = base();
+        f.push((
+            Field::Note,
+            text(Box::leak("é".repeat(512).into_boxed_str())),
+        ));
+        assert_eq!(fields(&f).validate().unwrap().note.unwrap().len(), 1024);
+        f.pop();
+        f.push((
+            Field::Note,
+            text(Box::leak("é".repeat(513).into_boxed_str())),
+        ));
+        assert_eq!(fields(&f).validate().unwrap_err().field, Field::Note);
+        f.pop();
+        f.push((Field::Note, text("")));
+        assert_eq!(fields(&f).validate().unwrap().note.as_deref(), Some(""));
+    }
+}

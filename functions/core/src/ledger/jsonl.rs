@@ -1,0 +1,279 @@
+//! JSON Lines ledgers line by line, keeping numbers exactly as written.
+//!
+//! Lines are split on `\n` (a `\r` before it is dropped). Each object is read in one pass with borrowed keys; each known field's value is taken
+//! as a [`RawValue`] so a number keeps its text (`1e2` stays `1e2`, `1.0` stays `1.0`),
+//! and unknown fields are skipped ([`IgnoredAny`]).
+
+use super::carry::Carry;
+use super::decoder::{is_blank, too_long, Parsed};
+use super::error::LineError;
+use super::fields::{Raw, RawFields};
+use super::MAX_LINE_BYTES;
+use crate::field::Field;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::fmt;
+
+/// The lines of a JSON Lines ledger.
+pub(crate) struct JsonLines {
+    /// `\n` bytes seen so far: the number of complete physical lines.
+    newlines: u64,
+    /// The start of a line that spans chunks (a `\r` may end it, hence the `+ 1`).
+    carry: Carry,
+}
+
+impl JsonLines {
+    pub(crate) fn new() -> Self {
+        Self {
+            newlines: 0,
+            carry: Carry::new(MAX_LINE_BYTES + 1),
+        }
+    }
+
+    pub(crate) fn newlines(&self) -> u64 {
+        self.newlines
+    }
+
+    pub(crate) fn feed(&mut self, mut input: &[u8], out: &mut Vec<Parsed>) {
+        while let Some(i) = memchr::memchr(b'\n', input) {
+            self.newlines += 1;
+            let line = self.newlines;
+            if self.carry.is_empty() {
+                decode_line(line, &input[..i], false, out);
+            } else {
+                self.end_carried_line(line, &input[..i], out);
+            }
+            input = &input[i + 1..];
+        }
+        if !input.is_empty() {
+            self.carry.extend(input);
+        }
+    }
+
+    /// End of input: the last line needs no `\n`.
+    pub(crate) fn finish(&mut self, out: &mut Vec<Parsed>) {
+        if !self.carry.is_empty() {
+            self.end_carried_line(self.newlines + 1, &[], out);
+        }
+    }
+
+    fn end_carried_line(&mut self, line: u64, last: &[u8], out: &mut Vec<Parsed>) {
+        self.carry.extend(last);
+        let overlong = self.carry.is_overlong();
+        let held = self.carry.take();
+        decode_line(line, &held, overlong, out);
+        self.carry.restore(held);
+    }
+}
+
+/// One physical line (without its `\n`) into a transaction, a refusal, or nothing if blank.
+fn decode_line(line: u64, raw: &[u8], overlong: bool, out: &mut Vec<Parsed>) {
+    let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+    let refuse = |field: Option<Field>, reason: String| {
+        Parsed::Refused(LineError::new(line, field, reason, raw))
+    };
+    if overlong || raw.len() > MAX_LINE_BYTES {
+        out.push(refuse(None, too_long()));
+        return;
+    }
+    let text = match std::str::from_utf8(raw) {
+        Ok(text) => text,
+        Err(e) => {
+            out.push(refuse(
+                None,
+                format!("not valid UTF-8 (byte {})", e.valid_up_to() + 1),
+            ));
+            return;
+        }
+    };
+    if is_blank(raw) {
+        return;
+    }
+    out.push(match parse_object(text) {
+        Ok(fields) => match fields.validate() {
+            Ok(txn) => Parsed::Txn { line, txn },
+            Err(e) => refuse(Some(e.field), e.reason),
+        },
+        Err(why) => refuse(None, why),
+    });
+}
+
+/// The raw fields of a line that holds one JSON object, or why the line is not one.
+pub(crate) fn parse_object(text: &str) -> Result<RawFields<'_>, String> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let parsed = de.deserialize_map(ObjectVisitor).and_then(|fields| {
+        de.end()?;
+        Ok(fields)
+    });
+    parsed.map_err(|e| why_not_an_object(text, &e))
+}
+
+fn why_not_an_object(text: &str, e: &serde_json::Error) -> String {
+    if !text.trim_start().starts_with('{') {
+        if let Ok(value) = serde_json::from_str::<serde_json::Value>(text) {
+            let what = match value {
+                serde_json::Value::Array(_) => "an array",
+                serde_json::Value::String(_) => "a string",
+                serde_json::Value::Number(_) => "a number",
+                serde_json::Value::Bool(_) => "a boolean",
+                serde_json::Value::Null | serde_json::Value::Object(_) => "null",
+            };
+            return format!("not a JSON object but {what}");
+        }
+    }
+    format!("not valid JSON: {e}")
+}
+
+struct ObjectVisitor;
+
+impl<'de> Visitor<'de> for ObjectVisitor {
+    type Value = RawFields<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut fields = RawFields::default();
+        let mut seen = 0u8;
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            match key {
+                Some(field) => {
+                    let raw: &'de RawValue = map.next_value()?;
+                    let bit = 1u8 << (field as u8);
+                    let value = if seen & bit != 0 {
+                        Raw::Repeated
+                    } else {
+                        classify(raw.get()).map_err(de::Error::custom)?
+                    };
+                    seen |= bit;
+                    fields.set(field, value);
+                }
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(fields)
+    }
+}
+
+/// A key: `Some(field)` for a known field, `None` for any other.
+struct KeySeed;
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = Option<Field>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for KeySeed {
+    type Value = Option<Field>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a field name")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Self::Value, E> {
+        Ok(match key {
+            "order_id" => Some(Field::OrderId),
+            "seq" => Some(Field::Seq),
+            "op" => Some(Field::Op),
+            "txn_id" => Some(Field::TxnId),
+            "amount" => Some(Field::Amount),
+            "currency" => Some(Field::Currency),
+            "at" => Some(Field::At),
+            "note" => Some(Field::Note),
+            _ => None,
+        })
+    }
+}
+
+/// The raw value of a known field from its JSON text (already checked to be valid JSON).
+fn classify(json: &str) -> Result<Raw<'_>, serde_json::Error> {
+    Ok(match json.as_bytes().first() {
+        Some(b'"') => match json.get(1..json.len() - 1) {
+            // No escapes: the text between the quotes is the string.
+            Some(inner) if !inner.contains('\\') => Raw::Text(Cow::Borrowed(inner)),
+            _ => Raw::Text(Cow::Owned(serde_json::from_str::<String>(json)?)),
+        },
+        Some(b'n') => Raw::Absent,
+        Some(b't' | b'f') => Raw::Other("a boolean"),
+        Some(b'{') => Raw::Other("an object"),
+        Some(b'[') => Raw::Other("an array"),
+        _ => Raw::Number(json),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get(text: &str, field: Field) -> Raw<'_> {
+        parse_object(text).unwrap().get(field).clone()
+    }
+
+    #[test]
+    fn strings_numbers_and_other_types() {
+        let line = r#"{"order_id":"A\"1","seq":12,"op":"add","txn_id":true,"amount":1e2,"currency":null,"at":[1],"note":{"a":1},"x":[{"y":null}]}"#;
+        assert_eq!(
+            get(line, Field::OrderId),
+            Raw::Text(Cow::Owned("A\"1".into()))
+        );
+        assert_eq!(get(line, Field::Seq), Raw::Number("12"));
+        assert_eq!(get(line, Field::Op), Raw::Text(Cow::Borrowed("add")));
+        assert_eq!(get(line, Field::TxnId), Raw::Other("a boolean"));
+        assert_eq!(get(line, Field::Amount), Raw::Number("1e2"));
+        assert_eq!(get(line, Field::Currency), Raw::Absent);
+        assert_eq!(get(line, Field::At), Raw::Other("an array"));
+        assert_eq!(get(line, Field::Note), Raw::Other("an object"));
+    }
+
+    #[test]
+    fn numbers_keep_their_text_and_whitespace_is_allowed() {
+        let line = " { \"seq\" : 1.0 , \"amount\" : -0.50 } \t";
+        assert_eq!(get(line, Field::Seq), Raw::Number("1.0"));
+        assert_eq!(get(line, Field::Amount), Raw::Number("-0.50"));
+    }
+
+    #[test]
+    fn escaped_keys_and_unicode_escapes_are_read() {
+        let line = r#"{"order\u005fid":"caf\u00e9 \ud83d\ude00"}"#;
+        assert_eq!(
+            get(line, Field::OrderId),
+            Raw::Text(Cow::Owned("café 😀".into()))
+        );
+    }
+
+    #[test]
+    fn repeated_known_keys_are_marked_and_unknown_ones_ignored() {
+        let line = r#"{"seq":1,"x":1,"seq":2,"x":2}"#;
+        assert_eq!(get(line, Field::Seq), Raw::Repeated);
+        let line = r#"{"note":"a","note":"a","note":"a"}"#;
+        assert_eq!(get(line, Field::Note), Raw::Repeated);
+    }
+
+    #[test]
+    fn not_json_or_not_an_object() {
+        for (line, needle) in [
+            ("[1,2]", "not a JSON object but an array"),
+            ("\"x\"", "not a JSON object but a string"),
+            ("12", "not a JSON object but a number"),
+            ("null", "not a JSON object but null"),
+            ("{", "not valid JSON"),
+            ("{\"a\":1} x", "not valid JSON"),
+            ("{\"a\":1}{}", "not valid JSON"),
+            ("{'a':1}", "not valid JSON"),
+            ("{\"a\":\"\u{1}\"}", "not valid JSON"),
+            ("{\"seq\":01}", "not valid JSON"),
+            ("{\"note\":\"\\ud800\"}", "not valid JSON"),
+            ("nonsense", "not valid JSON"),
+        ] {
+            let why = parse_object(line).unwrap_err();
+            assert!(why.contains(needle), "{line}: {why}");
+        }
+    }
+}

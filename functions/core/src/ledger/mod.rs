@@ -1,0 +1,55 @@
+//! Streaming decoding of ledger files (contract section 1): bytes in, transactions and line errors out.
+//!
+//! The caller feeds raw chunks of an object as they arrive ([`Decoder::push`]) and ends
+//! with [`Decoder::finish`]; every complete line (or CSV record) comes out as a
+//! [`Parsed`]: a valid [`Transaction`](crate::Transaction) or a [`LineError`] for the
+//! rejects report. Memory stays bounded whatever the file: a line is held at most up to
+//! [`MAX_LINE_BYTES`] (plus the current chunk), and gzip is decompressed as it streams.
+//!
+//! # Layout
+//! - [`kind`]: which format a key names ([`kind_of_key`]).
+//! - [`decoder`]: [`Decoder`], the push-based pipeline gzip → BOM → lines/records.
+//! - `gzip`: push-based decompression of every member of a gzip file.
+//! - `carry`: the bounded buffer for a line that spans chunks.
+//! - `jsonl`, `csv`: one line (or record) of each format into raw field values.
+//! - `fields`: raw field values into a transaction, checked in the contract's table order.
+//! - `datetime`: the RFC 3339 check of `at`.
+//! - [`error`]: [`LineError`] (one refused line) and [`DecodeError`] (the whole file).
+//!
+//! # Choices where the contract is silent
+//! - A JSON key or CSV column that a known field has twice refuses the line naming that
+//!   field, when that field is checked (so not when the op ignores it).
+//! - JSON `null` is the same as an absent field (as in the wire format of a transaction).
+//! - A line longer than [`MAX_LINE_BYTES`] is refused even if it is only white space; the
+//!   limit counts the bytes of the line without its `\n` or `\r\n` ending.
+//! - A CSV header that is too long or not UTF-8 fails the whole file ([`DecodeError::CsvHeader`]).
+//!   Column names are matched exactly (case and spaces included).
+//! - An empty `.gz` object (zero bytes) is an empty ledger, not a corrupt one.
+
+mod carry;
+mod csv;
+mod datetime;
+pub mod decoder;
+pub mod error;
+mod fields;
+mod gzip;
+mod jsonl;
+pub mod kind;
+
+#[cfg(test)]
+mod testing;
+#[cfg(test)]
+mod vectors;
+
+pub use decoder::{Decoder, Parsed};
+pub use error::{DecodeError, LineError};
+pub use kind::{kind_of_key, Format, LedgerKind, UnsupportedKey};
+
+/// The longest line (or CSV record) accepted, in bytes, without its line ending: 256 KiB.
+pub const MAX_LINE_BYTES: usize = 256 * 1024;
+
+/// The longest `text` a [`LineError`] carries: 1 KiB, cut on a character boundary.
+pub const MAX_TEXT_BYTES: usize = 1024;
+
+/// The longest `note` accepted, in bytes.
+pub const MAX_NOTE_BYTES: usize = 1024;
