@@ -113,9 +113,19 @@ cmd_status() {
   return 1
 }
 
+# host:port the running process listens on (from its environment), if readable.
+pid_listen() {
+  [[ -r "/proc/$1/environ" ]] || return 1
+  tr '\0' '\n' <"/proc/$1/environ" | sed -n 's/^GATEWAY_LISTEN=//p'
+}
+
 cmd_start() {
-  local pid
+  local pid listen
   if pid="$(read_pid)" && pid_alive "$pid"; then
+    listen="$(pid_listen "$pid" || true)"
+    if [[ -n "$listen" && "$listen" != "$CONVOY_LS_HOST:$CONVOY_LS_PORT" ]]; then
+      die "LocalStack is already running (pid $pid) at $listen, not $CONVOY_LS_HOST:$CONVOY_LS_PORT; stop it first"
+    fi
     if health_ok; then
       log "already running (pid $pid) at $CONVOY_ENDPOINT"
       return 0
