@@ -21,11 +21,18 @@ pub enum Fault {
     LoadFails,
 }
 
-/// Wraps a store; the next `n` calls of a kind for an order fail as told.
+/// Faults of one kind for one order: after `skip` calls pass, `times` calls fail.
+#[derive(Debug, Clone, Copy, Default)]
+struct Pending {
+    skip: usize,
+    times: usize,
+}
+
+/// Wraps a store; calls of a kind for an order fail as told.
 #[derive(Debug, Default)]
 pub struct FailingStore<S> {
     inner: S,
-    faults: Mutex<HashMap<(OrderId, Fault), usize>>,
+    faults: Mutex<HashMap<(OrderId, Fault), Pending>>,
 }
 
 impl<S> FailingStore<S> {
@@ -42,7 +49,14 @@ impl<S> FailingStore<S> {
 
     /// The next `times` calls of `fault`'s kind for order `id` fail.
     pub fn inject(&self, id: &OrderId, fault: Fault, times: usize) {
-        *self.lock().entry((id.clone(), fault)).or_default() += times;
+        self.inject_after(id, fault, 0, times);
+    }
+
+    /// After `skip` more calls of `fault`'s kind for order `id` pass, `times` calls fail
+    /// (replacing what was pending for that order and kind).
+    pub fn inject_after(&self, id: &OrderId, fault: Fault, skip: usize, times: usize) {
+        self.lock()
+            .insert((id.clone(), fault), Pending { skip, times });
     }
 
     /// Shorthand for [`Fault::CommitFails`].
@@ -52,21 +66,26 @@ impl<S> FailingStore<S> {
 
     /// Faults injected but not yet triggered.
     pub fn pending(&self, id: &OrderId, fault: Fault) -> usize {
-        self.lock().get(&(id.clone(), fault)).copied().unwrap_or(0)
+        self.lock().get(&(id.clone(), fault)).map_or(0, |p| p.times)
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<(OrderId, Fault), usize>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<(OrderId, Fault), Pending>> {
         self.faults.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn trigger(&self, id: &OrderId, fault: Fault) -> bool {
         let mut faults = self.lock();
-        match faults.get_mut(&(id.clone(), fault)) {
-            Some(n) if *n > 0 => {
-                *n -= 1;
-                true
-            }
-            _ => false,
+        let Some(p) = faults.get_mut(&(id.clone(), fault)) else {
+            return false;
+        };
+        if p.times == 0 {
+            false
+        } else if p.skip > 0 {
+            p.skip -= 1;
+            false
+        } else {
+            p.times -= 1;
+            true
         }
     }
 }
@@ -166,6 +185,17 @@ mod tests {
             Version::FIRST
         );
         assert!(store.load(&id).await.unwrap().is_some());
+        assert_eq!(store.pending(&id, Fault::CommitFails), 0);
+        // One more commit passes, then one fails.
+        store.inject_after(&id, Fault::CommitFails, 1, 1);
+        assert!(store
+            .commit(&id, Some(Version::FIRST), &step)
+            .await
+            .is_err_and(|e| e.is_conflict()));
+        assert!(store
+            .commit(&id, Some(Version::FIRST), &step)
+            .await
+            .is_err_and(|e| !e.is_conflict()));
         assert_eq!(store.pending(&id, Fault::CommitFails), 0);
     }
 }

@@ -1,0 +1,28 @@
+//! `Settings`: the few knobs of the handler, with the production values as defaults.
+
+use std::time::Duration;
+
+/// How the handler works through a batch.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Changes per commit: 99 plus the head fills one `TransactWriteItems`.
+    pub max_changes: usize,
+    /// Reloads of an order after lost optimistic-lock races, per batch, before its
+    /// records fail (and come back with the next receive).
+    pub max_conflict_retries: usize,
+    /// Pause before the n-th reload: n times this.
+    pub conflict_backoff: Duration,
+    /// Message groups (orders) processed at the same time.
+    pub concurrency: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            max_changes: convoy_store::MAX_CHANGES,
+            max_conflict_retries: 5,
+            conflict_backoff: Duration::from_millis(20),
+            concurrency: 4,
+        }
+    }
+}

@@ -1,0 +1,389 @@
+//! Handler tests: real SQS FIFO event fixtures through the handler into the in-memory store.
+
+mod prop;
+
+use crate::apply::apply_order;
+use crate::{handle, handle_with, Settings};
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use convoy_core::sequencer::{Need, Step};
+use convoy_core::{OrderId, OrderState, OrderView, Seq, Transaction};
+use convoy_store::{
+    Fact, FailingStore, Fault, MemoryOrderStore, OrderReader, OrderStore, StoreError, Version,
+};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+pub(crate) fn fixture(name: &str) -> SqsEvent {
+    let text = match name {
+        "mixed_groups" => include_str!("fixtures/mixed_groups.json"),
+        "poison" => include_str!("fixtures/poison.json"),
+        "parked_first" => include_str!("fixtures/parked_first.json"),
+        "gap_closed" => include_str!("fixtures/gap_closed.json"),
+        "single" => include_str!("fixtures/single.json"),
+        other => panic!("no fixture {other}"),
+    };
+    serde_json::from_str(text).unwrap()
+}
+
+/// An event of the given (group, body) records, each a copy of the fixture's record with
+/// its own message id.
+pub(crate) fn event_of(records: &[(String, String)]) -> SqsEvent {
+    let mut event = fixture("single");
+    let template: SqsMessage = event.records.remove(0);
+    event.records = records
+        .iter()
+        .enumerate()
+        .map(|(i, (group, body))| {
+            let mut m = template.clone();
+            m.message_id = Some(format!("{i:08}-{group}-{}", body.len()));
+            m.attributes.insert("MessageGroupId".into(), group.clone());
+            m.body = Some(body.clone());
+            m
+        })
+        .collect();
+    event
+}
+
+fn ids(event: &SqsEvent) -> Vec<String> {
+    event
+        .records
+        .iter()
+        .map(|r| r.message_id.clone().unwrap())
+        .collect()
+}
+
+fn failures(response: &SqsBatchResponse) -> Vec<String> {
+    response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect()
+}
+
+pub(crate) async fn views<S: OrderReader>(store: &S) -> BTreeMap<String, serde_json::Value> {
+    store
+        .list_orders()
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let v = serde_json::to_value(OrderView::from(s)).unwrap();
+            (s.order_id.to_string(), v)
+        })
+        .collect()
+}
+
+fn oid(s: &str) -> OrderId {
+    OrderId::parse(s).unwrap()
+}
+
+fn mixed_views() -> serde_json::Value {
+    json!({
+        "A-1": {"order_id":"A-1","status":"paid","currency":"EUR","total":"27.50",
+                "items":{"t1":"12.50","t2":"15.00"},"next_seq":5,"parked":[],
+                "applied":4,"rejected":0,"duplicates":0,"conflicts":0},
+        "B-7": {"order_id":"B-7","status":"paid","currency":"USD","total":"-0.125",
+                "items":{"x":"-0.125"},"next_seq":4,"parked":[],
+                "applied":3,"rejected":0,"duplicates":0,"conflicts":0},
+        "C-3": {"order_id":"C-3","status":"deleted","currency":"GBP","total":"0.00",
+                "items":{},"next_seq":4,"parked":[],
+                "applied":2,"rejected":1,"duplicates":0,"conflicts":0},
+    })
+}
+
+#[tokio::test]
+async fn mixed_groups_are_applied_with_one_commit_per_order() {
+    let store = MemoryOrderStore::new();
+    let response = handle(&store, fixture("mixed_groups")).await;
+    assert_eq!(failures(&response), Vec::<String>::new());
+    assert_eq!(json!(views(&store).await), mixed_views());
+    assert_eq!(store.commits(), 3);
+    let c3 = store.load_stored_order(&oid("C-3")).await.unwrap().unwrap();
+    let rejected = serde_json::to_value(&c3.processed[&2].outcome).unwrap();
+    assert_eq!(
+        rejected,
+        json!({"outcome":"rejected","reason":{"rule":"not_allowed","op":"ship","status":"open"}})
+    );
+}
+
+#[tokio::test]
+async fn redelivery_of_the_same_batch_changes_nothing_but_duplicates() {
+    let store = MemoryOrderStore::new();
+    handle(&store, fixture("mixed_groups")).await;
+    let history = |o: &str| {
+        let store = &store;
+        let id = oid(o);
+        async move {
+            store
+                .load_stored_order(&id)
+                .await
+                .unwrap()
+                .unwrap()
+                .processed
+        }
+    };
+    let before = (
+        history("A-1").await,
+        history("B-7").await,
+        history("C-3").await,
+    );
+    let response = handle(&store, fixture("mixed_groups")).await;
+    assert!(response.batch_item_failures.is_empty());
+    let mut want = mixed_views();
+    for (order, copies) in [("A-1", 4), ("B-7", 3), ("C-3", 3)] {
+        want[order]["duplicates"] = json!(copies);
+    }
+    assert_eq!(json!(views(&store).await), want);
+    let after = (
+        history("A-1").await,
+        history("B-7").await,
+        history("C-3").await,
+    );
+    assert_eq!(before, after);
+}
+
+#[tokio::test]
+async fn a_store_fault_fails_that_record_and_the_later_ones_of_its_group_only() {
+    let event = fixture("mixed_groups");
+    let all = ids(&event);
+    let store = FailingStore::new(MemoryOrderStore::new());
+    store.fail_commits(&oid("B-7"), 1);
+    let response = handle(&store, event).await;
+    // B-7's records are 2nd, 5th and 8th of the batch, reported in their order.
+    assert_eq!(
+        failures(&response),
+        [all[1].clone(), all[4].clone(), all[7].clone()]
+    );
+    let got = json!(views(&store).await);
+    assert_eq!(got["A-1"], mixed_views()["A-1"]);
+    assert_eq!(got["C-3"], mixed_views()["C-3"]);
+    assert_eq!(got.get("B-7"), None);
+}
+
+#[tokio::test]
+async fn a_fault_mid_group_keeps_what_was_committed_before_it() {
+    let event = fixture("mixed_groups");
+    let all = ids(&event);
+    let store = FailingStore::new(MemoryOrderStore::new());
+    // Two changes per commit: one record each, so A-1 takes four commits; the third fails.
+    store.inject_after(&oid("A-1"), Fault::CommitFails, 2, 1);
+    let settings = Settings {
+        max_changes: 2,
+        ..Settings::default()
+    };
+    let response = handle_with(&store, event, &settings).await;
+    // A-1's records are 1st, 3rd, 6th and 9th: the first two are committed.
+    assert_eq!(failures(&response), [all[5].clone(), all[8].clone()]);
+    let got = json!(views(&store).await);
+    assert_eq!(got["A-1"]["next_seq"], 3);
+    assert_eq!(got["A-1"]["items"], json!({"t1": "12.50"}));
+    assert_eq!(got["B-7"], mixed_views()["B-7"]);
+    // The retried records finish the order, and nothing is applied twice.
+    let retry = fixture("mixed_groups");
+    let mut retry_event = retry.clone();
+    retry_event
+        .records
+        .retain(|r| failures(&response).contains(r.message_id.as_ref().unwrap()));
+    assert!(handle(&store, retry_event)
+        .await
+        .batch_item_failures
+        .is_empty());
+    assert_eq!(json!(views(&store).await), mixed_views());
+}
+
+#[tokio::test]
+async fn poison_records_fail_with_the_rest_of_their_group() {
+    let event = fixture("poison");
+    let all = ids(&event);
+    let store = MemoryOrderStore::new();
+    let response = handle(&store, event).await;
+    // A-1: broken JSON at 3rd, so 3rd and 5th; C-3: body of X-9 at 4th, so 4th and 7th;
+    // B-7: amount "1e2" at 6th.
+    let mut got = failures(&response);
+    got.sort();
+    let mut want = vec![
+        all[2].clone(),
+        all[4].clone(),
+        all[3].clone(),
+        all[6].clone(),
+        all[5].clone(),
+    ];
+    want.sort();
+    assert_eq!(got, want);
+    let v = json!(views(&store).await);
+    assert_eq!(v["A-1"]["next_seq"], 2);
+    assert_eq!(v["B-7"]["next_seq"], 2);
+    assert_eq!(v.get("C-3"), None);
+    assert_eq!(v.get("X-9"), None);
+}
+
+#[tokio::test]
+async fn parked_transactions_drain_in_a_later_batch() {
+    let store = MemoryOrderStore::new();
+    assert!(handle(&store, fixture("parked_first"))
+        .await
+        .batch_item_failures
+        .is_empty());
+    let v = json!(views(&store).await);
+    assert_eq!(v["A-1"]["parked"], json!([3, 4]));
+    assert_eq!(v["B-7"]["parked"], json!([2]));
+    assert_eq!(v["B-7"]["status"], "new");
+    assert!(handle(&store, fixture("gap_closed"))
+        .await
+        .batch_item_failures
+        .is_empty());
+    let v = json!(views(&store).await);
+    assert_eq!(
+        v["A-1"],
+        json!({"order_id":"A-1","status":"shipped","currency":"EUR","total":"12.50",
+               "items":{"t1":"10.00","t2":"2.50"},"next_seq":6,"parked":[],
+               "applied":5,"rejected":0,"duplicates":1,"conflicts":1})
+    );
+    let a1 = store.load_stored_order(&oid("A-1")).await.unwrap().unwrap();
+    assert!(a1.parked.is_empty());
+    assert_eq!(a1.processed.len(), 5);
+    assert_eq!(a1.conflicts.len(), 1);
+    // The conflict is recorded once, however often it comes back.
+    assert!(handle(&store, fixture("gap_closed"))
+        .await
+        .batch_item_failures
+        .is_empty());
+    let v = json!(views(&store).await);
+    assert_eq!(v["A-1"]["conflicts"], 1);
+    assert_eq!(v["A-1"]["duplicates"], 4);
+}
+
+fn body(order: &str, seq: u64) -> String {
+    if seq == 1 {
+        format!(r#"{{"order_id":"{order}","seq":1,"op":"create","currency":"EUR"}}"#)
+    } else {
+        format!(r#"{{"order_id":"{order}","seq":{seq},"op":"add","txn_id":"t{seq}","amount":"1"}}"#)
+    }
+}
+
+#[tokio::test]
+async fn a_drain_larger_than_one_transaction_is_split_over_several_commits() {
+    let store = MemoryOrderStore::new();
+    let seqs: Vec<u64> = (2..=151).collect();
+    for chunk in seqs.chunks(10) {
+        let records: Vec<_> = chunk
+            .iter()
+            .map(|s| ("A-1".into(), body("A-1", *s)))
+            .collect();
+        assert!(handle(&store, event_of(&records))
+            .await
+            .batch_item_failures
+            .is_empty());
+    }
+    assert_eq!(store.commits(), 15);
+    let first = event_of(&[("A-1".into(), body("A-1", 1))]);
+    assert!(handle(&store, first).await.batch_item_failures.is_empty());
+    // 1 record + 150 × (unpark + record) = 301 changes, at most 99 per commit.
+    assert_eq!(store.commits(), 15 + 4);
+    let v = json!(views(&store).await);
+    assert_eq!(v["A-1"]["next_seq"], 152);
+    assert_eq!(v["A-1"]["total"], "150.00");
+    assert_eq!(v["A-1"]["parked"], json!([]));
+    assert_eq!(store.items().len(), 1 + 151);
+}
+
+#[tokio::test]
+async fn an_order_over_its_parked_limit_fails_only_the_record_past_it() {
+    let store = MemoryOrderStore::new();
+    let max = convoy_core::sequencer::MAX_PARKED as u64;
+    let records: Vec<_> = (2..=max + 2)
+        .map(|s| ("A-1".into(), body("A-1", s)))
+        .collect();
+    let event = event_of(&records);
+    let last = ids(&event).pop().unwrap();
+    let response = handle(&store, event).await;
+    assert_eq!(failures(&response), [last]);
+    let state = store.load(&oid("A-1")).await.unwrap().unwrap().0;
+    assert_eq!(state.parked.len(), convoy_core::sequencer::MAX_PARKED);
+}
+
+/// A store where another writer commits to the order just before our first commit.
+struct Racing<'a> {
+    inner: &'a MemoryOrderStore,
+    rival: Mutex<Option<Vec<Transaction>>>,
+}
+
+impl OrderStore for Racing<'_> {
+    async fn load(&self, id: &OrderId) -> Result<Option<(OrderState, Version)>, StoreError> {
+        self.inner.load(id).await
+    }
+    async fn fetch(&self, id: &OrderId, need: &Need) -> Result<Option<Fact>, StoreError> {
+        self.inner.fetch(id, need).await
+    }
+    async fn fetch_parked(
+        &self,
+        id: &OrderId,
+        from: Seq,
+        to: Seq,
+    ) -> Result<Vec<Transaction>, StoreError> {
+        self.inner.fetch_parked(id, from, to).await
+    }
+    async fn commit(
+        &self,
+        id: &OrderId,
+        expected: Option<Version>,
+        step: &Step,
+    ) -> Result<Version, StoreError> {
+        let rival = self.rival.lock().unwrap().take();
+        if let Some(txns) = rival {
+            let done = apply_order(self.inner, id, &txns, &Settings::default()).await;
+            assert!(done.error.is_none(), "{:?}", done.error);
+        }
+        self.inner.commit(id, expected, step).await
+    }
+}
+
+#[tokio::test]
+async fn a_concurrent_writer_makes_the_batch_reload_and_redo() {
+    let inner = MemoryOrderStore::new();
+    let rival: Transaction = serde_json::from_str(&body("A-1", 1)).unwrap();
+    let store = Racing {
+        inner: &inner,
+        rival: Mutex::new(Some(vec![rival])),
+    };
+    let event = event_of(&[
+        ("A-1".into(), body("A-1", 1)),
+        ("A-1".into(), body("A-1", 2)),
+    ]);
+    assert!(handle(&store, event).await.batch_item_failures.is_empty());
+    // The rival's commit, our lost one, then ours after reloading (seq 1 is a duplicate now).
+    assert_eq!(inner.commits(), 2);
+    let v = json!(views(&inner).await);
+    assert_eq!(v["A-1"]["next_seq"], 3);
+    assert_eq!(v["A-1"]["applied"], 2);
+    assert_eq!(v["A-1"]["duplicates"], 1);
+}
+
+#[tokio::test]
+async fn an_order_that_keeps_changing_under_us_fails_after_the_retries() {
+    let event = fixture("single");
+    let all = ids(&event);
+    let store = FailingStore::new(MemoryOrderStore::new());
+    store.inject(&oid("A-1"), Fault::CommitConflicts, 100);
+    let settings = Settings {
+        conflict_backoff: std::time::Duration::ZERO,
+        ..Settings::default()
+    };
+    let response = handle_with(&store, event, &settings).await;
+    assert_eq!(failures(&response), all);
+    assert_eq!(store.pending(&oid("A-1"), Fault::CommitConflicts), 100 - 6);
+}
+
+#[tokio::test]
+async fn a_failed_load_fails_the_whole_group() {
+    let event = fixture("mixed_groups");
+    let all = ids(&event);
+    let store = FailingStore::new(MemoryOrderStore::new());
+    store.inject(&oid("C-3"), Fault::LoadFails, 1);
+    let response = handle(&store, event).await;
+    assert_eq!(
+        failures(&response),
+        [all[3].clone(), all[6].clone(), all[9].clone()]
+    );
+}
