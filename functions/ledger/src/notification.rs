@@ -1,0 +1,205 @@
+//! From a ledger-queue message to the S3 objects it announces: S3 event JSON, test events,
+//! URL-encoded keys, and which keys are ledgers.
+
+use aws_lambda_events::s3::S3Event;
+use percent_encoding::percent_decode_str;
+
+/// The prefix under which ledgers are uploaded (contract section 5).
+pub const LEDGERS_PREFIX: &str = "ledgers/";
+/// The prefix of rejects reports; outside [`LEDGERS_PREFIX`], so they never trigger processing.
+pub const REJECTS_PREFIX: &str = "rejects/";
+
+/// One created S3 object, with its key decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectRef {
+    pub bucket: String,
+    pub key: String,
+    pub version_id: Option<String>,
+    /// The ETag as S3 reports it in the event (without quotes).
+    pub etag: Option<String>,
+    pub size: Option<u64>,
+}
+
+impl ObjectRef {
+    /// Whether the object is a ledger, i.e. lies under `ledgers/`.
+    pub fn is_ledger(&self) -> bool {
+        self.key.starts_with(LEDGERS_PREFIX)
+    }
+
+    /// The key of the rejects report of this ledger: `ledgers/K` → `rejects/K.jsonl`.
+    pub fn rejects_key(&self) -> Option<String> {
+        self.key
+            .strip_prefix(LEDGERS_PREFIX)
+            .map(|rest| format!("{REJECTS_PREFIX}{rest}.jsonl"))
+    }
+}
+
+/// What a ledger-queue message says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notification {
+    /// The `s3:TestEvent` S3 sends when notifications are configured: nothing to do.
+    TestEvent,
+    /// Objects created (records of other event types are left out).
+    Created(Vec<ObjectRef>),
+}
+
+/// A message body that is not an S3 notification this function understands.
+#[derive(Debug, thiserror::Error)]
+pub enum NotificationError {
+    #[error("the SQS message has no body")]
+    NoBody,
+    #[error("the message body is not an S3 event notification")]
+    NotS3Event(#[source] serde_json::Error),
+    #[error("S3 event record {index} has no {what}")]
+    Missing { index: usize, what: &'static str },
+    #[error("S3 object key {raw:?} does not decode to UTF-8")]
+    KeyNotUtf8 {
+        raw: String,
+        #[source]
+        source: std::str::Utf8Error,
+    },
+}
+
+#[derive(serde::Deserialize)]
+struct MaybeTestEvent {
+    #[serde(rename = "Event")]
+    event: Option<String>,
+}
+
+impl Notification {
+    /// Parses a ledger-queue message body.
+    pub fn parse(body: Option<&str>) -> Result<Self, NotificationError> {
+        let body = body.ok_or(NotificationError::NoBody)?;
+        if let Ok(MaybeTestEvent { event: Some(e) }) = serde_json::from_str(body) {
+            if e == "s3:TestEvent" {
+                return Ok(Notification::TestEvent);
+            }
+        }
+        let event: S3Event = serde_json::from_str(body).map_err(NotificationError::NotS3Event)?;
+        let mut objects = Vec::with_capacity(event.records.len());
+        for (index, record) in event.records.into_iter().enumerate() {
+            let name = record.event_name.unwrap_or_default();
+            if !name.starts_with("ObjectCreated:") {
+                tracing::info!(event_name = %name, "ignoring an S3 event that is not ObjectCreated");
+                continue;
+            }
+            let missing = |what| NotificationError::Missing { index, what };
+            let bucket = record
+                .s3
+                .bucket
+                .name
+                .ok_or_else(|| missing("bucket name"))?;
+            let raw_key = record.s3.object.key.ok_or_else(|| missing("object key"))?;
+            objects.push(ObjectRef {
+                bucket,
+                key: decode_key(&raw_key)?,
+                version_id: record.s3.object.version_id.filter(|v| !v.is_empty()),
+                etag: record.s3.object.e_tag.filter(|e| !e.is_empty()),
+                size: record.s3.object.size.and_then(|s| u64::try_from(s).ok()),
+            });
+        }
+        Ok(Notification::Created(objects))
+    }
+}
+
+/// Decodes an S3 event key: form encoding, so `+` is a space, then percent-decoding.
+pub fn decode_key(raw: &str) -> Result<String, NotificationError> {
+    let spaced = raw.replace('+', " ");
+    percent_decode_str(&spaced)
+        .decode_utf8()
+        .map(|key| key.into_owned())
+        .map_err(|source| NotificationError::KeyNotUtf8 {
+            raw: raw.to_owned(),
+            source,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_lambda_events::sqs::SqsEvent;
+
+    fn bodies(fixture: &str) -> Vec<Notification> {
+        let event: SqsEvent = serde_json::from_str(fixture).unwrap();
+        event
+            .records
+            .iter()
+            .map(|r| Notification::parse(r.body.as_deref()).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn a_put_notification_names_the_object_and_its_version() {
+        let got = bodies(include_str!("fixtures/sqs-s3-put.json"));
+        let Notification::Created(objects) = &got[0] else {
+            panic!("{got:?}")
+        };
+        let o = &objects[0];
+        assert_eq!(o.bucket, "convoy-ledgers");
+        assert_eq!(o.key, "ledgers/v1-interleaved.jsonl");
+        assert_eq!(o.etag.as_deref(), Some("8f2a6d4c1b0e7f3a9c5d2e1f0a4b6c8d"));
+        assert_eq!(
+            o.version_id.as_deref(),
+            Some("3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY")
+        );
+        assert_eq!(o.size, Some(14231));
+        assert!(o.is_ledger());
+        assert_eq!(
+            o.rejects_key().as_deref(),
+            Some("rejects/v1-interleaved.jsonl.jsonl")
+        );
+    }
+
+    #[test]
+    fn keys_with_spaces_plus_and_unicode_are_decoded() {
+        let got = bodies(include_str!("fixtures/sqs-s3-put-odd-key.json"));
+        let Notification::Created(objects) = &got[0] else {
+            panic!("{got:?}")
+        };
+        assert_eq!(objects[0].key, "ledgers/Q4 2026/a+b Zürich €.jsonl");
+        assert_eq!(
+            objects[0].rejects_key().as_deref(),
+            Some("rejects/Q4 2026/a+b Zürich €.jsonl.jsonl")
+        );
+    }
+
+    #[test]
+    fn the_test_event_is_recognised() {
+        assert_eq!(
+            bodies(include_str!("fixtures/sqs-s3-test-event.json")),
+            vec![Notification::TestEvent]
+        );
+    }
+
+    #[test]
+    fn decoding_follows_form_encoding() {
+        assert_eq!(decode_key("a+b%2Bc%20d").unwrap(), "a b+c d");
+        assert_eq!(decode_key("caf%C3%A9").unwrap(), "café");
+        assert!(decode_key("bad%FF").is_err());
+    }
+
+    #[test]
+    fn other_prefixes_are_not_ledgers() {
+        let o = ObjectRef {
+            bucket: "b".into(),
+            key: "rejects/x.jsonl.jsonl".into(),
+            version_id: None,
+            etag: None,
+            size: None,
+        };
+        assert!(!o.is_ledger());
+        assert_eq!(o.rejects_key(), None);
+    }
+
+    #[test]
+    fn a_body_that_is_not_an_s3_event_is_an_error() {
+        assert!(matches!(
+            Notification::parse(Some("{\"hello\":1}")),
+            Err(NotificationError::NotS3Event(_))
+        ));
+        assert!(matches!(
+            Notification::parse(None),
+            Err(NotificationError::NoBody)
+        ));
+    }
+}
