@@ -2,11 +2,39 @@
 //! SQS FIFO transactions queue, one message group per order, in each order's line order.
 //!
 //! # Layout
+//! - [`handler`]: the ledger-queue handler, generic over the ports; takes an `SqsEvent` and
+//!   a deadline, so it runs in Lambda (see `main.rs`) or in-process in a local driver.
 //! - [`notification`]: ledger-queue message body → S3 objects (test events, key decoding).
+//! - [`pipeline`]: one ledger in constant memory: chunks → decoder → bounded channel → sender.
 //! - [`scheduler`]: the pure send scheduler (per-group order, one batch in flight per group,
-//!   retries with backoff).
+//!   retries with backoff); [`sender`] drives it against a publisher.
 //! - [`message`]: a transaction as an SQS FIFO message (group, deduplication id, attributes).
+//! - [`rejects`]: the rejects report, spooled to a temporary file.
+//! - [`status`]: the ledger's status record.
+//! - [`ports`]: one trait per capability: [`ObjectSource`], [`TransactionPublisher`],
+//!   [`RejectsSink`], [`StatusStore`].
+//! - [`aws`]: their S3 / SQS / DynamoDB adapters, [`aws::build_handler`] and
+//!   [`aws::get_status`] for the Lambda and the local driver.
+//! - [`config`]: the environment the function reads once.
+//! - `memory` (tests only): in-memory adapters.
 
+pub mod aws;
+pub mod config;
+pub mod handler;
 pub mod message;
 pub mod notification;
+pub mod pipeline;
+pub mod ports;
+pub mod rejects;
 pub mod scheduler;
+pub mod sender;
+pub mod status;
+
+#[cfg(test)]
+mod memory;
+
+pub use aws::{build_handler, get_status, AwsHandler};
+pub use config::Config;
+pub use handler::{deadline_from, Handler, HandlerError, HandlerOptions, LedgerError};
+pub use ports::{ObjectSource, RejectsSink, StatusStore, TransactionPublisher};
+pub use status::{LedgerStatus, State};

@@ -1,0 +1,196 @@
+//! DynamoDB adapter of the status record: one item per ledger, `pk` = `ledger#<bucket>/<key>`,
+//! `sk` = `status`.
+
+use crate::ports::{StatusError, StatusStore};
+use crate::status::{LedgerStatus, State};
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+use std::collections::HashMap;
+
+/// Stores ledger status records in the table `TABLE_NAME`.
+#[derive(Debug, Clone)]
+pub struct DynamoStatusStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStatusStore {
+    pub fn new(client: Client, table: String) -> Self {
+        Self { client, table }
+    }
+}
+
+type Item = HashMap<String, AttributeValue>;
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_owned())
+}
+
+fn n(v: u64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+/// The item of a status record; absent optional attributes are left out.
+pub(crate) fn to_item(st: &LedgerStatus) -> Item {
+    let mut item = Item::from([
+        ("pk".to_owned(), s(&st.pk())),
+        ("sk".to_owned(), s(LedgerStatus::SK)),
+        ("bucket".to_owned(), s(&st.bucket)),
+        ("key".to_owned(), s(&st.key)),
+        ("state".to_owned(), s(st.state.as_str())),
+        ("lines_read".to_owned(), n(st.lines_read)),
+        ("sent".to_owned(), n(st.sent)),
+        ("refused".to_owned(), n(st.refused)),
+        ("started_at".to_owned(), s(&st.started_at)),
+        ("updated_at".to_owned(), s(&st.updated_at)),
+    ]);
+    let optional = [
+        ("version_id", st.version_id.as_deref().map(s)),
+        ("etag", st.etag.as_deref().map(s)),
+        ("size", st.size.map(n)),
+        ("error", st.error.as_deref().map(s)),
+        ("rejects_key", st.rejects_key.as_deref().map(s)),
+    ];
+    for (name, value) in optional {
+        if let Some(value) = value {
+            item.insert(name.to_owned(), value);
+        }
+    }
+    item
+}
+
+/// The status record of an item, or what is wrong with it.
+pub(crate) fn from_item(item: &Item) -> Result<LedgerStatus, String> {
+    let text = |name: &str| match item.get(name) {
+        Some(AttributeValue::S(v)) => Ok(Some(v.clone())),
+        None => Ok(None),
+        Some(_) => Err(format!("{name} is not a string")),
+    };
+    let number = |name: &str| match item.get(name) {
+        Some(AttributeValue::N(v)) => v
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|_| format!("{name} is not a count")),
+        None => Ok(None),
+        Some(_) => Err(format!("{name} is not a number")),
+    };
+    let required = |name: &str| text(name)?.ok_or_else(|| format!("{name} is missing"));
+    let state = required("state")?;
+    Ok(LedgerStatus {
+        bucket: required("bucket")?,
+        key: required("key")?,
+        version_id: text("version_id")?,
+        etag: text("etag")?,
+        size: number("size")?,
+        state: State::parse(&state).ok_or_else(|| format!("unknown state {state:?}"))?,
+        lines_read: number("lines_read")?.unwrap_or(0),
+        sent: number("sent")?.unwrap_or(0),
+        refused: number("refused")?.unwrap_or(0),
+        error: text("error")?,
+        rejects_key: text("rejects_key")?,
+        started_at: text("started_at")?.unwrap_or_default(),
+        updated_at: text("updated_at")?.unwrap_or_default(),
+    })
+}
+
+impl StatusStore for DynamoStatusStore {
+    async fn get(&self, bucket: &str, key: &str) -> Result<Option<LedgerStatus>, StatusError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(&LedgerStatus::pk_for(bucket, key)))
+            .key("sk", s(LedgerStatus::SK))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StatusError::Get {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+                source: Box::new(e),
+            })?;
+        out.item()
+            .map(|item| {
+                from_item(item).map_err(|what| StatusError::Malformed {
+                    bucket: bucket.to_owned(),
+                    key: key.to_owned(),
+                    what,
+                })
+            })
+            .transpose()
+    }
+
+    async fn put(&self, status: &LedgerStatus) -> Result<(), StatusError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(status)))
+            .send()
+            .await
+            .map_err(|e| StatusError::Put {
+                bucket: status.bucket.clone(),
+                key: status.key.clone(),
+                source: Box::new(e),
+            })?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notification::ObjectRef;
+
+    #[test]
+    fn a_status_record_round_trips_through_its_item() {
+        let object = ObjectRef {
+            bucket: "convoy-ledgers".into(),
+            key: "ledgers/a b.csv".into(),
+            version_id: Some("v1".into()),
+            etag: Some("e1".into()),
+            size: Some(42),
+        };
+        let mut st = LedgerStatus::start(&object, State::Failed);
+        (st.lines_read, st.sent, st.refused) = (10, 7, 2);
+        st.error = Some("boom".into());
+        st.rejects_key = Some("rejects/a b.csv.jsonl".into());
+        let item = to_item(&st);
+        assert_eq!(item["pk"], s("ledger#convoy-ledgers/ledgers/a b.csv"));
+        assert_eq!(item["sk"], s("status"));
+        assert_eq!(item["state"], s("failed"));
+        assert_eq!(item["sent"], n(7));
+        assert_eq!(from_item(&item).unwrap(), st);
+
+        let bare = LedgerStatus::start(
+            &ObjectRef {
+                version_id: None,
+                etag: None,
+                size: None,
+                ..object
+            },
+            State::Processing,
+        );
+        let item = to_item(&bare);
+        assert!(!item.contains_key("version_id") && !item.contains_key("error"));
+        assert_eq!(from_item(&item).unwrap(), bare);
+    }
+
+    #[test]
+    fn a_malformed_item_says_what_is_wrong() {
+        let mut item = to_item(&LedgerStatus::start(
+            &ObjectRef {
+                bucket: "b".into(),
+                key: "ledgers/k.jsonl".into(),
+                version_id: None,
+                etag: None,
+                size: None,
+            },
+            State::Done,
+        ));
+        item.insert("state".into(), s("exploded"));
+        assert!(from_item(&item).unwrap_err().contains("exploded"));
+        item.insert("state".into(), s("done"));
+        item.insert("sent".into(), s("x"));
+        assert!(from_item(&item).unwrap_err().contains("sent"));
+    }
+}

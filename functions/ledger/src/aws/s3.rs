@@ -1,0 +1,130 @@
+//! S3 adapters: the ledger object as a stream of chunks ([`S3Source`]) and the rejects
+//! report upload ([`S3Rejects`]).
+
+use crate::notification::ObjectRef;
+use crate::ports::{ChunkStream, ObjectSource, RejectsSink, SinkError, SourceError};
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::Client;
+use bytes::Bytes;
+use std::path::Path;
+
+/// Reads ledgers with `GetObject`, pinned to the announced version and ETag.
+#[derive(Debug, Clone)]
+pub struct S3Source {
+    client: Client,
+}
+
+impl S3Source {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+}
+
+/// The body of a `GetObject`, read as it arrives.
+pub struct S3Chunks {
+    body: ByteStream,
+    read: u64,
+}
+
+impl ObjectSource for S3Source {
+    type Chunks = S3Chunks;
+
+    async fn open(&self, object: &ObjectRef) -> Result<S3Chunks, SourceError> {
+        let if_match = object
+            .etag
+            .as_deref()
+            .map(|e| format!("\"{}\"", e.trim_matches('"')));
+        let result = self
+            .client
+            .get_object()
+            .bucket(&object.bucket)
+            .key(&object.key)
+            .set_version_id(object.version_id.clone())
+            .set_if_match(if_match)
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(S3Chunks {
+                body: out.body,
+                read: 0,
+            }),
+            Err(e) => {
+                let status = e.raw_response().map(|r| r.status().as_u16());
+                let code = e.code().unwrap_or_default().to_owned();
+                let (bucket, key) = (object.bucket.clone(), object.key.clone());
+                let gone = status == Some(412)
+                    || matches!(
+                        code.as_str(),
+                        "NoSuchKey" | "NoSuchVersion" | "PreconditionFailed"
+                    );
+                let source = Box::new(e);
+                Err(if gone {
+                    SourceError::Superseded {
+                        bucket,
+                        key,
+                        source,
+                    }
+                } else {
+                    SourceError::Open {
+                        bucket,
+                        key,
+                        source,
+                    }
+                })
+            }
+        }
+    }
+}
+
+impl ChunkStream for S3Chunks {
+    async fn next_chunk(&mut self) -> Result<Option<Bytes>, SourceError> {
+        match self.body.next().await {
+            None => Ok(None),
+            Some(Ok(chunk)) => {
+                self.read += chunk.len() as u64;
+                Ok(Some(chunk))
+            }
+            Some(Err(e)) => Err(SourceError::Read {
+                bytes: self.read,
+                source: Box::new(e),
+            }),
+        }
+    }
+}
+
+/// Uploads rejects reports with `PutObject`, streamed from the spool file (server-side
+/// encryption is the bucket's default).
+#[derive(Debug, Clone)]
+pub struct S3Rejects {
+    client: Client,
+}
+
+impl S3Rejects {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+}
+
+impl RejectsSink for S3Rejects {
+    async fn put_report(&self, bucket: &str, key: &str, report: &Path) -> Result<(), SinkError> {
+        let fail = |source| SinkError {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            source,
+        };
+        let body = ByteStream::from_path(report)
+            .await
+            .map_err(|e| fail(Box::new(e)))?;
+        self.client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type("application/x-ndjson")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| fail(Box::new(e)))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,318 @@
+//! The ledger-queue handler: for each SQS record, the S3 objects it announces; for each
+//! ledger among them, status → stream → send → rejects report → status, within a deadline.
+//!
+//! Generic over the ports, so tests run it with in-memory adapters and a local driver can
+//! call it in-process: it takes the event and a deadline, not a Lambda `Context`.
+
+use crate::notification::{Notification, NotificationError, ObjectRef};
+use crate::pipeline::{self, PipelineError, PipelineOptions, Progress};
+use crate::ports::{
+    ObjectSource, RejectsSink, SinkError, SourceError, StatusStore, TransactionPublisher,
+};
+use crate::status::{LedgerStatus, State};
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use convoy_core::ledger::kind_of_key;
+use std::error::Error;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tempfile::TempPath;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+#[cfg(test)]
+mod tests;
+
+/// Tuning of the handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HandlerOptions {
+    /// Stop this long before the deadline, to leave time for the status and the report.
+    pub deadline_margin: Duration,
+    /// How often the status record is updated while a ledger is processed.
+    pub progress_every: Duration,
+    pub pipeline: PipelineOptions,
+}
+
+impl Default for HandlerOptions {
+    fn default() -> Self {
+        Self {
+            deadline_margin: Duration::from_secs(10),
+            progress_every: Duration::from_secs(30),
+            pipeline: PipelineOptions::default(),
+        }
+    }
+}
+
+/// Why one ledger-queue record failed (it will be retried, then go to the ledger DLQ).
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error(transparent)]
+    Notification(#[from] NotificationError),
+    #[error(
+        "not finished within one invocation: {lines_read} of the file's lines read, {sent} sent; continuation across invocations is not implemented yet"
+    )]
+    Deadline { lines_read: u64, sent: u64 },
+    #[error("could not open the ledger")]
+    Open(#[source] SourceError),
+    #[error("processing the ledger failed")]
+    Pipeline(#[source] PipelineError),
+    #[error(transparent)]
+    Rejects(#[from] SinkError),
+    #[error(transparent)]
+    Status(#[from] crate::ports::StatusError),
+}
+
+/// Every record of the invocation failed. Returned as an error (rather than a batch
+/// response listing them all) so that the records are retried even where the event source
+/// mapping does not report batch item failures.
+#[derive(Debug, thiserror::Error)]
+#[error("all {failed} ledger-queue message(s) failed; the first, {message_id}: {}", chain(.source))]
+pub struct HandlerError {
+    pub failed: usize,
+    pub message_id: String,
+    #[source]
+    pub source: LedgerError,
+}
+
+/// The ledger function, over its four ports.
+pub struct Handler<S, P, R, T> {
+    source: S,
+    publisher: P,
+    rejects: R,
+    status: T,
+    options: HandlerOptions,
+}
+
+impl<S, P, R, T> Handler<S, P, R, T>
+where
+    S: ObjectSource,
+    P: TransactionPublisher,
+    R: RejectsSink,
+    T: StatusStore,
+{
+    pub fn new(source: S, publisher: P, rejects: R, status: T, options: HandlerOptions) -> Self {
+        Self {
+            source,
+            publisher,
+            rejects,
+            status,
+            options,
+        }
+    }
+
+    /// The adapters, for tests to inspect.
+    #[cfg(test)]
+    pub(crate) fn ports(&self) -> (&S, &P, &R, &T) {
+        (&self.source, &self.publisher, &self.rejects, &self.status)
+    }
+
+    /// Handles one ledger-queue event; must be done by `deadline`. Failed records are listed
+    /// in the batch response; if every record failed, the result is an error instead.
+    pub async fn handle(
+        &self,
+        event: SqsEvent,
+        deadline: Instant,
+    ) -> Result<SqsBatchResponse, HandlerError> {
+        let total = event.records.len();
+        let mut response = SqsBatchResponse::default();
+        let mut first = None;
+        for record in &event.records {
+            let message_id = record.message_id.clone().unwrap_or_default();
+            let span = tracing::info_span!("ledger_message", message_id = %message_id);
+            if let Err(e) = self.handle_record(record, deadline).instrument(span).await {
+                tracing::error!(message_id = %message_id, error = %chain(&e), "ledger-queue message failed");
+                response.add_failure(message_id.clone());
+                first.get_or_insert((message_id, e));
+            }
+        }
+        let failed = response.batch_item_failures.len();
+        match first {
+            Some((message_id, source)) if failed == total => Err(HandlerError {
+                failed,
+                message_id,
+                source,
+            }),
+            _ => Ok(response),
+        }
+    }
+
+    async fn handle_record(
+        &self,
+        record: &SqsMessage,
+        deadline: Instant,
+    ) -> Result<(), LedgerError> {
+        match Notification::parse(record.body.as_deref())? {
+            Notification::TestEvent => {
+                tracing::info!("s3:TestEvent ignored");
+                Ok(())
+            }
+            Notification::Created(objects) => {
+                for object in &objects {
+                    let span = tracing::info_span!("ledger", bucket = %object.bucket, key = %object.key,
+                        version_id = object.version_id.as_deref(), etag = object.etag.as_deref());
+                    self.handle_object(object, deadline)
+                        .instrument(span)
+                        .await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    async fn handle_object(
+        &self,
+        object: &ObjectRef,
+        deadline: Instant,
+    ) -> Result<(), LedgerError> {
+        if !object.is_ledger() {
+            tracing::info!("object outside ledgers/ ignored");
+            return Ok(());
+        }
+        let kind = match kind_of_key(&object.key) {
+            Ok(kind) => kind,
+            Err(unsupported) => {
+                let mut status = LedgerStatus::start(object, State::Unsupported);
+                status.error = Some(unsupported.to_string());
+                self.status.put(&status).await?;
+                tracing::info!(state = "unsupported", "ledger refused as a whole");
+                return Ok(());
+            }
+        };
+        if let Some(previous) = self.status.get(&object.bucket, &object.key).await? {
+            if previous.is_done_for(object) {
+                tracing::info!("ledger already done for this version; skipped");
+                return Ok(());
+            }
+        }
+        let chunks = match self.source.open(object).await {
+            Ok(chunks) => chunks,
+            Err(e @ SourceError::Superseded { .. }) => {
+                tracing::warn!(reason = %chain(&e), "ledger superseded; its replacement has its own notification");
+                return Ok(());
+            }
+            Err(e) => {
+                return self
+                    .fail(
+                        LedgerStatus::start(object, State::Failed),
+                        LedgerError::Open(e),
+                    )
+                    .await
+            }
+        };
+        let mut status = LedgerStatus::start(object, State::Processing);
+        self.status.put(&status).await?;
+        tracing::info!(state = "processing", "ledger started");
+
+        let progress = Progress::default();
+        let stop_at = deadline
+            .checked_sub(self.options.deadline_margin)
+            .unwrap_or(deadline);
+        let ledger: Arc<str> = Arc::from(object.key.as_str());
+        let work = pipeline::run(
+            chunks,
+            kind,
+            ledger,
+            &self.publisher,
+            self.options.pipeline,
+            &progress,
+        );
+        let outcome =
+            tokio::time::timeout_at(stop_at, self.with_progress(work, &status, &progress)).await;
+        let (lines_read, sent, refused) = progress.snapshot();
+        (status.lines_read, status.sent, status.refused) = (lines_read, sent, refused);
+        let report = match outcome {
+            Err(_elapsed) => {
+                return self
+                    .fail(status, LedgerError::Deadline { lines_read, sent })
+                    .await
+            }
+            Ok(Err(e)) => return self.fail(status, LedgerError::Pipeline(e)).await,
+            Ok(Ok(report)) => report,
+        };
+        if let Err(e) = self.put_report(object, report, &mut status).await {
+            return self.fail(status, e).await;
+        }
+        status.state = State::Done;
+        status.touch();
+        self.status.put(&status).await?;
+        tracing::info!(state = "done", lines_read, sent, refused, "ledger done");
+        Ok(())
+    }
+
+    /// Runs `work`, writing the progress to the status record every `progress_every`.
+    async fn with_progress<F: std::future::Future>(
+        &self,
+        work: F,
+        status: &LedgerStatus,
+        progress: &Progress,
+    ) -> F::Output {
+        let every = self.options.progress_every.max(Duration::from_millis(1));
+        let mut ticks = tokio::time::interval_at(Instant::now() + every, every);
+        let mut current = status.clone();
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                out = &mut work => return out,
+                _ = ticks.tick() => {
+                    (current.lines_read, current.sent, current.refused) = progress.snapshot();
+                    current.touch();
+                    if let Err(e) = self.status.put(&current).await {
+                        tracing::warn!(error = %chain(&e), "progress update failed");
+                    }
+                }
+            }
+        }
+    }
+
+    async fn put_report(
+        &self,
+        object: &ObjectRef,
+        report: Option<TempPath>,
+        status: &mut LedgerStatus,
+    ) -> Result<(), LedgerError> {
+        let (Some(report), Some(key)) = (report, object.rejects_key()) else {
+            return Ok(());
+        };
+        self.rejects
+            .put_report(&object.bucket, &key, &report)
+            .await?;
+        tracing::info!(rejects_key = %key, refused = status.refused, "rejects report written");
+        status.rejects_key = Some(key);
+        Ok(())
+    }
+
+    /// Records `error` as the ledger's failure and returns it.
+    async fn fail(&self, mut status: LedgerStatus, error: LedgerError) -> Result<(), LedgerError> {
+        status.state = State::Failed;
+        status.error = Some(chain(&error));
+        status.touch();
+        if let Err(e) = self.status.put(&status).await {
+            tracing::error!(error = %chain(&e), "could not record the failure in the status record");
+        }
+        tracing::error!(state = "failed", error = %chain(&error), lines_read = status.lines_read, sent = status.sent, "ledger failed");
+        Err(error)
+    }
+}
+
+/// An error and its causes, `outer: inner: …`.
+pub fn chain(error: &dyn Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        let s = e.to_string();
+        if !text.ends_with(&s) {
+            text.push_str(": ");
+            text.push_str(&s);
+        }
+        cause = e.source();
+    }
+    text
+}
+
+/// The `Instant` of a wall-clock deadline (such as the Lambda context's).
+pub fn deadline_from(deadline: SystemTime) -> Instant {
+    let now = Instant::now();
+    match deadline.duration_since(SystemTime::now()) {
+        Ok(left) => now + left,
+        Err(_) => now,
+    }
+}

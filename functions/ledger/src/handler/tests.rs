@@ -1,0 +1,667 @@
+//! End-to-end tests of the handler with in-memory adapters, from real SQS/S3 event fixtures
+//! and the conformance vectors.
+
+use super::*;
+use crate::memory::{
+    FailurePlan, MemoryPublisher, MemoryRejects, MemorySource, MemoryStatus, StoredObject,
+};
+use crate::message::OutgoingMessage;
+use crate::ports::EntryFailure;
+use crate::scheduler::{Backoff, SchedulerOptions};
+use crate::sender::SenderOptions;
+use bytes::Bytes;
+use convoy_core::ledger::{kind_of_key, Decoder, Parsed};
+use convoy_core::Transaction;
+use std::collections::{BTreeMap, HashSet};
+
+type TestHandler = Handler<MemorySource, MemoryPublisher, MemoryRejects, MemoryStatus>;
+
+const BUCKET: &str = "convoy-ledgers";
+const PUT: &str = include_str!("../fixtures/sqs-s3-put.json");
+const PUT_ODD_KEY: &str = include_str!("../fixtures/sqs-s3-put-odd-key.json");
+const TEST_EVENT: &str = include_str!("../fixtures/sqs-s3-test-event.json");
+
+/// (file name, contents, expected rejects).
+const VECTORS: [(&str, &str, &str); 5] = [
+    (
+        "v1-interleaved.jsonl",
+        include_str!("../fixtures/v1-interleaved.jsonl"),
+        include_str!("../fixtures/v1-interleaved.jsonl.rejects"),
+    ),
+    (
+        "v2-reordered.jsonl",
+        include_str!("../fixtures/v2-reordered.jsonl"),
+        include_str!("../fixtures/v2-reordered.jsonl.rejects"),
+    ),
+    (
+        "v3-gap-dup-conflict.jsonl",
+        include_str!("../fixtures/v3-gap-dup-conflict.jsonl"),
+        include_str!("../fixtures/v3-gap-dup-conflict.jsonl.rejects"),
+    ),
+    (
+        "v4-quoted.csv",
+        include_str!("../fixtures/v4-quoted.csv"),
+        include_str!("../fixtures/v4-quoted.csv.rejects"),
+    ),
+    (
+        "v5-edges.jsonl",
+        include_str!("../fixtures/v5-edges.jsonl"),
+        include_str!("../fixtures/v5-edges.jsonl.rejects"),
+    ),
+];
+
+fn options() -> HandlerOptions {
+    HandlerOptions {
+        deadline_margin: Duration::from_secs(10),
+        progress_every: Duration::from_secs(30),
+        pipeline: PipelineOptions {
+            channel: 4,
+            sender: SenderOptions {
+                scheduler: SchedulerOptions {
+                    max_in_flight: 8,
+                    max_batch: 10,
+                    backoff: Backoff {
+                        base: Duration::from_millis(100),
+                        cap: Duration::from_secs(2),
+                        max_attempts: 5,
+                    },
+                },
+                window: 64,
+            },
+        },
+    }
+}
+
+fn handler_with(publisher: MemoryPublisher, source: MemorySource) -> TestHandler {
+    Handler::new(
+        source,
+        publisher,
+        MemoryRejects::default(),
+        MemoryStatus::default(),
+        options(),
+    )
+}
+
+fn handler() -> TestHandler {
+    handler_with(MemoryPublisher::new(), MemorySource::new(13))
+}
+
+/// S3's form encoding of a key in event notifications.
+fn encode_key(key: &str) -> String {
+    let mut out = String::new();
+    for b in key.bytes() {
+        match b {
+            b' ' => out.push('+'),
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// The put-notification fixture, announcing `key` with `etag` (no version: unversioned).
+fn put_event(key: &str, etag: &str) -> SqsEvent {
+    let mut sqs: serde_json::Value = serde_json::from_str(PUT).unwrap();
+    let body = sqs["Records"][0]["body"].as_str().unwrap();
+    let mut s3: serde_json::Value = serde_json::from_str(body).unwrap();
+    let object = &mut s3["Records"][0]["s3"]["object"];
+    object["key"] = encode_key(key).into();
+    object["eTag"] = etag.into();
+    object.as_object_mut().unwrap().remove("versionId");
+    sqs["Records"][0]["body"] = s3.to_string().into();
+    serde_json::from_value(sqs).unwrap()
+}
+
+fn event(fixture: &str) -> SqsEvent {
+    serde_json::from_str(fixture).unwrap()
+}
+
+fn store(h: &TestHandler, key: &str, bytes: &[u8], etag: &str) {
+    h.ports().0.insert(
+        BUCKET,
+        key,
+        StoredObject {
+            bytes: Bytes::copy_from_slice(bytes),
+            version_id: None,
+            etag: etag.to_owned(),
+        },
+    );
+}
+
+fn far_deadline() -> Instant {
+    Instant::now() + Duration::from_secs(900)
+}
+
+/// The decoder's reading of a whole file in one push: the reference.
+fn reference(key: &str, bytes: &[u8]) -> (Vec<(u64, Transaction)>, u64) {
+    let mut decoder = Decoder::new(kind_of_key(key).unwrap());
+    let mut out = Vec::new();
+    decoder.push(bytes, &mut out).unwrap();
+    decoder.finish(&mut out).unwrap();
+    let txns = out
+        .into_iter()
+        .filter_map(|p| match p {
+            Parsed::Txn { line, txn } => Some((line, txn)),
+            Parsed::Refused(_) => None,
+        })
+        .collect();
+    (txns, decoder.lines_read())
+}
+
+fn lines_and_fields(jsonl: &str) -> Vec<(u64, Option<String>)> {
+    jsonl
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                v["line"].as_u64().unwrap(),
+                v["field"].as_str().map(str::to_owned),
+            )
+        })
+        .collect()
+}
+
+/// Each group's messages were accepted in increasing line order, each line once.
+fn assert_group_order(accepted: &[OutgoingMessage]) {
+    let mut last: BTreeMap<&str, u64> = BTreeMap::new();
+    for m in accepted {
+        if let Some(prev) = last.insert(&m.group_id, m.line) {
+            assert!(
+                prev < m.line,
+                "group {}: line {} after {prev}",
+                m.group_id,
+                m.line
+            );
+        }
+    }
+}
+
+fn report(h: &TestHandler, key: &str) -> Option<String> {
+    h.ports()
+        .2
+        .reports
+        .lock()
+        .unwrap()
+        .get(&(BUCKET.to_owned(), key.to_owned()))
+        .cloned()
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_vector_is_sent_exactly_once_in_group_order_with_its_rejects_and_status() {
+    for (name, text, rejects) in VECTORS {
+        let key = format!("ledgers/{name}");
+        let h = handler();
+        store(&h, &key, text.as_bytes(), "etag-1");
+        let response = h
+            .handle(put_event(&key, "etag-1"), far_deadline())
+            .await
+            .unwrap();
+        assert!(response.batch_item_failures.is_empty(), "{name}");
+
+        let accepted = h.ports().1.accepted();
+        let (want, lines) = reference(&key, text.as_bytes());
+        let mut got: Vec<(u64, Transaction)> = accepted
+            .iter()
+            .map(|m| (m.line, serde_json::from_str(&m.body).unwrap()))
+            .collect();
+        got.sort_by_key(|(line, _)| *line);
+        assert_eq!(
+            got, want,
+            "{name}: sent exactly the valid transactions, once"
+        );
+        assert_group_order(&accepted);
+        for m in &accepted {
+            assert_eq!(&*m.ledger, key.as_str());
+            let txn: Transaction = serde_json::from_str(&m.body).unwrap();
+            assert_eq!(m.group_id, txn.order_id.as_str());
+            assert_eq!(m.dedup_id, crate::message::dedup_id(&txn));
+        }
+        if name.ends_with(".jsonl") {
+            let non_blank = text.lines().filter(|l| !l.trim().is_empty()).count();
+            let refused = lines_and_fields(rejects).len();
+            assert_eq!(accepted.len(), non_blank - refused, "{name}");
+        }
+
+        let rejects_key = format!("rejects/{name}.jsonl");
+        let expected = lines_and_fields(rejects);
+        match report(&h, &rejects_key) {
+            None => assert!(expected.is_empty(), "{name}: no rejects report"),
+            Some(got) => {
+                assert_eq!(lines_and_fields(&got), expected, "{name}");
+                for l in got.lines() {
+                    let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                    assert!(!v["reason"].as_str().unwrap().is_empty());
+                    assert!(v["text"].is_string());
+                }
+            }
+        }
+
+        let status = h.ports().3.get_now(BUCKET, &key).unwrap();
+        assert_eq!(status.state, State::Done, "{name}");
+        assert_eq!(status.lines_read, lines, "{name}");
+        assert_eq!(status.sent, accepted.len() as u64, "{name}");
+        assert_eq!(status.refused, expected.len() as u64, "{name}");
+        assert_eq!(
+            status.rejects_key,
+            (!expected.is_empty()).then_some(rejects_key)
+        );
+        assert_eq!(status.etag.as_deref(), Some("etag-1"));
+        assert_eq!(status.error, None);
+        let writes = h.ports().3.writes();
+        assert_eq!(writes.first().unwrap().state, State::Processing);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn batches_overlap_but_never_share_a_group() {
+    let (name, text, _) = VECTORS[0];
+    let key = format!("ledgers/{name}");
+    let h = handler_with(MemoryPublisher::new(), MemorySource::new(4096));
+    store(&h, &key, text.as_bytes(), "e");
+    h.handle(put_event(&key, "e"), far_deadline())
+        .await
+        .unwrap();
+    let log = h.ports().1.log.lock().unwrap();
+    assert!(
+        log.max_concurrent > 1,
+        "batches were sent concurrently: {}",
+        log.max_concurrent
+    );
+    assert!(log.max_concurrent <= 8);
+    assert!(
+        log.calls < log.accepted.len(),
+        "batches hold several entries"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn partially_failed_batches_are_retried_without_reordering_a_group() {
+    for (name, text, _) in VECTORS {
+        let key = format!("ledgers/{name}");
+        let h = handler_with(
+            MemoryPublisher::with_plan(flaky_plan()),
+            MemorySource::new(64),
+        );
+        store(&h, &key, text.as_bytes(), "e");
+        h.handle(put_event(&key, "e"), far_deadline())
+            .await
+            .unwrap();
+        let accepted = h.ports().1.accepted();
+        let (want, _) = reference(&key, text.as_bytes());
+        assert_eq!(accepted.len(), want.len(), "{name}: each once");
+        let lines: HashSet<u64> = accepted.iter().map(|m| m.line).collect();
+        assert_eq!(lines.len(), want.len(), "{name}: no line twice");
+        assert_group_order(&accepted);
+        let failed = h.ports().1.log.lock().unwrap().failed.len();
+        assert!(failed > 0, "{name}: failures were injected");
+        let status = h.ports().3.get_now(BUCKET, &key).unwrap();
+        assert_eq!(
+            (status.state, status.sent),
+            (State::Done, want.len() as u64)
+        );
+    }
+}
+
+/// Every third call fails its first and last entries, retryably.
+fn flaky_plan() -> FailurePlan {
+    Box::new(|call, index, _m| {
+        (call % 3 == 0 && (index == 0 || index == 9)).then(|| EntryFailure {
+            index,
+            sender_fault: false,
+            code: "InternalError".into(),
+            message: "try again".into(),
+        })
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_sender_fault_entry_becomes_a_refused_line_in_line_order() {
+    // v5: the decoder refuses lines 8, 15, 16, 17; SQS refuses the transaction of line 11.
+    let plan: FailurePlan = Box::new(|_, index, m| {
+        (m.line == 11).then(|| EntryFailure {
+            index,
+            sender_fault: true,
+            code: "InvalidParameterValue".into(),
+            message: "message too long".into(),
+        })
+    });
+    let (name, text, _) = VECTORS[4];
+    let key = format!("ledgers/{name}");
+    let h = handler_with(MemoryPublisher::with_plan(plan), MemorySource::new(7));
+    store(&h, &key, text.as_bytes(), "e");
+    h.handle(put_event(&key, "e"), far_deadline())
+        .await
+        .unwrap();
+    let got = report(&h, &format!("rejects/{name}.jsonl")).unwrap();
+    let lines: Vec<u64> = lines_and_fields(&got).iter().map(|(l, _)| *l).collect();
+    assert_eq!(lines, vec![8, 11, 15, 16, 17]);
+    let eleven: serde_json::Value = serde_json::from_str(got.lines().nth(1).unwrap()).unwrap();
+    assert_eq!(eleven["field"], serde_json::Value::Null);
+    assert!(
+        eleven["reason"]
+            .as_str()
+            .unwrap()
+            .contains("message too long"),
+        "{eleven}"
+    );
+    assert!(eleven["text"].as_str().unwrap().contains("E-2"));
+    assert!(h.ports().1.accepted().iter().all(|m| m.line != 11));
+    let status = h.ports().3.get_now(BUCKET, &key).unwrap();
+    assert_eq!((status.state, status.refused), (State::Done, 5));
+}
+
+#[tokio::test(start_paused = true)]
+async fn running_out_of_retries_fails_the_ledger() {
+    let plan: FailurePlan = Box::new(|_, index, m| {
+        (m.line == 3).then(|| EntryFailure {
+            index,
+            sender_fault: false,
+            code: "ServiceUnavailable".into(),
+            message: "".into(),
+        })
+    });
+    let (name, text, _) = VECTORS[0];
+    let key = format!("ledgers/{name}");
+    let h = handler_with(MemoryPublisher::with_plan(plan), MemorySource::new(64));
+    store(&h, &key, text.as_bytes(), "e");
+    let err = h
+        .handle(put_event(&key, "e"), far_deadline())
+        .await
+        .unwrap_err();
+    assert!(
+        chain(&err).contains("line 3") && chain(&err).contains("5 attempts"),
+        "{}",
+        chain(&err)
+    );
+    let status = h.ports().3.get_now(BUCKET, &key).unwrap();
+    assert_eq!(status.state, State::Failed);
+    assert!(status.error.unwrap().contains("ServiceUnavailable"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_deadline_fails_the_ledger_and_the_message() {
+    let (name, text, _) = VECTORS[0];
+    let key = format!("ledgers/{name}");
+    let mut source = MemorySource::new(512);
+    source.delay = Duration::from_secs(1);
+    let h = handler_with(MemoryPublisher::new(), source);
+    store(&h, &key, text.as_bytes(), "e");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let err = h.handle(put_event(&key, "e"), deadline).await.unwrap_err();
+    assert_eq!(err.failed, 1);
+    assert!(matches!(err.source, LedgerError::Deadline { .. }));
+    let status = h.ports().3.get_now(BUCKET, &key).unwrap();
+    assert_eq!(status.state, State::Failed);
+    let error = status.error.clone().unwrap();
+    assert!(
+        error.starts_with("not finished within one invocation: ")
+            && error.contains("continuation across invocations is not implemented yet"),
+        "{error}"
+    );
+    assert!(
+        status.lines_read > 0 && status.lines_read < 142,
+        "{status:?}"
+    );
+    assert!(error.contains(&format!("{} of the file's lines read", status.lines_read)));
+    assert!(Instant::now() <= deadline - Duration::from_secs(10) + Duration::from_secs(1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unsupported_extension_is_recorded_and_nothing_is_sent() {
+    let key = "ledgers/report.xlsx";
+    let h = handler();
+    store(&h, key, b"{}", "e");
+    let response = h.handle(put_event(key, "e"), far_deadline()).await.unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    assert!(h.ports().1.accepted().is_empty());
+    let status = h.ports().3.get_now(BUCKET, key).unwrap();
+    assert_eq!(status.state, State::Unsupported);
+    assert!(status.error.unwrap().contains("unsupported"));
+}
+
+fn gzip(parts: &[&[u8]]) -> Vec<u8> {
+    use std::io::Write;
+    let mut all = Vec::new();
+    for part in parts {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(part).unwrap();
+        all.extend(gz.finish().unwrap());
+    }
+    all
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_gzip_ledger_is_streamed_all_members() {
+    let (name, text, _) = VECTORS[0];
+    let (first, second) = text.as_bytes().split_at(text.len() / 3);
+    let key = format!("ledgers/{name}.GZ");
+    let h = handler();
+    store(&h, &key, &gzip(&[first, second]), "e");
+    h.handle(put_event(&key, "e"), far_deadline())
+        .await
+        .unwrap();
+    let (want, lines) = reference(&format!("ledgers/{name}"), text.as_bytes());
+    assert_eq!(h.ports().1.accepted().len(), want.len());
+    let status = h.ports().3.get_now(BUCKET, &key).unwrap();
+    assert_eq!(
+        (status.state, status.lines_read, status.sent),
+        (State::Done, lines, want.len() as u64)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_corrupt_gzip_fails_with_the_cause() {
+    let key = "ledgers/broken.jsonl.gz";
+    let mut bytes = gzip(&[VECTORS[0].1.as_bytes()]);
+    bytes.truncate(bytes.len() / 2);
+    bytes.extend_from_slice(b"garbage that is not deflate");
+    let h = handler();
+    store(&h, key, &bytes, "e");
+    let err = h
+        .handle(put_event(key, "e"), far_deadline())
+        .await
+        .unwrap_err();
+    assert!(matches!(err.source, LedgerError::Pipeline(_)));
+    let status = h.ports().3.get_now(BUCKET, key).unwrap();
+    assert_eq!(status.state, State::Failed);
+    assert!(status.error.unwrap().contains("gzip"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_read_error_fails_the_ledger() {
+    let (name, text, _) = VECTORS[0];
+    let key = format!("ledgers/{name}");
+    let mut source = MemorySource::new(100);
+    source.fail_after = Some(1000);
+    let h = handler_with(MemoryPublisher::new(), source);
+    store(&h, &key, text.as_bytes(), "e");
+    let err = h
+        .handle(put_event(&key, "e"), far_deadline())
+        .await
+        .unwrap_err();
+    let status = h.ports().3.get_now(BUCKET, &key).unwrap();
+    assert_eq!(status.state, State::Failed);
+    assert!(status.error.unwrap().contains("connection reset"), "{err}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_s3_test_event_is_ignored() {
+    let h = handler();
+    let response = h.handle(event(TEST_EVENT), far_deadline()).await.unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    assert!(h.ports().3.writes().is_empty());
+    assert_eq!(h.ports().1.log.lock().unwrap().calls, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_fixture_notification_is_processed_under_its_version() {
+    let h = handler();
+    h.ports().0.insert(
+        BUCKET,
+        "ledgers/v1-interleaved.jsonl",
+        StoredObject {
+            bytes: Bytes::from_static(VECTORS[0].1.as_bytes()),
+            version_id: Some("3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY".into()),
+            etag: "8f2a6d4c1b0e7f3a9c5d2e1f0a4b6c8d".into(),
+        },
+    );
+    h.handle(event(PUT), far_deadline()).await.unwrap();
+    let status = h
+        .ports()
+        .3
+        .get_now(BUCKET, "ledgers/v1-interleaved.jsonl")
+        .unwrap();
+    assert_eq!(status.state, State::Done);
+    assert_eq!(
+        status.version_id.as_deref(),
+        Some("3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY")
+    );
+    assert_eq!(status.size, Some(14231));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_key_with_spaces_plus_and_unicode_is_found_and_reported() {
+    let key = "ledgers/Q4 2026/a+b Zürich €.jsonl";
+    let h = handler();
+    h.ports().0.insert(
+        BUCKET,
+        key,
+        StoredObject {
+            bytes: Bytes::from_static(VECTORS[4].1.as_bytes()),
+            version_id: Some("Ea_3rAbpN6rA9qmXW7Hd6eoRpFDfH2y.".into()),
+            etag: "1c5e1b0c2f3c4a7b8d9e0f1a2b3c4d5e".into(),
+        },
+    );
+    h.handle(event(PUT_ODD_KEY), far_deadline()).await.unwrap();
+    let accepted = h.ports().1.accepted();
+    assert!(!accepted.is_empty());
+    assert!(accepted.iter().all(|m| &*m.ledger == key));
+    assert!(report(&h, "rejects/Q4 2026/a+b Zürich €.jsonl.jsonl").is_some());
+    assert_eq!(h.ports().3.get_now(BUCKET, key).unwrap().state, State::Done);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_redelivered_done_ledger_is_skipped_but_a_new_upload_is_processed() {
+    let (name, text, _) = VECTORS[0];
+    let key = format!("ledgers/{name}");
+    let h = handler();
+    store(&h, &key, text.as_bytes(), "e1");
+    h.handle(put_event(&key, "e1"), far_deadline())
+        .await
+        .unwrap();
+    let first = h.ports().1.accepted().len();
+    let writes = h.ports().3.writes().len();
+    h.handle(put_event(&key, "e1"), far_deadline())
+        .await
+        .unwrap();
+    assert_eq!(h.ports().1.accepted().len(), first, "nothing resent");
+    assert_eq!(h.ports().3.writes().len(), writes, "status untouched");
+
+    store(&h, &key, text.as_bytes(), "e2");
+    h.handle(put_event(&key, "e2"), far_deadline())
+        .await
+        .unwrap();
+    let accepted = h.ports().1.accepted();
+    assert_eq!(accepted.len(), 2 * first, "a re-upload is sent again");
+    // ... with the same deduplication ids, so SQS drops the copies.
+    let ids: HashSet<&str> = accepted.iter().map(|m| m.dedup_id.as_str()).collect();
+    let distinct_first: HashSet<&str> = accepted[..first]
+        .iter()
+        .map(|m| m.dedup_id.as_str())
+        .collect();
+    assert_eq!(ids, distinct_first);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_superseded_notification_is_dropped_quietly() {
+    let key = "ledgers/day.jsonl";
+    let h = handler();
+    store(&h, key, VECTORS[0].1.as_bytes(), "newer");
+    let response = h
+        .handle(put_event(key, "older"), far_deadline())
+        .await
+        .unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    assert!(h.ports().3.writes().is_empty());
+    assert!(h.ports().1.accepted().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn objects_outside_ledgers_are_ignored() {
+    let key = "rejects/v5-edges.jsonl.jsonl";
+    let h = handler();
+    store(&h, key, VECTORS[4].1.as_bytes(), "e");
+    h.handle(put_event(key, "e"), far_deadline()).await.unwrap();
+    assert!(h.ports().3.writes().is_empty());
+    assert!(h.ports().1.accepted().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn only_the_failed_record_of_a_batch_is_reported() {
+    let h = handler();
+    let good = "ledgers/good.jsonl";
+    let bad = "ledgers/bad.jsonl.gz";
+    store(&h, good, VECTORS[1].1.as_bytes(), "g");
+    store(&h, bad, b"definitely not gzip", "b");
+    let mut events = put_event(good, "g");
+    let mut second = put_event(bad, "b").records.remove(0);
+    second.message_id = Some("second-message".into());
+    events.records.push(second);
+    let response = h.handle(events, far_deadline()).await.unwrap();
+    let failed: Vec<&str> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(failed, vec!["second-message"]);
+    assert_eq!(
+        h.ports().3.get_now(BUCKET, good).unwrap().state,
+        State::Done
+    );
+    assert_eq!(
+        h.ports().3.get_now(BUCKET, bad).unwrap().state,
+        State::Failed
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_body_that_is_not_an_s3_event_fails_the_message() {
+    let mut e = event(PUT);
+    e.records[0].body = Some("{\"not\":\"s3\"}".into());
+    let err = handler().handle(e, far_deadline()).await.unwrap_err();
+    assert_eq!(err.message_id, "059f36b4-87a3-44ab-83d2-661975830a7d");
+    assert!(matches!(err.source, LedgerError::Notification(_)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn progress_is_written_while_a_slow_ledger_runs() {
+    let (name, text, _) = VECTORS[0];
+    let key = format!("ledgers/{name}");
+    let mut source = MemorySource::new(2048);
+    source.delay = Duration::from_secs(20);
+    let h = handler_with(MemoryPublisher::new(), source);
+    store(&h, &key, text.as_bytes(), "e");
+    h.handle(put_event(&key, "e"), far_deadline())
+        .await
+        .unwrap();
+    let writes = h.ports().3.writes();
+    let progress: Vec<&LedgerStatus> = writes
+        .iter()
+        .filter(|w| w.state == State::Processing)
+        .collect();
+    assert!(progress.len() >= 3, "{}", progress.len());
+    assert!(progress.last().unwrap().lines_read > 0);
+    assert_eq!(writes.last().unwrap().state, State::Done);
+}
+
+#[test]
+fn deadlines_from_wall_clock_time() {
+    let now = Instant::now();
+    let later = deadline_from(SystemTime::now() + Duration::from_secs(60));
+    assert!(later > now + Duration::from_secs(59));
+    let past = deadline_from(SystemTime::now() - Duration::from_secs(60));
+    assert!(past >= now);
+}

@@ -1,0 +1,27 @@
+//! The ledger Lambda: wiring only; the logic is in [`ledger::handler`].
+
+use aws_lambda_events::sqs::SqsEvent;
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_current_span(true)
+        .without_time()
+        .init();
+    let config = ledger::Config::from_env()?;
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let handler = ledger::build_handler(&sdk, &config);
+    let handler = &handler;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| async move {
+        let deadline = ledger::deadline_from(event.context.deadline());
+        handler
+            .handle(event.payload, deadline)
+            .await
+            .map_err(Error::from)
+    }))
+    .await
+}

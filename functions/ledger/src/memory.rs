@@ -1,0 +1,246 @@
+//! In-memory adapters of the ports, for handler tests: objects served in small chunks,
+//! a publisher that checks the one-batch-in-flight-per-group rule and can fail entries,
+//! and maps for rejects reports and status records.
+
+use crate::message::OutgoingMessage;
+use crate::notification::ObjectRef;
+use crate::ports::{
+    ChunkStream, EntryFailure, ObjectSource, PublishError, RejectsSink, SinkError, SourceError,
+    StatusError, StatusStore, TransactionPublisher,
+};
+use crate::status::LedgerStatus;
+use bytes::Bytes;
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// One stored object version.
+#[derive(Debug, Clone)]
+pub struct StoredObject {
+    pub bytes: Bytes,
+    pub version_id: Option<String>,
+    pub etag: String,
+}
+
+/// Objects by (bucket, key), served `chunk` bytes at a time, waiting `delay` per chunk.
+#[derive(Debug)]
+pub struct MemorySource {
+    objects: Mutex<HashMap<(String, String), StoredObject>>,
+    pub chunk: usize,
+    pub delay: Duration,
+    /// Fail reading after this many bytes.
+    pub fail_after: Option<usize>,
+}
+
+impl MemorySource {
+    pub fn new(chunk: usize) -> Self {
+        Self {
+            objects: Mutex::new(HashMap::new()),
+            chunk: chunk.max(1),
+            delay: Duration::ZERO,
+            fail_after: None,
+        }
+    }
+
+    pub fn insert(&self, bucket: &str, key: &str, object: StoredObject) {
+        lock(&self.objects).insert((bucket.to_owned(), key.to_owned()), object);
+    }
+}
+
+pub struct MemoryChunks {
+    bytes: Bytes,
+    pos: usize,
+    chunk: usize,
+    delay: Duration,
+    fail_after: Option<usize>,
+}
+
+impl ObjectSource for MemorySource {
+    type Chunks = MemoryChunks;
+
+    async fn open(&self, object: &ObjectRef) -> Result<MemoryChunks, SourceError> {
+        let stored = lock(&self.objects)
+            .get(&(object.bucket.clone(), object.key.clone()))
+            .cloned();
+        let superseded = |why: &str| SourceError::Superseded {
+            bucket: object.bucket.clone(),
+            key: object.key.clone(),
+            source: why.to_owned().into(),
+        };
+        let stored = stored.ok_or_else(|| superseded("NoSuchKey"))?;
+        let version_differs = object.version_id.is_some() && object.version_id != stored.version_id;
+        let etag_differs = object
+            .etag
+            .as_deref()
+            .is_some_and(|e| e.trim_matches('"') != stored.etag);
+        if version_differs || etag_differs {
+            return Err(superseded("PreconditionFailed"));
+        }
+        Ok(MemoryChunks {
+            bytes: stored.bytes,
+            pos: 0,
+            chunk: self.chunk,
+            delay: self.delay,
+            fail_after: self.fail_after,
+        })
+    }
+}
+
+impl ChunkStream for MemoryChunks {
+    async fn next_chunk(&mut self) -> Result<Option<Bytes>, SourceError> {
+        if !self.delay.is_zero() {
+            tokio::time::sleep(self.delay).await;
+        }
+        if self.fail_after.is_some_and(|n| self.pos >= n) {
+            return Err(SourceError::Read {
+                bytes: self.pos as u64,
+                source: "connection reset by peer".into(),
+            });
+        }
+        if self.pos >= self.bytes.len() {
+            return Ok(None);
+        }
+        let end = (self.pos + self.chunk).min(self.bytes.len());
+        let chunk = self.bytes.slice(self.pos..end);
+        self.pos = end;
+        Ok(Some(chunk))
+    }
+}
+
+/// Decides the failure of an entry: (call number, index in batch, message).
+pub type FailurePlan =
+    Box<dyn Fn(usize, usize, &OutgoingMessage) -> Option<EntryFailure> + Send + Sync>;
+
+#[derive(Debug, Default)]
+pub struct PublisherLog {
+    /// Messages accepted, in the order the queue accepted them.
+    pub accepted: Vec<OutgoingMessage>,
+    /// Entries failed on purpose.
+    pub failed: Vec<(OutgoingMessage, EntryFailure)>,
+    pub calls: usize,
+    /// The most batches in flight at once.
+    pub max_concurrent: usize,
+    concurrent: usize,
+    groups_in_flight: HashSet<String>,
+}
+
+/// A FIFO queue stand-in. Every call takes some (virtual) time, so batches overlap; it
+/// panics if two batches holding the same group are ever in flight together.
+pub struct MemoryPublisher {
+    pub log: Mutex<PublisherLog>,
+    plan: FailurePlan,
+}
+
+impl MemoryPublisher {
+    pub fn new() -> Self {
+        Self::with_plan(Box::new(|_, _, _| None))
+    }
+
+    pub fn with_plan(plan: FailurePlan) -> Self {
+        Self {
+            log: Mutex::new(PublisherLog::default()),
+            plan,
+        }
+    }
+
+    pub fn accepted(&self) -> Vec<OutgoingMessage> {
+        lock(&self.log).accepted.clone()
+    }
+}
+
+impl TransactionPublisher for MemoryPublisher {
+    async fn send_batch(
+        &self,
+        batch: &[OutgoingMessage],
+    ) -> Result<Vec<EntryFailure>, PublishError> {
+        assert!(
+            !batch.is_empty() && batch.len() <= 10,
+            "batch of {}",
+            batch.len()
+        );
+        let call = {
+            let mut log = lock(&self.log);
+            for m in batch {
+                assert!(
+                    log.groups_in_flight.insert(m.group_id.clone()),
+                    "two batches holding group {} in flight",
+                    m.group_id
+                );
+            }
+            log.concurrent += 1;
+            log.max_concurrent = log.max_concurrent.max(log.concurrent);
+            log.calls += 1;
+            log.calls
+        };
+        // Calls take 1–7 ms, so later calls may finish first.
+        tokio::time::sleep(Duration::from_millis(1 + (call as u64 * 5) % 7)).await;
+        let mut log = lock(&self.log);
+        log.concurrent -= 1;
+        let mut failures = Vec::new();
+        for (index, m) in batch.iter().enumerate() {
+            log.groups_in_flight.remove(&m.group_id);
+            match (self.plan)(call, index, m) {
+                Some(f) => {
+                    log.failed.push((m.clone(), f.clone()));
+                    failures.push(EntryFailure { index, ..f });
+                }
+                None => log.accepted.push(m.clone()),
+            }
+        }
+        Ok(failures)
+    }
+}
+
+/// Rejects reports by (bucket, key).
+#[derive(Debug, Default)]
+pub struct MemoryRejects {
+    pub reports: Mutex<HashMap<(String, String), String>>,
+}
+
+impl RejectsSink for MemoryRejects {
+    async fn put_report(&self, bucket: &str, key: &str, report: &Path) -> Result<(), SinkError> {
+        let text = std::fs::read_to_string(report).map_err(|e| SinkError {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            source: Box::new(e),
+        })?;
+        lock(&self.reports).insert((bucket.to_owned(), key.to_owned()), text);
+        Ok(())
+    }
+}
+
+/// Status records by (bucket, key), with every write kept in order.
+#[derive(Debug, Default)]
+pub struct MemoryStatus {
+    pub records: Mutex<HashMap<(String, String), LedgerStatus>>,
+    pub writes: Mutex<Vec<LedgerStatus>>,
+}
+
+impl MemoryStatus {
+    pub fn get_now(&self, bucket: &str, key: &str) -> Option<LedgerStatus> {
+        lock(&self.records)
+            .get(&(bucket.to_owned(), key.to_owned()))
+            .cloned()
+    }
+
+    pub fn writes(&self) -> Vec<LedgerStatus> {
+        lock(&self.writes).clone()
+    }
+}
+
+impl StatusStore for MemoryStatus {
+    async fn get(&self, bucket: &str, key: &str) -> Result<Option<LedgerStatus>, StatusError> {
+        Ok(self.get_now(bucket, key))
+    }
+
+    async fn put(&self, status: &LedgerStatus) -> Result<(), StatusError> {
+        lock(&self.records).insert((status.bucket.clone(), status.key.clone()), status.clone());
+        lock(&self.writes).push(status.clone());
+        Ok(())
+    }
+}

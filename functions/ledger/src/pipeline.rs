@@ -1,0 +1,151 @@
+//! One ledger, end to end in constant memory: chunks → decoder → (bounded channel) →
+//! sender, and refused lines → rejects spool. The counters live outside so that a caller
+//! that stops the pipeline at a deadline still knows how far it got.
+
+use crate::message::OutgoingMessage;
+use crate::ports::{ChunkStream, SourceError, TransactionPublisher};
+use crate::rejects::{RejectsSpool, SpoolError};
+use crate::sender::{send_all, SendError, SenderOptions};
+use convoy_core::ledger::{DecodeError, Decoder, LedgerKind, Parsed};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tempfile::TempPath;
+use tokio::sync::mpsc::{self, Sender};
+
+/// How far a ledger got; updated as it goes.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub lines_read: AtomicU64,
+    pub sent: AtomicU64,
+    pub refused: AtomicU64,
+}
+
+impl Progress {
+    /// (lines read, sent, refused) now.
+    pub fn snapshot(&self) -> (u64, u64, u64) {
+        (
+            self.lines_read.load(Ordering::Relaxed),
+            self.sent.load(Ordering::Relaxed),
+            self.refused.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// Tuning of the pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PipelineOptions {
+    /// Messages buffered between decoder and sender.
+    pub channel: usize,
+    pub sender: SenderOptions,
+}
+
+impl Default for PipelineOptions {
+    fn default() -> Self {
+        Self {
+            channel: 256,
+            sender: SenderOptions::default(),
+        }
+    }
+}
+
+/// A ledger could not be processed to the end.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error("the ledger cannot be decoded")]
+    Decode(#[source] DecodeError),
+    #[error(transparent)]
+    Send(#[from] SendError),
+    #[error(transparent)]
+    Spool(#[from] SpoolError),
+    #[error("line {line}: the transaction cannot be encoded as a message")]
+    Encode {
+        line: u64,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("the sender stopped before the decoder finished")]
+    SenderGone,
+}
+
+/// Streams `chunks` of the ledger `ledger` (its key) of `kind` through the decoder to
+/// `publisher`; returns the rejects report, if any line was refused.
+pub async fn run<C: ChunkStream, P: TransactionPublisher>(
+    chunks: C,
+    kind: LedgerKind,
+    ledger: Arc<str>,
+    publisher: &P,
+    options: PipelineOptions,
+    progress: &Progress,
+) -> Result<Option<TempPath>, PipelineError> {
+    let (tx, rx) = mpsc::channel(options.channel.max(1));
+    let mut spool = RejectsSpool::new();
+    let produce = decode(chunks, kind, &ledger, tx, &mut spool, progress);
+    let send = async {
+        send_all(publisher, rx, options.sender, &progress.sent)
+            .await
+            .map_err(PipelineError::from)
+    };
+    let ((), late) = tokio::try_join!(produce, send)?;
+    for e in late {
+        spool.write_late(e);
+    }
+    progress.refused.store(spool.count(), Ordering::Relaxed);
+    Ok(spool.finish()?)
+}
+
+/// The producer: decodes chunk after chunk; transactions go to `tx` (waiting while the
+/// channel is full), refused lines to `spool`.
+async fn decode<C: ChunkStream>(
+    mut chunks: C,
+    kind: LedgerKind,
+    ledger: &Arc<str>,
+    tx: Sender<OutgoingMessage>,
+    spool: &mut RejectsSpool,
+    progress: &Progress,
+) -> Result<(), PipelineError> {
+    let mut decoder = Decoder::new(kind);
+    let mut out = Vec::new();
+    while let Some(chunk) = chunks.next_chunk().await? {
+        decoder
+            .push(&chunk, &mut out)
+            .map_err(PipelineError::Decode)?;
+        forward(&mut out, ledger, &tx, spool, progress).await?;
+        progress
+            .lines_read
+            .store(decoder.lines_read(), Ordering::Relaxed);
+    }
+    decoder.finish(&mut out).map_err(PipelineError::Decode)?;
+    forward(&mut out, ledger, &tx, spool, progress).await?;
+    progress
+        .lines_read
+        .store(decoder.lines_read(), Ordering::Relaxed);
+    Ok(())
+}
+
+async fn forward(
+    out: &mut Vec<Parsed>,
+    ledger: &Arc<str>,
+    tx: &Sender<OutgoingMessage>,
+    spool: &mut RejectsSpool,
+    progress: &Progress,
+) -> Result<(), PipelineError> {
+    for parsed in out.drain(..) {
+        match parsed {
+            Parsed::Txn { line, txn } => {
+                let message = OutgoingMessage::new(ledger, line, &txn)
+                    .map_err(|source| PipelineError::Encode { line, source })?;
+                tx.send(message)
+                    .await
+                    .map_err(|_| PipelineError::SenderGone)?;
+            }
+            Parsed::Refused(e) => {
+                tracing::debug!(line = e.line, field = ?e.field, reason = %e.reason, "line refused");
+                spool.write(&e)?;
+                progress.refused.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+    Ok(())
+}

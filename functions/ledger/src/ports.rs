@@ -1,0 +1,135 @@
+//! The capabilities the ledger function needs, one narrow trait each: read an object as a
+//! stream of chunks, publish a batch of transactions, store a rejects report, store status.
+//! AWS adapters live in [`crate::aws`]; in-memory ones for tests in `crate::memory`.
+
+use crate::message::OutgoingMessage;
+use crate::notification::ObjectRef;
+use crate::status::LedgerStatus;
+use bytes::Bytes;
+use std::future::Future;
+use std::path::Path;
+
+/// A boxed error from an adapter, kept as the cause.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Reading a ledger object failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The object changed or vanished since the notification (other ETag, version or
+    /// deleted): the newer upload has its own notification.
+    #[error("s3://{bucket}/{key} was replaced or deleted since it was announced")]
+    Superseded {
+        bucket: String,
+        key: String,
+        #[source]
+        source: BoxError,
+    },
+    #[error("could not open s3://{bucket}/{key}")]
+    Open {
+        bucket: String,
+        key: String,
+        #[source]
+        source: BoxError,
+    },
+    #[error("reading the object failed after {bytes} bytes")]
+    Read {
+        bytes: u64,
+        #[source]
+        source: BoxError,
+    },
+}
+
+/// An open object: its bytes, chunk by chunk.
+pub trait ChunkStream: Send {
+    /// The next chunk, or `None` at the end.
+    fn next_chunk(&mut self) -> impl Future<Output = Result<Option<Bytes>, SourceError>> + Send;
+}
+
+/// Opens exactly the announced version of an object (version id, else ETag).
+pub trait ObjectSource: Send + Sync {
+    type Chunks: ChunkStream;
+    fn open(
+        &self,
+        object: &ObjectRef,
+    ) -> impl Future<Output = Result<Self::Chunks, SourceError>> + Send;
+}
+
+/// The failure of one entry of a batch, by its index in the batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryFailure {
+    pub index: usize,
+    /// SQS `SenderFault`: the entry itself is at fault, a retry cannot help.
+    pub sender_fault: bool,
+    pub code: String,
+    pub message: String,
+}
+
+/// A whole `SendMessageBatch` call failed (after the SDK's own retries).
+#[derive(Debug, thiserror::Error)]
+#[error("SendMessageBatch failed")]
+pub struct PublishError(#[source] pub BoxError);
+
+/// Sends transactions to the FIFO transactions queue.
+pub trait TransactionPublisher: Send + Sync {
+    /// Sends one batch (at most 10 entries, at most one per group); returns the entries
+    /// that failed. Entries not listed were accepted.
+    fn send_batch(
+        &self,
+        batch: &[OutgoingMessage],
+    ) -> impl Future<Output = Result<Vec<EntryFailure>, PublishError>> + Send;
+}
+
+/// Storing a rejects report failed.
+#[derive(Debug, thiserror::Error)]
+#[error("could not store the rejects report s3://{bucket}/{key}")]
+pub struct SinkError {
+    pub bucket: String,
+    pub key: String,
+    #[source]
+    pub source: BoxError,
+}
+
+/// Stores a finished rejects report (a JSON Lines file spooled on local disk).
+pub trait RejectsSink: Send + Sync {
+    fn put_report(
+        &self,
+        bucket: &str,
+        key: &str,
+        report: &Path,
+    ) -> impl Future<Output = Result<(), SinkError>> + Send;
+}
+
+/// Reading or writing a ledger's status record failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StatusError {
+    #[error("could not read the status of s3://{bucket}/{key}")]
+    Get {
+        bucket: String,
+        key: String,
+        #[source]
+        source: BoxError,
+    },
+    #[error("could not write the status of s3://{bucket}/{key}")]
+    Put {
+        bucket: String,
+        key: String,
+        #[source]
+        source: BoxError,
+    },
+    #[error("the stored status of s3://{bucket}/{key} is malformed: {what}")]
+    Malformed {
+        bucket: String,
+        key: String,
+        what: String,
+    },
+}
+
+/// Keeps one status record per ledger (bucket and key).
+pub trait StatusStore: Send + Sync {
+    fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<LedgerStatus>, StatusError>> + Send;
+    fn put(&self, status: &LedgerStatus) -> impl Future<Output = Result<(), StatusError>> + Send;
+}

@@ -1,0 +1,174 @@
+//! The status record of a ledger (contract section 5): which object version, how far it
+//! got, and how it ended.
+
+use crate::notification::ObjectRef;
+use aws_smithy_types::date_time::{DateTime, Format};
+use std::fmt;
+use std::time::SystemTime;
+
+/// Where a ledger's processing stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    Processing,
+    Done,
+    Unsupported,
+    Failed,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Processing => "processing",
+            State::Done => "done",
+            State::Unsupported => "unsupported",
+            State::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<State> {
+        [
+            State::Processing,
+            State::Done,
+            State::Unsupported,
+            State::Failed,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The status record of one ledger object. Stored under `pk` = [`LedgerStatus::pk`],
+/// `sk` = `status`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LedgerStatus {
+    pub bucket: String,
+    pub key: String,
+    pub version_id: Option<String>,
+    pub etag: Option<String>,
+    pub size: Option<u64>,
+    pub state: State,
+    pub lines_read: u64,
+    pub sent: u64,
+    pub refused: u64,
+    /// Why it failed or is unsupported.
+    pub error: Option<String>,
+    /// The rejects report, when at least one line was refused.
+    pub rejects_key: Option<String>,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    /// RFC 3339, UTC.
+    pub updated_at: String,
+}
+
+impl LedgerStatus {
+    /// The partition key of a ledger's status record.
+    pub fn pk_for(bucket: &str, key: &str) -> String {
+        format!("ledger#{bucket}/{key}")
+    }
+
+    /// The sort key of the status record.
+    pub const SK: &'static str = "status";
+
+    /// A fresh record for `object` in `state`, started now.
+    pub fn start(object: &ObjectRef, state: State) -> Self {
+        let now = now_rfc3339();
+        Self {
+            bucket: object.bucket.clone(),
+            key: object.key.clone(),
+            version_id: object.version_id.clone(),
+            etag: object.etag.clone(),
+            size: object.size,
+            state,
+            lines_read: 0,
+            sent: 0,
+            refused: 0,
+            error: None,
+            rejects_key: None,
+            started_at: now.clone(),
+            updated_at: now,
+        }
+    }
+
+    pub fn pk(&self) -> String {
+        Self::pk_for(&self.bucket, &self.key)
+    }
+
+    /// Whether this record says `object` (same version, else same ETag) was fully processed.
+    pub fn is_done_for(&self, object: &ObjectRef) -> bool {
+        if self.state != State::Done {
+            return false;
+        }
+        match (&object.version_id, &self.version_id) {
+            (Some(a), Some(b)) => a == b,
+            _ => match (&object.etag, &self.etag) {
+                (Some(a), Some(b)) => a.trim_matches('"') == b.trim_matches('"'),
+                _ => false,
+            },
+        }
+    }
+
+    /// Marks the record as updated now.
+    pub fn touch(&mut self) {
+        self.updated_at = now_rfc3339();
+    }
+}
+
+/// The current time as RFC 3339 in UTC, e.g. `2026-11-24T09:00:00Z`.
+pub fn now_rfc3339() -> String {
+    DateTime::from(SystemTime::now())
+        .fmt(Format::DateTime)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(version: Option<&str>, etag: Option<&str>) -> ObjectRef {
+        ObjectRef {
+            bucket: "b".into(),
+            key: "ledgers/x.jsonl".into(),
+            version_id: version.map(str::to_owned),
+            etag: etag.map(str::to_owned),
+            size: Some(3),
+        }
+    }
+
+    #[test]
+    fn done_matches_the_same_version_else_the_same_etag() {
+        let mut st = LedgerStatus::start(&object(Some("v1"), Some("e1")), State::Done);
+        assert!(st.is_done_for(&object(Some("v1"), Some("e1"))));
+        assert!(!st.is_done_for(&object(Some("v2"), Some("e1"))));
+        st.version_id = None;
+        assert!(st.is_done_for(&object(None, Some("\"e1\""))));
+        assert!(!st.is_done_for(&object(None, Some("e2"))));
+        assert!(!st.is_done_for(&object(None, None)));
+        st.state = State::Failed;
+        assert!(!st.is_done_for(&object(None, Some("e1"))));
+    }
+
+    #[test]
+    fn keys_and_times_have_their_shape() {
+        assert_eq!(
+            LedgerStatus::pk_for("b", "ledgers/a b.csv"),
+            "ledger#b/ledgers/a b.csv"
+        );
+        let now = now_rfc3339();
+        assert!(now.ends_with('Z') && now.contains('T'), "{now}");
+        for st in [
+            State::Processing,
+            State::Done,
+            State::Unsupported,
+            State::Failed,
+        ] {
+            assert_eq!(State::parse(st.as_str()), Some(st));
+        }
+    }
+}
