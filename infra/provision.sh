@@ -6,7 +6,8 @@
 # Usage: infra/provision.sh [--check] [--force]
 #   --check   also verify the S3 -> ledger queue notification: an object under
 #             ledgers/ notifies, one under rejects/ does not (test objects and
-#             messages are cleaned up)
+#             messages are cleaned up). Run it while nothing else polls the ledger
+#             queue (no local driver), or that consumer gets the test message.
 #   --force   run `sam deploy` even when the stack is up to date
 #
 # Starts LocalStack first when it is not running (infra/localstack.sh start).
@@ -31,7 +32,7 @@ for arg in "$@"; do
   --check) check=1 ;;
   --force) force=1 ;;
   -h | --help)
-    sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
   *) die "unknown argument: $arg (try --help)" ;;
@@ -212,7 +213,9 @@ try:
         s3.put_object(Bucket=bucket, Key=notified, Body=b"check\n")
         seen = drain({notified}, 15)
         seen |= drain(set(), 2)  # anything late for rejects/?
-        assert notified in seen, f"no notification for {notified}"
+        assert notified in seen, (
+            f"no notification for {notified} within 15 s; note that --check needs an idle "
+            "ledger queue: a local driver or function polling it takes the message first")
         assert silent not in seen, f"unexpected notification for {silent}"
 finally:
     for handle in others.values():
