@@ -1,1 +1,211 @@
-//! Property tests.
+//! Property tests: random batches through the handler and the in-memory store end where
+//! the reference order book ends, however they are cut, copied, reordered or failed.
+
+use super::{event_of, views};
+use crate::{handle_with, Settings};
+use convoy_core::memory::OrderBook;
+use convoy_core::{OrderId, OrderView, Transaction};
+use convoy_store::{FailingStore, Fault, MemoryOrderStore, OrderReader};
+use proptest::prelude::*;
+use std::collections::{BTreeMap, VecDeque};
+
+const ORDERS: [&str; 3] = ["A-1", "B/7", "c#3"];
+
+/// The body of transaction `seq` of `order`: `kind` picks the op, `item` and `cents` its fields.
+fn body(order: &str, seq: u64, kind: u8, item: u8, cents: i32) -> String {
+    let amount = format!("{}.{:02}", cents / 100, (cents % 100).abs());
+    let amount = if cents < 0 && cents > -100 {
+        format!("-{amount}")
+    } else {
+        amount
+    };
+    let head = format!(r#"{{"order_id":"{order}","seq":{seq},"op":"#);
+    match kind % 8 {
+        0 => format!(r#"{head}"create","currency":"EUR"}}"#),
+        1 | 2 => format!(r#"{head}"add","txn_id":"t{item}","amount":"{amount}"}}"#),
+        3 => format!(r#"{head}"modify","txn_id":"t{item}","amount":"{amount}"}}"#),
+        4 => format!(r#"{head}"pay","note":"n{item}"}}"#),
+        5 => format!(r#"{head}"ship"}}"#),
+        6 => format!(r#"{head}"complete"}}"#),
+        _ => format!(
+            r#"{head}"{}"}}"#,
+            if item < 2 { "cancel" } else { "delete" }
+        ),
+    }
+}
+
+/// Orders' scripts (seq 1 is `create`) and the messages sent: mostly the script's own
+/// content, sometimes a conflicting variant; in any order, with copies and gaps.
+fn sends() -> impl Strategy<Value = Vec<(String, String)>> {
+    let script = prop::collection::vec((1u8..8, 0u8..4, -3000i32..3000), 0..12);
+    let scripts = prop::collection::vec(script, ORDERS.len());
+    let picks = prop::collection::vec(
+        (
+            0..ORDERS.len(),
+            0usize..13,
+            0u8..10,
+            any::<u8>(),
+            0u8..4,
+            -3000i32..3000,
+        ),
+        1..70,
+    );
+    (scripts, picks).prop_map(|(scripts, picks)| {
+        picks
+            .into_iter()
+            .map(|(o, i, variant, kind, item, cents)| {
+                let order = ORDERS[o];
+                let seq = i as u64 + 1;
+                let body = match (i, scripts[o].get(i.wrapping_sub(1))) {
+                    _ if variant >= 8 => body(order, seq, kind, item, cents),
+                    (0, _) => body(order, 1, 0, 0, 0),
+                    (_, Some((k, it, c))) => body(order, seq, *k, *it, *c),
+                    (_, None) => body(order, seq, kind, item, cents),
+                };
+                (order.to_owned(), body)
+            })
+            .collect()
+    })
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap()
+}
+
+fn settings(max_changes: usize, concurrency: usize) -> Settings {
+    Settings {
+        max_changes,
+        concurrency,
+        conflict_backoff: std::time::Duration::ZERO,
+        ..Settings::default()
+    }
+}
+
+/// Feeds `records` to the reference, one receive per group, in arrival order.
+fn reference_receive(book: &mut OrderBook, records: &[(String, String)]) {
+    for order in ORDERS {
+        let txns: Vec<Transaction> = records
+            .iter()
+            .filter(|(g, _)| g == order)
+            .map(|(_, b)| serde_json::from_str(b).unwrap())
+            .collect();
+        // One step per receive: the reference's own result does not depend on the cut.
+        book.receive(&txns, usize::MAX / 2).unwrap();
+    }
+}
+
+fn reference_views(book: &OrderBook) -> BTreeMap<String, serde_json::Value> {
+    book.orders()
+        .map(|o| {
+            let v = serde_json::to_value(OrderView::from(&o.state)).unwrap();
+            (o.state.order_id.to_string(), v)
+        })
+        .collect()
+}
+
+/// Stored history, parked and conflicts agree with the reference's, item for item.
+async fn same_storage(store: &MemoryOrderStore, book: &OrderBook) -> Result<(), TestCaseError> {
+    for o in book.orders() {
+        let id: &OrderId = &o.state.order_id;
+        let stored = store.load_stored_order(id).await.unwrap().unwrap();
+        prop_assert_eq!(&stored.processed, &o.processed);
+        prop_assert_eq!(&stored.parked, &o.parked);
+        let mut a: Vec<_> = stored.conflicts.keys().collect();
+        let mut b: Vec<_> = o.conflicts.keys().collect();
+        a.sort();
+        b.sort();
+        prop_assert_eq!(a, b);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Any cut into batches, any step size, any concurrency: the same orders as the reference.
+    #[test]
+    fn random_batches_end_like_the_reference(
+        sends in sends(),
+        sizes in prop::collection::vec(1usize..=10, 70),
+        max_changes in 2usize..=99,
+        concurrency in 1usize..=4,
+    ) {
+        let store = MemoryOrderStore::new();
+        let mut book = OrderBook::default();
+        let settings = settings(max_changes, concurrency);
+        let rt = runtime();
+        let mut rest = &sends[..];
+        for size in sizes {
+            if rest.is_empty() {
+                break;
+            }
+            let (batch, later) = rest.split_at(size.min(rest.len()));
+            rest = later;
+            let response = rt.block_on(handle_with(&store, event_of(batch), &settings));
+            prop_assert!(response.batch_item_failures.is_empty());
+            reference_receive(&mut book, batch);
+        }
+        prop_assert_eq!(rt.block_on(views(&store)), reference_views(&book));
+        rt.block_on(same_storage(&store, &book))?;
+    }
+
+    /// A FIFO queue with faults: failed records come back first in their group; what the
+    /// handler reported as done is exactly what the store holds, never applied twice.
+    #[test]
+    fn failed_records_come_back_and_nothing_is_lost_or_doubled(
+        sends in sends(),
+        takes in prop::collection::vec(prop::collection::vec(0usize..=4, ORDERS.len()), 200),
+        faults in prop::collection::vec((0..ORDERS.len(), 0u8..3, 0usize..4), 0..12),
+        max_changes in 2usize..=99,
+    ) {
+        let store = FailingStore::new(MemoryOrderStore::new());
+        let mut book = OrderBook::default();
+        let settings = settings(max_changes, 2);
+        let rt = runtime();
+        let mut queues: Vec<VecDeque<(String, String)>> = ORDERS
+            .iter()
+            .map(|o| sends.iter().filter(|(g, _)| g == o).cloned().collect())
+            .collect();
+        for (round, take) in takes.iter().enumerate() {
+            if queues.iter().all(VecDeque::is_empty) {
+                break;
+            }
+            if let Some((o, kind, skip)) = faults.get(round) {
+                let fault = [Fault::CommitFails, Fault::CommitConflicts, Fault::LoadFails][*kind as usize];
+                store.inject_after(&OrderId::parse(ORDERS[*o]).unwrap(), fault, *skip, 1);
+            }
+            // Up to 10 records, the heads of each group's queue, groups interleaved.
+            let mut batch = Vec::new();
+            let mut taken = vec![0; ORDERS.len()];
+            for step in 0..4 {
+                for (g, q) in queues.iter().enumerate() {
+                    if batch.len() < 10 && step < take[g].max(1) && taken[g] < q.len() {
+                        batch.push(q[taken[g]].clone());
+                        taken[g] += 1;
+                    }
+                }
+            }
+            let event = event_of(&batch);
+            let ids: Vec<String> = event.records.iter().map(|r| r.message_id.clone().unwrap()).collect();
+            let response = rt.block_on(handle_with(&store, event, &settings));
+            let failed: Vec<&String> = response.batch_item_failures.iter().map(|f| &f.item_identifier).collect();
+            let mut done = Vec::new();
+            for (g, order) in ORDERS.iter().enumerate() {
+                let mine: Vec<usize> = (0..batch.len()).filter(|i| batch[*i].0 == *order).collect();
+                let ok = mine.iter().take_while(|i| !failed.contains(&&ids[**i])).count();
+                // Failures of a group are a suffix of its records in the batch.
+                prop_assert!(mine[ok..].iter().all(|i| failed.contains(&&ids[*i])));
+                for _ in 0..ok {
+                    done.push(queues[g].pop_front().unwrap());
+                }
+            }
+            reference_receive(&mut book, &done);
+        }
+        prop_assert!(queues.iter().all(VecDeque::is_empty), "queue did not drain");
+        prop_assert_eq!(rt.block_on(views(&store)), reference_views(&book));
+        rt.block_on(same_storage(store.inner(), &book))?;
+    }
+}
