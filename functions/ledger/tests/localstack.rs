@@ -5,6 +5,9 @@
 //! `AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test
 //! AWS_SECRET_ACCESS_KEY=test cargo test -p ledger --test localstack -- --ignored`
 
+// A test file throughout: a failed unwrap is a failed test, helpers included.
+#![allow(clippy::unwrap_used)]
+
 use aws_lambda_events::sqs::SqsEvent;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
