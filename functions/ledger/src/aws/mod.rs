@@ -62,3 +62,34 @@ pub async fn get_status(
         .get(bucket, key)
         .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Compiles only if the handler's future is `Send`, so a driver may `tokio::spawn` it.
+    #[allow(dead_code)]
+    fn handle_is_send(
+        h: &AwsHandler,
+        event: aws_lambda_events::sqs::SqsEvent,
+        deadline: tokio::time::Instant,
+    ) -> impl std::future::Future<
+        Output = Result<aws_lambda_events::sqs::SqsBatchResponse, crate::HandlerError>,
+    > + Send
+           + '_ {
+        h.handle(event, deadline)
+    }
+
+    #[tokio::test]
+    async fn the_handler_builds_from_an_sdk_config() {
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .build();
+        let config = Config {
+            transactions_queue_url: "http://127.0.0.1:4566/queue/q.fifo".into(),
+            table_name: "t".into(),
+        };
+        let _handler = build_handler(&sdk, &config);
+    }
+}
