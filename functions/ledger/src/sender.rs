@@ -120,3 +120,96 @@ pub async fn send_all<P: TransactionPublisher>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::EntryFailure;
+    use convoy_core::Transaction;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    fn message(order: &str, seq: u64) -> OutgoingMessage {
+        let txn: Transaction =
+            serde_json::from_value(serde_json::json!({"order_id": order, "seq": seq, "op": "pay"}))
+                .unwrap();
+        OutgoingMessage::new(&Arc::from("ledgers/x.jsonl"), seq, &txn).unwrap()
+    }
+
+    /// Every call takes an hour.
+    struct Slow;
+    impl TransactionPublisher for Slow {
+        async fn send_batch(
+            &self,
+            _batch: &[OutgoingMessage],
+        ) -> Result<Vec<EntryFailure>, PublishError> {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            Ok(Vec::new())
+        }
+    }
+
+    /// Every call fails as a whole.
+    struct Down;
+    impl TransactionPublisher for Down {
+        async fn send_batch(
+            &self,
+            _batch: &[OutgoingMessage],
+        ) -> Result<Vec<EntryFailure>, PublishError> {
+            Err(PublishError("connection refused".into()))
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_queue_holds_the_producer_back() {
+        let options = SenderOptions {
+            window: 50,
+            ..SenderOptions::default()
+        };
+        let (tx, rx) = tokio::sync::mpsc::channel(8);
+        let produced = AtomicU64::new(0);
+        let sent = AtomicU64::new(0);
+        let produce = async {
+            for seq in 1..=10_000 {
+                tx.send(message("one-order", seq)).await.unwrap();
+                produced.fetch_add(1, Ordering::Relaxed);
+            }
+        };
+        let send = send_all(&Slow, rx, options, &sent);
+        tokio::select! {
+            _ = produce => panic!("the producer was never held back"),
+            _ = send => panic!("the sender finished early"),
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+        }
+        // One in flight (one group), `window` waiting, the channel full, one being sent.
+        let held = produced.load(Ordering::Relaxed);
+        assert!(held <= 1 + 50 + 8 + 1, "{held} messages taken in");
+        assert_eq!(sent.load(Ordering::Relaxed), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_call_stops_sending_with_its_cause() {
+        let (tx, rx) = tokio::sync::mpsc::channel(8);
+        tx.send(message("a", 1)).await.unwrap();
+        drop(tx);
+        let sent = AtomicU64::new(0);
+        let err = send_all(&Down, rx, SenderOptions::default(), &sent)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, SendError::Publish(_)));
+        assert_eq!(
+            crate::handler::chain(&err),
+            "sending to the transactions queue failed: SendMessageBatch failed: connection refused"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn nothing_to_send_finishes_at_once() {
+        let (tx, rx) = tokio::sync::mpsc::channel(8);
+        drop(tx);
+        let sent = AtomicU64::new(0);
+        let refused = send_all(&Slow, rx, SenderOptions::default(), &sent)
+            .await
+            .unwrap();
+        assert!(refused.is_empty());
+    }
+}
