@@ -13,6 +13,8 @@ pub const GROUP_ATTRIBUTE: &str = "MessageGroupId";
 pub struct Record {
     /// Empty only if Lambda sent a record without one (then it cannot be reported alone).
     pub message_id: String,
+    /// `ApproximateReceiveCount`: how often SQS has delivered this message.
+    pub receive_count: Option<u32>,
     pub txn: Result<Transaction, Poison>,
 }
 
@@ -57,6 +59,10 @@ pub fn group(messages: Vec<SqsMessage>) -> Vec<Group> {
 
 fn parse(message: SqsMessage, group: Option<&str>) -> Record {
     let message_id = message.message_id.unwrap_or_default();
+    let receive_count = message
+        .attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|n| n.parse().ok());
     let txn = match (message.body, group) {
         (_, None) => Err(Poison::NoGroup),
         (None, _) => Err(Poison::NoBody),
@@ -69,5 +75,9 @@ fn parse(message: SqsMessage, group: Option<&str>) -> Record {
             Ok(t) => Ok(t),
         },
     };
-    Record { message_id, txn }
+    Record {
+        message_id,
+        receive_count,
+        txn,
+    }
 }

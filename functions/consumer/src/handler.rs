@@ -95,6 +95,7 @@ fn log_record(key: &str, i: usize, record: &Record, applied: &Applied) {
             tracing::error!(
                 error = %chain(poison),
                 disposition = "poison",
+                receive_count = record.receive_count,
                 "record cannot be processed; it fails until the dead-letter queue takes it"
             );
             return;

@@ -1,5 +1,6 @@
 //! Handler tests: real SQS FIFO event fixtures through the handler into the in-memory store.
 
+mod live;
 mod prop;
 
 use crate::apply::apply_order;

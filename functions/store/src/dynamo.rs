@@ -292,3 +292,6 @@ impl OrderReader for DynamoOrderStore {
         item::stored_order(&items)
     }
 }
+
+#[cfg(test)]
+pub(crate) mod live;
