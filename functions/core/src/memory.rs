@@ -59,18 +59,22 @@ impl OrderBook {
                 }
                 Err(e) => return Err(e),
             };
+            // Store each change, and keep `known` in step with storage for the next step.
             for change in step.changes.iter().cloned() {
                 match change {
                     Change::Record(seq, p) => {
+                        known.add_processed(seq, p.fingerprint.clone());
                         stored.processed.insert(seq.get(), p);
                     }
                     Change::Park(t) => {
+                        known.add_parked(t.clone());
                         stored.parked.insert(t.seq.get(), t);
                     }
                     Change::Unpark(seq) => {
                         stored.parked.remove(&seq.get());
                     }
                     Change::Conflict(seq, c) => {
+                        known.add_conflict(seq, c.fingerprint.clone(), true);
                         stored
                             .conflicts
                             .insert((seq.get(), c.fingerprint.clone()), c);

@@ -12,6 +12,8 @@ pub struct Stack {
     pub transactions_dlq_url: String,
     pub ledger_dlq_url: String,
     pub table_name: String,
+    pub endpoint_url: String,
+    pub region: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +58,8 @@ impl Stack {
             transactions_dlq_url: get("CONVOY_TRANSACTIONS_DLQ_URL")?,
             ledger_dlq_url: get("CONVOY_LEDGER_DLQ_URL")?,
             table_name: get("CONVOY_TABLE_NAME")?,
+            endpoint_url: get("CONVOY_ENDPOINT_URL")?,
+            region: get("CONVOY_REGION")?,
         })
     }
 

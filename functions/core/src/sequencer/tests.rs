@@ -389,3 +389,29 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_conflict_is_counted_once_when_a_batch_is_split_into_steps() {
+    let mut book = OrderBook::default();
+    book.receive(&[txn("A", 1, r#""op":"create","currency":"EUR""#)], 99)
+        .unwrap();
+    let conflict = txn("A", 1, r#""op":"create","currency":"USD""#);
+    let d = book
+        .receive(
+            &[
+                conflict.clone(),
+                conflict.clone(),
+                conflict.clone(),
+                conflict,
+            ],
+            2,
+        )
+        .unwrap();
+    assert_eq!(
+        d.iter()
+            .filter(|d| **d == Disposition::Conflict { counted: true })
+            .count(),
+        1
+    );
+    assert_eq!(view(&book, "A").conflicts, 1);
+}

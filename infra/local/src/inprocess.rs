@@ -1,0 +1,69 @@
+//! The two functions called in-process, with the same events and responses as over the
+//! Invoke API (for tests that inject faults into a function's ports).
+
+use crate::function::{InvokeError, LambdaFunction};
+use aws_lambda_events::sqs::SqsEvent;
+use convoy_store::OrderStore;
+use ledger::{ObjectSource, RejectsSink, StatusStore, TransactionPublisher};
+use serde_json::Value;
+use std::time::Duration;
+
+fn parse_event(function: &str, event: Value) -> Result<SqsEvent, InvokeError> {
+    serde_json::from_value(event).map_err(|e| InvokeError::InProcess {
+        function: function.to_owned(),
+        message: format!("event is not an SQS event: {e}"),
+    })
+}
+
+fn to_value(function: &str, response: impl serde::Serialize) -> Result<Value, InvokeError> {
+    serde_json::to_value(response).map_err(|e| InvokeError::InProcess {
+        function: function.to_owned(),
+        message: format!("response does not serialize: {e}"),
+    })
+}
+
+/// The ledger function's handler, with a Lambda-like timeout per invocation.
+pub struct InProcessLedger<S, P, R, T> {
+    pub handler: ledger::Handler<S, P, R, T>,
+    pub timeout: Duration,
+}
+
+impl<S, P, R, T> LambdaFunction for InProcessLedger<S, P, R, T>
+where
+    S: ObjectSource + Send + Sync,
+    P: TransactionPublisher + Send + Sync,
+    R: RejectsSink + Send + Sync,
+    T: StatusStore + Send + Sync,
+{
+    fn name(&self) -> &str {
+        "ledger"
+    }
+
+    async fn invoke(&self, event: Value) -> Result<Value, InvokeError> {
+        let event = parse_event("ledger", event)?;
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        match self.handler.handle(event, deadline.into()).await {
+            Ok(response) => to_value("ledger", response),
+            Err(e) => Err(InvokeError::InProcess {
+                function: "ledger".into(),
+                message: ledger::handler::chain(&e),
+            }),
+        }
+    }
+}
+
+/// The consumer function's handler over any order store (e.g. one that injects faults).
+pub struct InProcessConsumer<S> {
+    pub store: S,
+}
+
+impl<S: OrderStore + Send + Sync> LambdaFunction for InProcessConsumer<S> {
+    fn name(&self) -> &str {
+        "consumer"
+    }
+
+    async fn invoke(&self, event: Value) -> Result<Value, InvokeError> {
+        let event = parse_event("consumer", event)?;
+        to_value("consumer", consumer::handle(&self.store, event).await)
+    }
+}
