@@ -11,7 +11,7 @@ use crate::ports::{
 };
 use crate::status::{LedgerStatus, State};
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use convoy_core::ledger::kind_of_key;
+use convoy_core::ledger::{kind_of_key, LedgerKind};
 use std::error::Error;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -198,6 +198,18 @@ where
                     .await
             }
         };
+        self.process(object, kind, chunks, deadline).await
+    }
+
+    /// Processes an opened ledger: status `processing`, the pipeline until `deadline` less
+    /// the margin, the rejects report, then status `done` (or `failed` and the error).
+    async fn process(
+        &self,
+        object: &ObjectRef,
+        kind: LedgerKind,
+        chunks: S::Chunks,
+        deadline: Instant,
+    ) -> Result<(), LedgerError> {
         let mut status = LedgerStatus::start(object, State::Processing);
         self.status.put(&status).await?;
         tracing::info!(state = "processing", "ledger started");
@@ -309,8 +321,18 @@ pub fn chain(error: &dyn Error) -> String {
 }
 
 /// The `Instant` of a wall-clock deadline (such as the Lambda context's).
+///
+/// A "deadline" before 2001-09-09 (10^12 ms after the epoch) is no wall-clock time: some
+/// local Runtime API emulators (`cargo lambda watch` 1.9) send the function's timeout in
+/// `Lambda-Runtime-Deadline-Ms` instead of an absolute time. It is taken as that budget.
 pub fn deadline_from(deadline: SystemTime) -> Instant {
+    const EARLIEST_REAL_DEADLINE_MS: u128 = 1_000_000_000_000;
     let now = Instant::now();
+    if let Ok(since_epoch) = deadline.duration_since(SystemTime::UNIX_EPOCH) {
+        if since_epoch.as_millis() < EARLIEST_REAL_DEADLINE_MS {
+            return now + since_epoch;
+        }
+    }
     match deadline.duration_since(SystemTime::now()) {
         Ok(left) => now + left,
         Err(_) => now,
