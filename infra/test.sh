@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The test command: formatting, lints, unit and property tests, then the whole pipeline
+# against LocalStack on this machine (no Docker), with the real function binaries too.
+#
+# Usage: infra/test.sh
+# Installs what it needs (once, into .local/), starts a fresh LocalStack (SQS FIFO
+# deduplication lasts 5 minutes, so every run starts from empty queues and tables),
+# provisions template.yaml with short visibility timeouts so retries take seconds, runs
+# every test of the workspace, and stops what it started.
+set -euo pipefail
+
+# shellcheck source=infra/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+CONVOY_LOG_TAG=test
+cd "$CONVOY_REPO"
+SECONDS=0
+
+step() { log "[$SECONDS s] $*"; }
+
+step "installing local tools (idempotent)"
+bash infra/install.sh
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "template: sam validate --lint, cfn-lint"
+SAM_CLI_TELEMETRY=0 "$CONVOY_TOOLS_VENV/bin/sam" validate --lint --template template.yaml >&2
+"$CONVOY_TOOLS_VENV/bin/cfn-lint" template.yaml >&2
+
+step "building tests"
+cargo test --workspace --no-run >&2
+
+step "starting a fresh LocalStack"
+bash infra/localstack.sh stop
+cleanup() {
+  bash infra/lambdas.sh stop || true
+  bash infra/localstack.sh stop || true
+}
+trap cleanup EXIT
+bash infra/localstack.sh start
+
+step "provisioning template.yaml"
+CONVOY_TRANSACTIONS_VISIBILITY_TIMEOUT="${CONVOY_TRANSACTIONS_VISIBILITY_TIMEOUT:-5}" \
+  CONVOY_LEDGER_VISIBILITY_TIMEOUT="${CONVOY_LEDGER_VISIBILITY_TIMEOUT:-30}" \
+  bash infra/provision.sh
+
+step "starting the function binaries (cargo lambda watch)"
+bash infra/lambdas.sh start
+export CONVOY_LAMBDA_ENDPOINT="http://127.0.0.1:${CONVOY_LAMBDA_PORT:-9000}"
+
+step "cargo test --workspace"
+cargo test --workspace
+
+step "done"
