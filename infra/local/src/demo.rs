@@ -130,6 +130,13 @@ pub async fn run(args: &DemoArgs, out: &mut impl Write) -> Result<(), DemoError>
                 .unwrap_or_default(),
         );
     }
+    for key in statuses.iter().filter_map(|s| s.rejects_key.as_ref()) {
+        if let Some(report) = pipeline.read_object(key).await? {
+            for line in report.lines() {
+                eprintln!("[demo] refused: {line}");
+            }
+        }
+    }
     for view in pipeline.views(&ids).await? {
         writeln!(out, "{}", view.to_json_line()).map_err(DemoError::Write)?;
     }

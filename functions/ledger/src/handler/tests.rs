@@ -673,3 +673,12 @@ fn deadlines_from_wall_clock_time() {
     let past = deadline_from(SystemTime::now() - Duration::from_secs(60));
     assert!(past >= now);
 }
+
+#[test]
+fn a_deadline_that_is_a_budget_not_a_time_is_taken_as_a_budget() {
+    // cargo lambda watch sends `Lambda-Runtime-Deadline-Ms: 600000` (the timeout).
+    let now = Instant::now();
+    let d = deadline_from(SystemTime::UNIX_EPOCH + Duration::from_millis(600_000));
+    assert!(d >= now + Duration::from_secs(599), "{:?}", d - now);
+    assert!(d <= Instant::now() + Duration::from_secs(600));
+}
