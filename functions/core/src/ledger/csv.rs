@@ -8,11 +8,11 @@
 use super::carry::Carry;
 use super::decoder::{is_blank, too_long, Parsed};
 use super::error::{DecodeError, LineError};
-use super::fields::{Raw, RawFields};
+use super::fields::{validate, Source, Value};
+use super::utf8::Utf8Window;
 use super::MAX_LINE_BYTES;
 use crate::field::Field;
 use csv_core::{ReadRecordResult, Reader, ReaderBuilder, Terminator};
-use std::borrow::Cow;
 
 /// A record's bytes are at most the line limit plus its `\r\n` ending.
 const RECORD_LIMIT: usize = MAX_LINE_BYTES + 2;
@@ -40,11 +40,18 @@ pub(crate) struct CsvRecords {
     header: Option<Header>,
 }
 
-/// The header: how many columns, and which column holds each known field.
+/// The header: how many columns, and where each known field is.
 struct Header {
     columns: usize,
-    column_of: [Option<usize>; 8],
-    repeated: [bool; 8],
+    slots: [Slot; 8],
+}
+
+/// Where a known field is in a row.
+#[derive(Clone, Copy, PartialEq)]
+enum Slot {
+    Column(usize),
+    NoColumn,
+    Repeated,
 }
 
 impl CsvRecords {
@@ -71,18 +78,16 @@ impl CsvRecords {
         self.newlines
     }
 
-    pub(crate) fn feed(
-        &mut self,
-        mut input: &[u8],
-        out: &mut Vec<Parsed>,
-    ) -> Result<(), DecodeError> {
-        while !input.is_empty() {
+    pub(crate) fn feed(&mut self, input: &[u8], out: &mut Vec<Parsed>) -> Result<(), DecodeError> {
+        let mut utf8 = Utf8Window::new(input);
+        let mut pos = 0;
+        while pos < input.len() {
             if !self.in_record {
                 // Empty lines between records: csv-core would drop them too.
-                let empty = input.iter().take_while(|&&b| b == b'\n').count();
+                let empty = input[pos..].iter().take_while(|&&b| b == b'\n').count();
                 self.newlines += empty as u64;
-                input = &input[empty..];
-                if input.is_empty() {
+                pos += empty;
+                if pos == input.len() {
                     break;
                 }
                 self.in_record = true;
@@ -90,20 +95,26 @@ impl CsvRecords {
             }
             let lines_before = self.reader.line();
             let (result, nin, nout, nend) = self.reader.read_record(
-                input,
+                &input[pos..],
                 &mut self.fields[self.fields_len..],
                 &mut self.ends[self.ends_len..],
             );
             self.newlines += self.reader.line() - lines_before;
             self.fields_len += nout;
             self.ends_len += nend;
-            let (consumed, rest) = input.split_at(nin);
-            input = rest;
+            let consumed = &input[pos..pos + nin];
             if nin == 0 && matches!(result, ReadRecordResult::InputEmpty | ReadRecordResult::End) {
                 break; // cannot happen with input left; never spin
             }
             match result {
-                ReadRecordResult::Record => self.end_record(consumed, false, out)?,
+                ReadRecordResult::Record if self.carry.is_empty() => {
+                    // The whole record is in this input: its UTF-8 may be known already.
+                    let (content, _) = content_of(consumed);
+                    let text = utf8.get(pos, pos + content.len());
+                    self.record(consumed, false, false, text, out)?;
+                    self.next_record();
+                }
+                ReadRecordResult::Record => self.end_carried_record(consumed, false, out)?,
                 ReadRecordResult::InputEmpty | ReadRecordResult::End => self.carry.extend(consumed),
                 ReadRecordResult::OutputFull => {
                     self.carry.extend(consumed);
@@ -114,6 +125,7 @@ impl CsvRecords {
                     self.more_end_room();
                 }
             }
+            pos += nin;
         }
         Ok(())
     }
@@ -130,7 +142,7 @@ impl CsvRecords {
             self.fields_len += nout;
             self.ends_len += nend;
             match result {
-                ReadRecordResult::Record => self.end_record(&[], true, out)?,
+                ReadRecordResult::Record => self.end_carried_record(&[], true, out)?,
                 ReadRecordResult::OutputEndsFull => self.more_end_room(),
                 ReadRecordResult::End
                 | ReadRecordResult::InputEmpty
@@ -165,49 +177,42 @@ impl CsvRecords {
         }
     }
 
-    /// A record ended with the bytes `last` (the rest, if any, is in the carry).
-    fn end_record(
+    /// A record that spans reads ended with the bytes `last`; the rest is in the carry.
+    fn end_carried_record(
         &mut self,
         last: &[u8],
         at_eof: bool,
         out: &mut Vec<Parsed>,
     ) -> Result<(), DecodeError> {
-        let spans_reads = !self.carry.is_empty();
-        let overlong = if spans_reads {
-            self.carry.extend(last);
-            self.carry.is_overlong()
-        } else {
-            false
-        };
-        let held = if spans_reads {
-            self.carry.take()
-        } else {
-            Vec::new()
-        };
-        let raw = if spans_reads { &held[..] } else { last };
-        let result = self.record(raw, overlong, at_eof, out);
+        self.carry.extend(last);
+        let overlong = self.carry.is_overlong();
+        let held = self.carry.take();
+        let result = self.record(&held, overlong, at_eof, None, out);
         self.carry.restore(held);
+        self.next_record();
+        result
+    }
+
+    fn next_record(&mut self) {
         self.in_record = false;
         self.fields_len = 0;
         self.fields_dropped = false;
         self.ends_len = 0;
         self.too_many_fields = false;
-        result
     }
 
+    /// One whole record, `raw` with its line ending if any; `text` is the record without
+    /// its line ending if it is known to be UTF-8 already.
     fn record(
         &mut self,
         raw: &[u8],
         overlong: bool,
         at_eof: bool,
+        text: Option<&str>,
         out: &mut Vec<Parsed>,
     ) -> Result<(), DecodeError> {
         let line = self.start_line;
-        let content = raw.strip_suffix(b"\n").unwrap_or(raw);
-        let (content, crlf) = match content.strip_suffix(b"\r") {
-            Some(c) => (c, true),
-            None => (content, false),
-        };
+        let (content, crlf) = content_of(raw);
         // A record broken as a whole: refused, or the whole file fails if it is the header.
         let broken = |header: &Option<Header>, out: &mut Vec<Parsed>, reason: String| match header {
             None => Err(DecodeError::CsvHeader { line, reason }),
@@ -231,16 +236,19 @@ impl CsvRecords {
         if self.fields_len == 0 || is_blank(content) {
             return Ok(());
         }
-        if let Err(e) = std::str::from_utf8(content) {
-            let reason = format!("not valid UTF-8 (byte {})", e.valid_up_to() + 1);
-            return broken(&self.header, out, reason);
-        }
+        let text = match text.map_or_else(|| std::str::from_utf8(content), Ok) {
+            Ok(text) => text,
+            Err(e) => {
+                let reason = format!("not valid UTF-8 (byte {})", e.valid_up_to() + 1);
+                return broken(&self.header, out, reason);
+            }
+        };
         if at_eof && ends_inside_quotes(content) {
             let reason = "has a quoted field that is never closed".to_owned();
             return broken(&self.header, out, reason);
         }
         let Some(header) = &self.header else {
-            self.header = Some(self.read_header());
+            self.header = Some(self.read_header(text));
             return Ok(());
         };
         if self.too_many_fields || self.ends_len != header.columns {
@@ -252,52 +260,106 @@ impl CsvRecords {
             let reason = format!("has {n} fields but the header has {}", header.columns);
             return broken(&self.header, out, reason);
         }
-        let mut raw_fields = RawFields::default();
-        for field in Field::ALL {
-            let i = field as usize;
-            let value = match header.column_of[i] {
-                _ if header.repeated[i] => Raw::Repeated,
-                None => Raw::NoColumn,
-                Some(column) => match self.field(column) {
-                    "" => Raw::Absent,
-                    text if field == Field::Seq => Raw::Number(text),
-                    text => Raw::Text(Cow::Borrowed(text)),
-                },
-            };
-            raw_fields.set(field, value);
-        }
-        out.push(match raw_fields.validate() {
+        let record = Record {
+            header,
+            fields: self.fields(text),
+        };
+        out.push(match validate(&record) {
             Ok(txn) => Parsed::Txn { line, txn },
             Err(e) => Parsed::Refused(LineError::new(line, Some(e.field), e.reason, content)),
         });
         Ok(())
     }
 
-    /// The text of field `i` of the current record (the record is valid UTF-8, and
-    /// fields are cut at ASCII delimiters, so each field is too).
-    fn field(&self, i: usize) -> &str {
+    /// The fields of the current record, whose `text` (without line ending) is UTF-8.
+    fn fields<'s>(&'s self, text: &'s str) -> Fields<'s> {
+        let ends = &self.ends[..self.ends_len];
+        if memchr::memchr(b'"', text.as_bytes()).is_none() {
+            // No quotes: each field is the text between commas, cut out of the record.
+            Fields {
+                text,
+                ends,
+                delimited: true,
+            }
+        } else {
+            // Quotes dropped: the fields are cut at ASCII bytes of valid UTF-8, so they
+            // are valid UTF-8 too (the check cannot fail).
+            Fields {
+                text: std::str::from_utf8(&self.fields[..self.fields_len]).unwrap_or(""),
+                ends,
+                delimited: false,
+            }
+        }
+    }
+
+    fn read_header(&self, text: &str) -> Header {
+        let fields = self.fields(text);
+        let mut header = Header {
+            columns: self.ends_len,
+            slots: [Slot::NoColumn; 8],
+        };
+        for column in 0..self.ends_len {
+            if let Some(field) = Field::from_name(fields.get(column)) {
+                let slot = &mut header.slots[field as usize];
+                *slot = match slot {
+                    Slot::NoColumn => Slot::Column(column),
+                    Slot::Column(_) | Slot::Repeated => Slot::Repeated,
+                };
+            }
+        }
+        header
+    }
+}
+
+/// A row read through the header.
+struct Record<'a> {
+    header: &'a Header,
+    fields: Fields<'a>,
+}
+
+impl Source for Record<'_> {
+    #[inline]
+    fn value(&self, field: Field) -> Value<'_> {
+        match self.header.slots[field as usize] {
+            Slot::Repeated => Value::Repeated,
+            Slot::NoColumn => Value::NoColumn,
+            Slot::Column(column) => match self.fields.get(column) {
+                "" => Value::Absent,
+                text if field == Field::Seq => Value::Number(text),
+                text => Value::Text(text),
+            },
+        }
+    }
+}
+
+/// The fields of one record: field `i` ends at `ends[i]` in the fields back to back, or,
+/// if `delimited`, `i` bytes further on in the record itself (one comma before each field).
+struct Fields<'a> {
+    text: &'a str,
+    ends: &'a [usize],
+    delimited: bool,
+}
+
+impl<'a> Fields<'a> {
+    #[inline]
+    fn get(&self, i: usize) -> &'a str {
         let start = match i {
             0 => 0,
             _ => self.ends[i - 1],
         };
-        let end = self.ends[i];
-        std::str::from_utf8(&self.fields[start..end]).unwrap_or("")
+        let commas = if self.delimited { i } else { 0 };
+        self.text
+            .get(start + commas..self.ends[i] + commas)
+            .unwrap_or("")
     }
+}
 
-    fn read_header(&self) -> Header {
-        let mut header = Header {
-            columns: self.ends_len,
-            column_of: [None; 8],
-            repeated: [false; 8],
-        };
-        for column in 0..self.ends_len {
-            if let Some(field) = Field::from_name(self.field(column)) {
-                let i = field as usize;
-                header.repeated[i] |= header.column_of[i].is_some();
-                header.column_of[i] = Some(column);
-            }
-        }
-        header
+/// A record without its line ending, and whether that ending was `\r\n` (or a final `\r`).
+fn content_of(raw: &[u8]) -> (&[u8], bool) {
+    let content = raw.strip_suffix(b"\n").unwrap_or(raw);
+    match content.strip_suffix(b"\r") {
+        Some(content) => (content, true),
+        None => (content, false),
     }
 }
 

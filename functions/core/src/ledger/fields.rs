@@ -1,8 +1,9 @@
 //! Raw field values of one line into a [`Transaction`], checked in the contract's table order.
 //!
-//! Both formats reduce a line to [`RawFields`]; [`RawFields::validate`] then reports the
-//! first failing field in the order `order_id, seq, op, txn_id, amount, currency, at, note`,
-//! and checks nothing the op ignores (`{"op":"ship","txn_id":5}` is a fine `ship`).
+//! Both formats give the raw value of each field on request ([`Source`]); [`validate`]
+//! then reports the first failing field in the order `order_id, seq, op, txn_id, amount,
+//! currency, at, note`, and neither reads nor checks a field the op ignores
+//! (`{"op":"ship","txn_id":5}` is a fine `ship`).
 
 use super::datetime::check_rfc3339;
 use super::MAX_NOTE_BYTES;
@@ -11,18 +12,16 @@ use crate::field::{Field, FieldError};
 use crate::order_id::OrderId;
 use crate::seq::Seq;
 use crate::transaction::{Content, Currency, Op, Transaction, TxnId};
-use std::borrow::Cow;
 
 /// One field's value as the line wrote it, before any check.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) enum Raw<'a> {
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Value<'a> {
     /// Not in the line (absent key, JSON `null`, empty CSV field).
-    #[default]
     Absent,
     /// The CSV header has no column for the field.
     NoColumn,
     /// A JSON string (unescaped) or a CSV value.
-    Text(Cow<'a, str>),
+    Text(&'a str),
     /// A number exactly as written: a JSON number, or a CSV `seq` (which must be digits).
     Number(&'a str),
     /// A JSON value of another type: "a boolean", "an object", "an array".
@@ -31,23 +30,25 @@ pub(crate) enum Raw<'a> {
     Repeated,
 }
 
-/// The raw values of the eight known fields of a line, indexed by [`Field`].
-#[derive(Debug, Default)]
-pub(crate) struct RawFields<'a> {
-    values: [Raw<'a>; 8],
+/// A line's fields, read one at a time and only when needed.
+pub(crate) trait Source {
+    fn value(&self, field: Field) -> Value<'_>;
 }
 
-impl<'a> RawFields<'a> {
-    pub(crate) fn set(&mut self, field: Field, value: Raw<'a>) {
-        self.values[field as usize] = value;
+/// The transaction a line's fields make, or the first failing field in table order.
+pub(crate) fn validate(src: &impl Source) -> Result<Transaction, FieldError> {
+    Checks(src).transaction()
+}
+
+struct Checks<'s, S>(&'s S);
+
+impl<S: Source> Checks<'_, S> {
+    #[inline]
+    fn get(&self, field: Field) -> Value<'_> {
+        self.0.value(field)
     }
 
-    pub(crate) fn get(&self, field: Field) -> &Raw<'a> {
-        &self.values[field as usize]
-    }
-
-    /// The transaction these values make, or the first failing field in table order.
-    pub(crate) fn validate(&self) -> Result<Transaction, FieldError> {
+    fn transaction(&self) -> Result<Transaction, FieldError> {
         let order_id = OrderId::parse(self.text(Field::OrderId, None)?)?;
         let seq = self.seq()?;
         let op = Op::parse(self.text(Field::Op, None)?)?;
@@ -98,6 +99,7 @@ impl<'a> RawFields<'a> {
     }
 
     /// A required text field; `needed_by` is the op that needs it, if not every line does.
+    #[inline]
     fn text(&self, field: Field, needed_by: Option<Op>) -> Result<&str, FieldError> {
         match self.optional_text(field)? {
             Some(s) => Ok(s),
@@ -105,29 +107,31 @@ impl<'a> RawFields<'a> {
         }
     }
 
+    #[inline]
     fn optional_text(&self, field: Field) -> Result<Option<&str>, FieldError> {
         match self.get(field) {
-            Raw::Absent | Raw::NoColumn => Ok(None),
-            Raw::Text(s) => Ok(Some(s)),
-            Raw::Number(_) => Err(FieldError::new(
+            Value::Absent | Value::NoColumn => Ok(None),
+            Value::Text(s) => Ok(Some(s)),
+            Value::Number(_) => Err(FieldError::new(
                 field,
                 "must be a JSON string, not a number",
             )),
-            Raw::Other(what) => Err(FieldError::new(
+            Value::Other(what) => Err(FieldError::new(
                 field,
                 format!("must be a JSON string, not {what}"),
             )),
-            Raw::Repeated => Err(repeated(field)),
+            Value::Repeated => Err(repeated(field)),
         }
     }
 
+    #[cold]
     fn missing(&self, field: Field, needed_by: Option<Op>) -> FieldError {
         let why = match needed_by {
             Some(op) => format!("required for {op}"),
             None => "required".to_owned(),
         };
         match self.get(field) {
-            Raw::NoColumn => FieldError::new(
+            Value::NoColumn => FieldError::new(
                 field,
                 format!("{why}, and the header has no {field} column"),
             ),
@@ -137,34 +141,35 @@ impl<'a> RawFields<'a> {
 
     fn seq(&self) -> Result<Seq, FieldError> {
         match self.get(Field::Seq) {
-            Raw::Number(digits) => seq_from_digits(digits),
-            Raw::Text(_) => Err(FieldError::new(
+            Value::Number(digits) => seq_from_digits(digits),
+            Value::Text(_) => Err(FieldError::new(
                 Field::Seq,
                 "must be a JSON integer, not a string",
             )),
-            Raw::Other(what) => Err(FieldError::new(
+            Value::Other(what) => Err(FieldError::new(
                 Field::Seq,
                 format!("must be a JSON integer, not {what}"),
             )),
-            Raw::Repeated => Err(repeated(Field::Seq)),
-            Raw::Absent | Raw::NoColumn => Err(self.missing(Field::Seq, None)),
+            Value::Repeated => Err(repeated(Field::Seq)),
+            Value::Absent | Value::NoColumn => Err(self.missing(Field::Seq, None)),
         }
     }
 
     fn amount(&self, op: Op) -> Result<Amount, FieldError> {
         match self.get(Field::Amount) {
-            Raw::Text(s) => Amount::parse(s),
-            Raw::Number(s) => Amount::parse(s),
-            Raw::Other(what) => Err(FieldError::new(
+            Value::Text(s) => Amount::parse(s),
+            Value::Number(s) => Amount::parse(s),
+            Value::Other(what) => Err(FieldError::new(
                 Field::Amount,
                 format!("must be a JSON string or number, not {what}"),
             )),
-            Raw::Repeated => Err(repeated(Field::Amount)),
-            Raw::Absent | Raw::NoColumn => Err(self.missing(Field::Amount, Some(op))),
+            Value::Repeated => Err(repeated(Field::Amount)),
+            Value::Absent | Value::NoColumn => Err(self.missing(Field::Amount, Some(op))),
         }
     }
 }
 
+#[cold]
 fn repeated(field: Field) -> FieldError {
     FieldError::new(field, "is given more than once")
 }
@@ -191,22 +196,34 @@ fn seq_from_digits(text: &str) -> Result<Seq, FieldError> {
 mod tests {
     use super::*;
 
-    fn fields(pairs: &[(Field, Raw<'static>)]) -> RawFields<'static> {
-        let mut f = RawFields::default();
-        for (field, raw) in pairs {
-            f.set(*field, raw.clone());
+    /// A line given as field values; a field not listed is absent.
+    struct Line(Vec<(Field, Value<'static>)>);
+
+    impl Source for Line {
+        fn value(&self, field: Field) -> Value<'_> {
+            let found = self.0.iter().find(|(f, _)| *f == field);
+            found.map_or(Value::Absent, |(_, v)| *v)
         }
-        f
     }
 
-    fn text(s: &'static str) -> Raw<'static> {
-        Raw::Text(Cow::Borrowed(s))
+    impl Line {
+        fn validate(&self) -> Result<Transaction, FieldError> {
+            validate(self)
+        }
     }
 
-    fn base() -> Vec<(Field, Raw<'static>)> {
+    fn fields(pairs: &[(Field, Value<'static>)]) -> Line {
+        Line(pairs.to_vec())
+    }
+
+    fn text(s: &'static str) -> Value<'static> {
+        Value::Text(s)
+    }
+
+    fn base() -> Vec<(Field, Value<'static>)> {
         vec![
             (Field::OrderId, text("A-1")),
-            (Field::Seq, Raw::Number("3")),
+            (Field::Seq, Value::Number("3")),
             (Field::Op, text("add")),
             (Field::TxnId, text("t1")),
             (Field::Amount, text("12.50")),
@@ -239,16 +256,16 @@ mod tests {
             (Field::Amount, text("1e2")),
             (Field::TxnId, text("")),
             (Field::Op, text("buy")),
-            (Field::Seq, Raw::Number("0")),
+            (Field::Seq, Value::Number("0")),
             (Field::OrderId, text("")),
         ];
         // Fix the failing fields one by one, in table order, and watch the next one fail.
         let fixes = [
             (Field::OrderId, text("A")),
-            (Field::Seq, Raw::Number("1")),
+            (Field::Seq, Value::Number("1")),
             (Field::Op, text("add")),
             (Field::TxnId, text("t")),
-            (Field::Amount, Raw::Number("-0.5")),
+            (Field::Amount, Value::Number("-0.5")),
             // currency is ignored by add, so at fails next
             (Field::At, text("2026-11-24T09:00:00Z")),
             (Field::Note, text("ok")),
@@ -266,7 +283,7 @@ mod tests {
             let e = fields(&all_bad).validate().unwrap_err();
             assert_eq!(e.field, want, "{e}");
             all_bad.retain(|(f, _)| *f != fix.0);
-            all_bad.push(fix.clone());
+            all_bad.push(*fix);
         }
         assert!(fields(&all_bad).validate().is_ok());
     }
@@ -275,18 +292,18 @@ mod tests {
     fn fields_the_op_ignores_are_not_checked() {
         let t = fields(&[
             (Field::OrderId, text("E-4")),
-            (Field::Seq, Raw::Number("1")),
+            (Field::Seq, Value::Number("1")),
             (Field::Op, text("ship")),
-            (Field::TxnId, Raw::Number("5")),
-            (Field::Amount, Raw::Other("an object")),
-            (Field::Currency, Raw::Repeated),
+            (Field::TxnId, Value::Number("5")),
+            (Field::Amount, Value::Other("an object")),
+            (Field::Currency, Value::Repeated),
         ])
         .validate()
         .unwrap();
         assert_eq!(t.content, Content::Ship);
         let t = fields(&[
             (Field::OrderId, text("E-4")),
-            (Field::Seq, Raw::Number("2")),
+            (Field::Seq, Value::Number("2")),
             (Field::Op, text("create")),
             (Field::Currency, text("JPY")),
             (Field::Amount, text("nonsense")),
@@ -310,7 +327,7 @@ mod tests {
             "99999999999999999999999",
         ] {
             let mut f = base();
-            f[1] = (Field::Seq, Raw::Number(bad));
+            f[1] = (Field::Seq, Value::Number(bad));
             assert_eq!(
                 fields(&f).validate().unwrap_err().field,
                 Field::Seq,
@@ -318,9 +335,9 @@ mod tests {
             );
         }
         let mut f = base();
-        f[1] = (Field::Seq, Raw::Number("9007199254740991"));
+        f[1] = (Field::Seq, Value::Number("9007199254740991"));
         assert_eq!(fields(&f).validate().unwrap().seq.get(), Seq::MAX);
-        f[1] = (Field::Seq, Raw::Number("007"));
+        f[1] = (Field::Seq, Value::Number("007"));
         assert_eq!(fields(&f).validate().unwrap().seq.get(), 7);
         f[1] = (Field::Seq, text("1"));
         let e = fields(&f).validate().unwrap_err();
@@ -331,20 +348,20 @@ mod tests {
     #[test]
     fn missing_and_repeated_and_wrong_types_are_named() {
         for (field, raw, needle) in [
-            (Field::OrderId, Raw::Absent, "required"),
-            (Field::Seq, Raw::NoColumn, "header has no seq column"),
-            (Field::Op, Raw::Repeated, "more than once"),
-            (Field::TxnId, Raw::Absent, "required for add"),
+            (Field::OrderId, Value::Absent, "required"),
+            (Field::Seq, Value::NoColumn, "header has no seq column"),
+            (Field::Op, Value::Repeated, "more than once"),
+            (Field::TxnId, Value::Absent, "required for add"),
             (
                 Field::Amount,
-                Raw::NoColumn,
+                Value::NoColumn,
                 "required for add, and the header has no amount column",
             ),
-            (Field::OrderId, Raw::Number("5"), "not a number"),
-            (Field::Op, Raw::Other("a boolean"), "not a boolean"),
-            (Field::Amount, Raw::Other("an array"), "string or number"),
-            (Field::At, Raw::Repeated, "more than once"),
-            (Field::Note, Raw::Other("an object"), "not an object"),
+            (Field::OrderId, Value::Number("5"), "not a number"),
+            (Field::Op, Value::Other("a boolean"), "not a boolean"),
+            (Field::Amount, Value::Other("an array"), "string or number"),
+            (Field::At, Value::Repeated, "more than once"),
+            (Field::Note, Value::Other("an object"), "not an object"),
         ] {
             let mut f = base();
             f.retain(|(x, _)| *x != field);

@@ -1,15 +1,18 @@
 //! JSON Lines ledgers line by line, keeping numbers exactly as written.
 //!
-//! Lines are split on `\n` (a `\r` before it is dropped). Each object is read in one pass with borrowed keys; each known field's value is taken
-//! as a [`RawValue`] so a number keeps its text (`1e2` stays `1e2`, `1.0` stays `1.0`),
-//! and unknown fields are skipped ([`IgnoredAny`]).
+//! Lines are split on `\n` (a `\r` before it is dropped). Each object is read in one
+//! pass with borrowed keys; each known field's value is taken as a [`RawValue`] so a
+//! number keeps its text (`1e2` stays `1e2`, `1.0` stays `1.0`), and unknown fields are
+//! skipped ([`IgnoredAny`]).
 
 use super::carry::Carry;
 use super::decoder::{is_blank, too_long, Parsed};
 use super::error::LineError;
-use super::fields::{Raw, RawFields};
+use super::fields::{Source, Value};
+use super::utf8::Utf8Window;
 use super::MAX_LINE_BYTES;
-use crate::field::Field;
+use crate::field::{Field, FieldError};
+use crate::transaction::Transaction;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -35,19 +38,24 @@ impl JsonLines {
         self.newlines
     }
 
-    pub(crate) fn feed(&mut self, mut input: &[u8], out: &mut Vec<Parsed>) {
-        while let Some(i) = memchr::memchr(b'\n', input) {
+    pub(crate) fn feed(&mut self, input: &[u8], out: &mut Vec<Parsed>) {
+        let mut utf8 = Utf8Window::new(input);
+        let mut start = 0;
+        while let Some(i) = memchr::memchr(b'\n', &input[start..]) {
+            let end = start + i;
             self.newlines += 1;
             let line = self.newlines;
             if self.carry.is_empty() {
-                decode_line(line, &input[..i], false, out);
+                let raw = &input[start..end];
+                let text_end = end - usize::from(raw.ends_with(b"\r"));
+                decode_line(line, raw, false, utf8.get(start, text_end), out);
             } else {
-                self.end_carried_line(line, &input[..i], out);
+                self.end_carried_line(line, &input[start..end], out);
             }
-            input = &input[i + 1..];
+            start = end + 1;
         }
-        if !input.is_empty() {
-            self.carry.extend(input);
+        if start < input.len() {
+            self.carry.extend(&input[start..]);
         }
     }
 
@@ -62,13 +70,14 @@ impl JsonLines {
         self.carry.extend(last);
         let overlong = self.carry.is_overlong();
         let held = self.carry.take();
-        decode_line(line, &held, overlong, out);
+        decode_line(line, &held, overlong, None, out);
         self.carry.restore(held);
     }
 }
 
 /// One physical line (without its `\n`) into a transaction, a refusal, or nothing if blank.
-fn decode_line(line: u64, raw: &[u8], overlong: bool, out: &mut Vec<Parsed>) {
+/// `text` is the line (without `\r`) if it is already known to be UTF-8.
+fn decode_line(line: u64, raw: &[u8], overlong: bool, text: Option<&str>, out: &mut Vec<Parsed>) {
     let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
     let refuse = |field: Option<Field>, reason: String| {
         Parsed::Refused(LineError::new(line, field, reason, raw))
@@ -77,7 +86,7 @@ fn decode_line(line: u64, raw: &[u8], overlong: bool, out: &mut Vec<Parsed>) {
         out.push(refuse(None, too_long()));
         return;
     }
-    let text = match std::str::from_utf8(raw) {
+    let text = match text.map_or_else(|| std::str::from_utf8(raw), Ok) {
         Ok(text) => text,
         Err(e) => {
             out.push(refuse(
@@ -123,6 +132,56 @@ fn why_not_an_object(text: &str, e: &serde_json::Error) -> String {
         }
     }
     format!("not valid JSON: {e}")
+}
+
+/// A field's value in a JSON line: like [`Value`], but a string with escapes owns its text.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) enum Raw<'a> {
+    /// Not in the line (absent key or JSON `null`).
+    #[default]
+    Absent,
+    /// A JSON string, unescaped.
+    Text(Cow<'a, str>),
+    /// A JSON number exactly as written.
+    Number(&'a str),
+    /// A JSON value of another type: "a boolean", "an object", "an array".
+    Other(&'static str),
+    /// The field is given more than once (JSON key or CSV column).
+    Repeated,
+}
+
+/// The values of the eight known fields of a JSON line, indexed by [`Field`].
+#[derive(Debug, Default)]
+pub(crate) struct RawFields<'a> {
+    values: [Raw<'a>; 8],
+}
+
+impl<'a> RawFields<'a> {
+    pub(crate) fn set(&mut self, field: Field, value: Raw<'a>) {
+        self.values[field as usize] = value;
+    }
+
+    #[cfg(test)]
+    pub(crate) fn get(&self, field: Field) -> &Raw<'a> {
+        &self.values[field as usize]
+    }
+
+    /// The transaction these values make, or the first failing field in table order.
+    pub(crate) fn validate(&self) -> Result<Transaction, FieldError> {
+        super::fields::validate(self)
+    }
+}
+
+impl Source for RawFields<'_> {
+    fn value(&self, field: Field) -> Value<'_> {
+        match &self.values[field as usize] {
+            Raw::Absent => Value::Absent,
+            Raw::Text(s) => Value::Text(s),
+            Raw::Number(s) => Value::Number(s),
+            Raw::Other(what) => Value::Other(what),
+            Raw::Repeated => Value::Repeated,
+        }
+    }
 }
 
 struct ObjectVisitor;

@@ -14,6 +14,7 @@
 //! - `jsonl`, `csv`: one line (or record) of each format into raw field values.
 //! - `fields`: raw field values into a transaction, checked in the contract's table order.
 //! - `datetime`: the RFC 3339 check of `at`.
+//! - `utf8`: UTF-8 checked once per chunk rather than once per line.
 //! - [`error`]: [`LineError`] (one refused line) and [`DecodeError`] (the whole file).
 //!
 //! # Choices where the contract is silent
@@ -35,6 +36,7 @@ mod fields;
 mod gzip;
 mod jsonl;
 pub mod kind;
+mod utf8;
 
 #[cfg(test)]
 mod testing;
