@@ -26,6 +26,12 @@ impl Carry {
     pub(crate) fn extend(&mut self, bytes: &[u8]) {
         self.seen = self.seen.saturating_add(bytes.len());
         if self.seen <= self.limit {
+            // Grow as `Vec` would (doubling), but never past the limit.
+            let needed = self.buf.len() + bytes.len();
+            if needed > self.buf.capacity() {
+                let target = needed.max(self.buf.capacity() * 2).min(self.limit);
+                self.buf.reserve_exact(target - self.buf.len());
+            }
             self.buf.extend_from_slice(bytes);
         } else {
             self.buf.truncate(KEEP_WHEN_OVERLONG);
@@ -48,6 +54,12 @@ impl Carry {
     /// them while the owner is borrowed mutably; give the buffer back with [`Carry::restore`].
     pub(crate) fn take(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.buf)
+    }
+
+    /// Bytes allocated for the line.
+    #[cfg(test)]
+    pub(crate) fn capacity(&self) -> usize {
+        self.buf.capacity()
     }
 
     /// Puts back a buffer from [`Carry::take`], emptied, and forgets the line.
@@ -86,6 +98,17 @@ mod tests {
         let buf = c.take();
         c.restore(buf);
         assert!(c.is_empty() && !c.is_overlong());
+    }
+
+    #[test]
+    fn never_allocates_past_the_limit() {
+        let mut c = Carry::new(1000);
+        for _ in 0..100 {
+            c.extend(&[b'a'; 9]);
+        }
+        c.extend(&[b'a'; 100]);
+        assert_eq!(c.seen, 1000);
+        assert!(c.capacity() <= 1000, "{}", c.capacity());
     }
 
     #[test]

@@ -106,6 +106,16 @@ impl Decoder {
         self.text.body.newlines() + u64::from(partial)
     }
 
+    /// Bytes the decoder holds on to between pushes (its buffers' capacity).
+    #[cfg(test)]
+    fn buffered(&mut self) -> usize {
+        let body = match &self.text.body {
+            Body::JsonLines(lines) => lines.buffered(),
+            Body::Csv(records) => records.buffered(),
+        };
+        body + self.gunzip.as_mut().map_or(0, Gunzip::buffered)
+    }
+
     fn check_open(&self) -> Result<(), DecodeError> {
         match self.state {
             State::Open => Ok(()),
@@ -535,6 +545,56 @@ mod tests {
     }
 
     #[test]
+    fn memory_stays_bounded_whatever_the_line_length() {
+        let limit = MAX_LINE_BYTES + 64 * 1024;
+        for kind in [JSONL, CSV] {
+            let mut d = Decoder::new(kind);
+            let mut out = Vec::new();
+            d.push(b"order_id,seq,op\n", &mut out).unwrap();
+            for chunk in 0..200 {
+                // 12.8 MB on one line, in 64 KiB chunks; a quote keeps CSV inside one field.
+                let piece = if chunk == 0 {
+                    b"\"".to_vec()
+                } else {
+                    b"a".repeat(64 * 1024)
+                };
+                d.push(&piece, &mut out).unwrap();
+                assert!(
+                    d.buffered() <= limit,
+                    "{kind:?}: {} bytes held",
+                    d.buffered()
+                );
+            }
+            d.push(b"\"\n", &mut out).unwrap();
+            d.finish(&mut out).unwrap();
+            assert_eq!(refusals(&out).last(), Some(&(2, None)), "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn gzip_that_inflates_enormously_is_decoded_in_bounded_memory() {
+        let text = [
+            b"a".repeat(8 << 20),
+            b"\n".to_vec(),
+            PAY.as_bytes().to_vec(),
+        ]
+        .concat();
+        let zipped = gzip(&text);
+        assert!(zipped.len() < 100_000);
+        let mut d = Decoder::new(gz(JSONL));
+        let mut out = Vec::new();
+        d.push(&zipped, &mut out).unwrap();
+        assert!(
+            d.buffered() <= MAX_LINE_BYTES + 128 * 1024,
+            "{}",
+            d.buffered()
+        );
+        d.finish(&mut out).unwrap();
+        assert_eq!(refusals(&out), [(1, None)]);
+        assert_eq!(txn_lines(&out), [2]);
+    }
+
+    #[test]
     fn gzip_with_several_members_is_read_whole_even_mid_line() {
         let text = format!("{PAY}\n{PAY}\n{PAY}");
         let (a, b) = text.as_bytes().split_at(50);
@@ -718,6 +778,51 @@ mod tests {
             let ends_mid_line = file.last().is_some_and(|&b| b != b'\n')
                 && file != "\u{feff}".as_bytes();
             prop_assert_eq!(whole.1, newlines + u64::from(ends_mid_line));
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+        /// A line over the limit anywhere, cut anywhere: refused at its own line, and the
+        /// lines after it keep their numbers.
+        #[test]
+        fn a_too_long_line_anywhere_with_any_chunking(
+            before in 0usize..5,
+            after in 0usize..5,
+            csv: bool,
+            crlf: bool,
+            extra in 1usize..3000,
+            sizes in proptest::collection::vec(prop_oneof![1usize..50, 1000usize..70_000], 1..6),
+        ) {
+            let eol = if crlf { "\r\n" } else { "\n" };
+            let (kind, head, row, long) = if csv {
+                let long = format!("L,1,pay,,,,\"{}\n{}\"", "x".repeat(MAX_LINE_BYTES / 2), "y".repeat(MAX_LINE_BYTES / 2 + extra));
+                (CSV, format!("order_id,seq,op,txn_id,amount,currency,note{eol}"), "A,1,pay,,,,".to_owned(), long)
+            } else {
+                (JSONL, String::new(), PAY.to_owned(), format!("{{\"note\":\"{}\"}}", "é".repeat(MAX_LINE_BYTES / 2 + extra)))
+            };
+            let first = 1 + u64::from(csv);
+            let mut file = head;
+            for _ in 0..before {
+                file.push_str(&row);
+                file.push_str(eol);
+            }
+            file.push_str(&long);
+            for _ in 0..after {
+                file.push_str(eol);
+                file.push_str(&row);
+            }
+            let whole = decode_in_chunks(kind, file.as_bytes(), &[]);
+            let chunked = decode_in_chunks(kind, file.as_bytes(), &sizes);
+            prop_assert_eq!(&chunked, &whole);
+            let long_line = first + before as u64;
+            let long_lines = 1 + u64::from(csv); // the CSV record holds a newline
+            prop_assert_eq!(refusals(&whole.0), vec![(long_line, None)]);
+            let expected: Vec<u64> = (first..long_line)
+                .chain((0..after as u64).map(|i| long_line + long_lines + i))
+                .collect();
+            prop_assert_eq!(txn_lines(&whole.0), expected);
         }
     }
 }

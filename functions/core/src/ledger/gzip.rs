@@ -57,6 +57,11 @@ impl Gunzip {
         Ok(())
     }
 
+    #[cfg(test)]
+    pub(crate) fn buffered(&mut self) -> usize {
+        self.decoder.get_mut().capacity()
+    }
+
     fn drain(
         &mut self,
         sink: &mut impl FnMut(&[u8]) -> Result<(), DecodeError>,

@@ -59,6 +59,11 @@ impl JsonLines {
         }
     }
 
+    #[cfg(test)]
+    pub(crate) fn buffered(&self) -> usize {
+        self.carry.capacity()
+    }
+
     /// End of input: the last line needs no `\n`.
     pub(crate) fn finish(&mut self, out: &mut Vec<Parsed>) {
         if !self.carry.is_empty() {
