@@ -1,4 +1,4 @@
-//! `Carry`: the bytes of a line (or record) that spans chunks, held up to a limit.
+//! `Carry`: the bytes of a JSON Lines line that spans chunks, held up to a limit.
 
 use super::MAX_TEXT_BYTES;
 

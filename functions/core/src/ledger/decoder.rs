@@ -485,6 +485,20 @@ mod tests {
     }
 
     #[test]
+    fn a_string_that_decodes_to_no_text_is_refused_naming_its_field_when_checked() {
+        let out = decode(
+            JSONL,
+            br#"{"order_id":"A","seq":1,"op":"pay","note":"\ud800"}"#,
+        );
+        assert_eq!(only_refusal(&out).field, Some(Field::Note));
+        let out = decode(
+            JSONL,
+            br#"{"order_id":"A","seq":1,"op":"pay","txn_id":"\ud800"}"#,
+        );
+        assert_eq!(the_txn(&out).content, Content::Pay);
+    }
+
+    #[test]
     fn a_repeated_key_refuses_the_line_naming_it_when_checked() {
         let out = decode(JSONL, br#"{"order_id":"A","seq":1,"seq":1,"op":"pay"}"#);
         let e = only_refusal(&out);

@@ -28,6 +28,8 @@ pub(crate) enum Value<'a> {
     Other(&'static str),
     /// The field is given more than once (JSON key or CSV column).
     Repeated,
+    /// A JSON string whose escapes make no text (a lone surrogate such as `"\ud800"`).
+    Unreadable,
 }
 
 /// A line's fields, read one at a time and only when needed.
@@ -121,6 +123,7 @@ impl<S: Source> Checks<'_, S> {
                 format!("must be a JSON string, not {what}"),
             )),
             Value::Repeated => Err(repeated(field)),
+            Value::Unreadable => Err(unreadable(field)),
         }
     }
 
@@ -142,7 +145,7 @@ impl<S: Source> Checks<'_, S> {
     fn seq(&self) -> Result<Seq, FieldError> {
         match self.get(Field::Seq) {
             Value::Number(digits) => seq_from_digits(digits),
-            Value::Text(_) => Err(FieldError::new(
+            Value::Text(_) | Value::Unreadable => Err(FieldError::new(
                 Field::Seq,
                 "must be a JSON integer, not a string",
             )),
@@ -164,9 +167,18 @@ impl<S: Source> Checks<'_, S> {
                 format!("must be a JSON string or number, not {what}"),
             )),
             Value::Repeated => Err(repeated(Field::Amount)),
+            Value::Unreadable => Err(unreadable(Field::Amount)),
             Value::Absent | Value::NoColumn => Err(self.missing(Field::Amount, Some(op))),
         }
     }
+}
+
+#[cold]
+fn unreadable(field: Field) -> FieldError {
+    FieldError::new(
+        field,
+        "is a JSON string with an escape that is no character (a lone surrogate)",
+    )
 }
 
 #[cold]

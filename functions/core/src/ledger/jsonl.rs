@@ -151,8 +151,10 @@ pub(crate) enum Raw<'a> {
     Number(&'a str),
     /// A JSON value of another type: "a boolean", "an object", "an array".
     Other(&'static str),
-    /// The field is given more than once (JSON key or CSV column).
+    /// The key is given more than once.
     Repeated,
+    /// A string whose escapes make no text (a lone surrogate).
+    Unreadable,
 }
 
 /// The values of the eight known fields of a JSON line, indexed by [`Field`].
@@ -185,6 +187,7 @@ impl Source for RawFields<'_> {
             Raw::Number(s) => Value::Number(s),
             Raw::Other(what) => Value::Other(what),
             Raw::Repeated => Value::Repeated,
+            Raw::Unreadable => Value::Unreadable,
         }
     }
 }
@@ -209,7 +212,7 @@ impl<'de> Visitor<'de> for ObjectVisitor {
                     let value = if seen & bit != 0 {
                         Raw::Repeated
                     } else {
-                        classify(raw.get()).map_err(de::Error::custom)?
+                        classify(raw.get())
                     };
                     seen |= bit;
                     fields.set(field, value);
@@ -257,19 +260,22 @@ impl Visitor<'_> for KeySeed {
 }
 
 /// The raw value of a known field from its JSON text (already checked to be valid JSON).
-fn classify(json: &str) -> Result<Raw<'_>, serde_json::Error> {
-    Ok(match json.as_bytes().first() {
+fn classify(json: &str) -> Raw<'_> {
+    match json.as_bytes().first() {
         Some(b'"') => match json.get(1..json.len() - 1) {
             // No escapes: the text between the quotes is the string.
             Some(inner) if !inner.contains('\\') => Raw::Text(Cow::Borrowed(inner)),
-            _ => Raw::Text(Cow::Owned(serde_json::from_str::<String>(json)?)),
+            _ => match serde_json::from_str::<String>(json) {
+                Ok(text) => Raw::Text(Cow::Owned(text)),
+                Err(_) => Raw::Unreadable,
+            },
         },
         Some(b'n') => Raw::Absent,
         Some(b't' | b'f') => Raw::Other("a boolean"),
         Some(b'{') => Raw::Other("an object"),
         Some(b'[') => Raw::Other("an array"),
         _ => Raw::Number(json),
-    })
+    }
 }
 
 #[cfg(test)]
@@ -313,6 +319,12 @@ mod tests {
     }
 
     #[test]
+    fn a_lone_surrogate_is_unreadable_not_invalid_json() {
+        assert_eq!(get(r#"{"note":"\ud800"}"#, Field::Note), Raw::Unreadable);
+        assert_eq!(get(r#"{"note":"a\udc00b"}"#, Field::Note), Raw::Unreadable);
+    }
+
+    #[test]
     fn repeated_known_keys_are_marked_and_unknown_ones_ignored() {
         let line = r#"{"seq":1,"x":1,"seq":2,"x":2}"#;
         assert_eq!(get(line, Field::Seq), Raw::Repeated);
@@ -333,7 +345,6 @@ mod tests {
             ("{'a':1}", "not valid JSON"),
             ("{\"a\":\"\u{1}\"}", "not valid JSON"),
             ("{\"seq\":01}", "not valid JSON"),
-            ("{\"note\":\"\\ud800\"}", "not valid JSON"),
             ("nonsense", "not valid JSON"),
         ] {
             let why = parse_object(line).unwrap_err();

@@ -1,30 +1,39 @@
-//! Streaming decoding of ledger files (contract section 1): bytes in, transactions and line errors out.
+//! Streaming decoding of ledger files (contract section 1): bytes in, transactions and
+//! refused lines out.
 //!
 //! The caller feeds raw chunks of an object as they arrive ([`Decoder::push`]) and ends
 //! with [`Decoder::finish`]; every complete line (or CSV record) comes out as a
 //! [`Parsed`]: a valid [`Transaction`](crate::Transaction) or a [`LineError`] for the
-//! rejects report. Memory stays bounded whatever the file: a line is held at most up to
-//! [`MAX_LINE_BYTES`] (plus the current chunk), and gzip is decompressed as it streams.
+//! rejects report. Memory stays bounded whatever the file: about [`MAX_LINE_BYTES`] of a
+//! line is held at most (plus the current chunk), and gzip is decompressed as it streams.
+//! The output of one `push` is what that chunk completes, so its size follows the chunk
+//! (times the compression ratio for gzip).
 //!
 //! # Layout
 //! - [`kind`]: which format a key names ([`kind_of_key`]).
 //! - [`decoder`]: [`Decoder`], the push-based pipeline gzip → BOM → lines/records.
 //! - `gzip`: push-based decompression of every member of a gzip file.
-//! - `carry`: the bounded buffer for a line that spans chunks.
-//! - `jsonl`, `csv`: one line (or record) of each format into raw field values.
-//! - `fields`: raw field values into a transaction, checked in the contract's table order.
+//! - `jsonl`: JSON Lines, line by line, with `carry` holding a line that spans chunks.
+//! - `csv`: CSV records found by `csv-core`, with `csv::spanning` for a record that spans
+//!   reads.
+//! - `fields`: a line's field values into a transaction, checked in the contract's order.
 //! - `datetime`: the RFC 3339 check of `at`.
-//! - `utf8`: UTF-8 checked once per chunk rather than once per line.
+//! - `utf8`: UTF-8 checked once per chunk rather than once per line, or piece by piece.
 //! - [`error`]: [`LineError`] (one refused line) and [`DecodeError`] (the whole file).
 //!
 //! # Choices where the contract is silent
 //! - A JSON key or CSV column that a known field has twice refuses the line naming that
 //!   field, when that field is checked (so not when the op ignores it).
 //! - JSON `null` is the same as an absent field (as in the wire format of a transaction).
+//! - A JSON string whose escapes make no text (a lone surrogate, `"\ud800"`) is refused
+//!   naming its field, when that field is checked; the line is valid JSON otherwise.
+//! - Blank lines before a CSV header are skipped: the header is the first non-blank record.
 //! - A line longer than [`MAX_LINE_BYTES`] is refused even if it is only white space; the
 //!   limit counts the bytes of the line without its `\n` or `\r\n` ending.
-//! - A CSV header that is too long or not UTF-8 fails the whole file ([`DecodeError::CsvHeader`]).
-//!   Column names are matched exactly (case and spaces included).
+//! - A CSV header that is too long or not UTF-8 fails the whole file
+//!   ([`DecodeError::CsvHeader`]). Column names are matched exactly (case and spaces
+//!   included). A CSV record ending inside a quoted field (at the end of the file) is
+//!   refused as a whole; other quote oddities are read as `csv-core` reads them.
 //! - An empty `.gz` object (zero bytes) is an empty ledger, not a corrupt one.
 
 mod carry;
