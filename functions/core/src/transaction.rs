@@ -172,20 +172,28 @@ impl Content {
     /// A stable fingerprint of the content: SHA-256 over an unambiguous canonical form,
     /// with amounts compared by value (`12.5` and `12.50` give the same fingerprint).
     pub fn fingerprint(&self) -> Fingerprint {
-        let canonical = match self {
-            Content::Create { currency } => serde_json::json!(["create", currency.as_str()]),
-            Content::Add { txn_id, amount } => {
-                serde_json::json!(["add", txn_id.as_str(), amount.canonical()])
-            }
-            Content::Modify { txn_id, amount } => {
-                serde_json::json!(["modify", txn_id.as_str(), amount.canonical()])
-            }
-            other => serde_json::json!([other.op().as_str()]),
+        // Canonical form: the op, then each used field length-prefixed, so no two contents
+        // share a byte string (a `txn_id` may hold any character).
+        let mut h = Sha256::new();
+        let mut field = |bytes: &[u8]| {
+            h.update((bytes.len() as u64).to_be_bytes());
+            h.update(bytes);
         };
-        let digest = Sha256::digest(canonical.to_string().as_bytes());
+        field(self.op().as_str().as_bytes());
+        match self {
+            Content::Create { currency } => field(currency.as_str().as_bytes()),
+            Content::Add { txn_id, amount } | Content::Modify { txn_id, amount } => {
+                field(txn_id.as_str().as_bytes());
+                field(amount.canonical().as_bytes());
+            }
+            _ => {}
+        }
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let digest = h.finalize();
         let mut hex = String::with_capacity(64);
         for b in digest {
-            hex.push_str(&format!("{b:02x}"));
+            hex.push(char::from(HEX[usize::from(b >> 4)]));
+            hex.push(char::from(HEX[usize::from(b & 0x0f)]));
         }
         Fingerprint(hex)
     }
