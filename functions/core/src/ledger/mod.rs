@@ -30,7 +30,7 @@
 //! - Blank lines before a CSV header are skipped: the header is the first non-blank record.
 //! - A line longer than [`MAX_LINE_BYTES`] is refused even if it is only white space; the
 //!   limit counts the bytes of the line without its `\n` or `\r\n` ending.
-//! - A CSV header that is too long or not UTF-8 fails the whole file
+//! - A CSV header that is too long, not UTF-8 or wider than 4096 columns fails the whole file
 //!   ([`DecodeError::CsvHeader`]). Column names are matched exactly (case and spaces
 //!   included). A CSV record ending inside a quoted field (at the end of the file) is
 //!   refused as a whole; other quote oddities are read as `csv-core` reads them.

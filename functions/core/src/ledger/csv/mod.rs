@@ -19,6 +19,9 @@ use spanning::Spanning;
 /// A record's field bytes are at most its length: the line limit (plus a `\r`).
 const FIELDS_LIMIT: usize = MAX_LINE_BYTES + 1;
 
+/// The most columns a header may have (so that reading one stays within bounded memory).
+pub(crate) const MAX_COLUMNS: usize = 4096;
+
 /// The records of a CSV ledger: the first non-blank record is the header.
 pub(crate) struct CsvRecords {
     reader: Reader,
@@ -187,7 +190,7 @@ impl CsvRecords {
     fn more_end_room(&mut self) {
         let cap = match &self.header {
             Some(h) => h.columns + 1,
-            None => FIELDS_LIMIT + 1,
+            None => MAX_COLUMNS + 1,
         };
         if self.ends.len() < cap {
             let len = (self.ends.len() * 2).min(cap);
@@ -297,6 +300,10 @@ impl CsvRecords {
             }
         }
         let Some(header) = &self.header else {
+            if self.too_many_fields || self.ends_len > MAX_COLUMNS {
+                let reason = format!("has more than {MAX_COLUMNS} columns");
+                return Err(DecodeError::CsvHeader { line, reason });
+            }
             self.header = Some(self.read_header(text));
             return Ok(());
         };
@@ -677,6 +684,31 @@ mod tests {
         assert_eq!(
             error.as_deref(),
             Some("line 3: CSV header not valid UTF-8 (byte 18)")
+        );
+    }
+
+    #[test]
+    fn a_header_of_too_many_columns_fails_the_whole_file() {
+        let wide = |n: usize| {
+            let mut header = "order_id,seq,op".to_owned();
+            for i in 3..n {
+                header.push_str(&format!(",c{i}"));
+            }
+            format!("{header}\nA,1,pay{}", ",".repeat(n - 3))
+        };
+        let (out, _, error) = try_decode_in_chunks(CSV, wide(MAX_COLUMNS).as_bytes(), &[]);
+        assert_eq!((txn_lines(&out), error), (vec![2], None));
+        let header_only = wide(MAX_COLUMNS)
+            .split('\n')
+            .next()
+            .unwrap_or("")
+            .to_owned();
+        let (_, _, error) = try_decode_in_chunks(CSV, header_only.as_bytes(), &[]);
+        assert_eq!(error, None);
+        let (_, _, error) = try_decode_in_chunks(CSV, wide(MAX_COLUMNS + 1).as_bytes(), &[]);
+        assert_eq!(
+            error.as_deref(),
+            Some("line 1: CSV header has more than 4096 columns")
         );
     }
 
