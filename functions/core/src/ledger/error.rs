@@ -1,4 +1,5 @@
-//! The two ways decoding fails: one refused line ([`LineError`]) or the whole file ([`DecodeError`]).
+//! The two ways decoding fails: one refused line ([`LineError`]) or the whole file
+//! ([`DecodeError`]).
 
 use super::MAX_TEXT_BYTES;
 use crate::field::Field;
