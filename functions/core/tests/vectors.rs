@@ -1,5 +1,6 @@
 //! The conformance vectors, end to end through the pure domain: each ledger decoded and
 //! its transactions applied in file order must give exactly the expected order JSON.
+#![allow(clippy::unwrap_used)] // a test file: a failed unwrap is a failed test
 
 use convoy_core::ledger::{kind_of_key, Decoder, Parsed};
 use convoy_core::memory::OrderBook;
@@ -83,7 +84,7 @@ fn check((name, bytes, expected, rejects): (&str, &[u8], &str, &str)) {
             (v["order_id"].as_str().unwrap().to_owned(), v)
         })
         .collect();
-    let want_refused: Vec<(u64, Option<String>)> = rejects
+    let want_refused: Refused = rejects
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
