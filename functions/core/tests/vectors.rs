@@ -27,14 +27,12 @@ macro_rules! vector {
     };
 }
 
+type Refused = Vec<(u64, Option<String>)>;
+
 /// Decodes `bytes` as the key's format, applies every valid transaction in file order
 /// (batches of `batch` per order, as a FIFO consumer would see them), returns the views
 /// and the refused (line, field) pairs.
-fn run(
-    name: &str,
-    bytes: &[u8],
-    batch: usize,
-) -> (BTreeMap<String, Value>, Vec<(u64, Option<String>)>) {
+fn run(name: &str, bytes: &[u8], batch: usize) -> (BTreeMap<String, Value>, Refused) {
     let mut decoder = Decoder::new(kind_of_key(name).unwrap());
     let mut out = Vec::new();
     for chunk in bytes.chunks(97) {
