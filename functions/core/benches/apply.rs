@@ -10,6 +10,7 @@
 //! - in order: `OrderBook::receive` with FIFO-like batches of 10 per order group, in order;
 //! - shuffled + 5 % copies: the same, delivered out of order within each order with exact
 //!   copies, so parking, draining and duplicate detection all work.
+#![allow(clippy::unwrap_used)] // generated inputs are valid; a failure must stop the run loudly
 
 use convoy_core::memory::OrderBook;
 use convoy_core::{OrderId, OrderState, Transaction};
