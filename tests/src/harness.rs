@@ -1,0 +1,270 @@
+//! One test's exclusive use of the emulator: the global lock, the run id that namespaces
+//! its ledger keys and order ids, and the pipeline driven with in-process functions.
+
+use crate::BoxError;
+use convoy_core::OrderView;
+use convoy_local::function::LambdaFunction;
+use convoy_local::inprocess::{InProcessConsumer, InProcessLedger};
+use convoy_local::pipeline::{Pipeline, PipelineError, Running, Upload};
+use convoy_local::stack::{Stack, StackError};
+use convoy_store::{DynamoOrderStore, OrderReader, StoreError};
+use futures::FutureExt;
+use ledger::aws::{DynamoStatusStore, S3Rejects, S3Source, SqsPublisher};
+use ledger::LedgerStatus;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::{Mutex, MutexGuard};
+
+/// How long a test waits for the pipeline to settle before it fails (never hangs CI).
+pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The in-process ledger function's time limit per invocation (below the ledger queue's
+/// visibility timeout, as Lambda requires of a deployed function).
+pub const LEDGER_TIMEOUT: Duration = Duration::from_secs(25);
+
+/// Concurrent pollers of the transactions queue (Lambda scales FIFO by message group).
+pub const CONSUMER_POLLERS: usize = 4;
+
+const HOW_TO_START: &str = "run `bash infra/test.sh`, or start the emulator and provision the \
+     stack with `bash infra/localstack.sh start && bash infra/provision.sh`";
+
+/// Tests share one emulator and its queues: one test at a time (a tokio mutex does not
+/// poison, so a failed test does not fail the next ones).
+static EXCLUSIVE: Mutex<()> = Mutex::const_new(());
+
+static RUNS: AtomicU64 = AtomicU64::new(0);
+static COPIES: AtomicU64 = AtomicU64::new(0);
+
+/// Why a test could not use the emulator. Its `Debug` (what `unwrap` shows) is the message
+/// with its causes.
+#[derive(thiserror::Error)]
+pub enum HarnessError {
+    #[error("the local stack is not provisioned: {HOW_TO_START}")]
+    NoStack(#[source] StackError),
+    #[error("the emulator at {endpoint} does not answer ({what}): {HOW_TO_START}")]
+    NoEmulator {
+        endpoint: String,
+        what: &'static str,
+        #[source]
+        source: BoxError,
+    },
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+    #[error("reading the orders")]
+    Store(#[source] StoreError),
+    #[error("sending a transaction to the transactions queue")]
+    Send(#[source] BoxError),
+    #[error("order {0} does not serialize as JSON")]
+    View(String, #[source] serde_json::Error),
+}
+
+impl std::fmt::Debug for HarnessError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self}")?;
+        let mut cause = std::error::Error::source(self);
+        while let Some(e) = cause {
+            write!(f, ": {e}")?;
+            cause = e.source();
+        }
+        Ok(())
+    }
+}
+
+/// The ledger function in-process, over the real S3 / SQS / DynamoDB adapters.
+pub type AwsLedger = InProcessLedger<S3Source, SqsPublisher, S3Rejects, DynamoStatusStore>;
+
+/// One test's hold on the emulator; released when dropped.
+pub struct Harness {
+    /// `r<millis>-<counter>`: unique per test, also across runs on the same emulator.
+    pub run: String,
+    pub pipeline: Pipeline,
+    _exclusive: MutexGuard<'static, ()>,
+}
+
+impl Harness {
+    /// Waits for the emulator to be free, then checks that it is there with the stack.
+    pub async fn start() -> Result<Harness, HarnessError> {
+        let exclusive = EXCLUSIVE.lock().await;
+        let stack = Stack::load(&Stack::default_env_file()).map_err(HarnessError::NoStack)?;
+        let pipeline = Pipeline::connect(stack).await;
+        probe(&pipeline).await?;
+        Ok(Harness {
+            run: new_run_id(),
+            pipeline,
+            _exclusive: exclusive,
+        })
+    }
+
+    /// `ledgers/<run>/<name>`.
+    pub fn key(&self, name: &str) -> String {
+        format!("ledgers/{}/{name}", self.run)
+    }
+
+    /// `<run>-`: what every order id of this test starts with.
+    pub fn prefix(&self) -> String {
+        format!("{}-", self.run)
+    }
+
+    /// `<run>-<id>`.
+    pub fn order_id(&self, id: &str) -> String {
+        format!("{}{id}", self.prefix())
+    }
+
+    /// The ledger function's handler in-process, built as the Lambda builds it.
+    pub fn ledger_function(&self) -> AwsLedger {
+        let stack = &self.pipeline.stack;
+        let config = ledger::Config {
+            transactions_queue_url: stack.transactions_queue_url.clone(),
+            table_name: stack.table_name.clone(),
+        };
+        let options = ledger::HandlerOptions {
+            deadline_margin: Duration::from_secs(5),
+            progress_every: Duration::from_secs(1),
+            ..ledger::HandlerOptions::default()
+        };
+        InProcessLedger {
+            handler: ledger::aws::build_handler_with(&self.pipeline.sdk, &config, options),
+            timeout: LEDGER_TIMEOUT,
+        }
+    }
+
+    /// The orders table as the consumer uses it.
+    pub fn order_store(&self) -> DynamoOrderStore {
+        self.pipeline.orders.clone()
+    }
+
+    /// Both mappings with both functions in-process over the real adapters.
+    pub async fn start_in_process(&self) -> Result<Running, HarnessError> {
+        let consumer = InProcessConsumer {
+            store: self.order_store(),
+        };
+        self.start_with(self.ledger_function(), consumer).await
+    }
+
+    /// Both mappings with the given functions.
+    pub async fn start_with<L, C>(&self, ledger: L, consumer: C) -> Result<Running, HarnessError>
+    where
+        L: LambdaFunction + 'static,
+        C: LambdaFunction + 'static,
+    {
+        Ok(self
+            .pipeline
+            .start(ledger, consumer, CONSUMER_POLLERS)
+            .await?)
+    }
+
+    /// Runs `body` with the mappings running, then stops them — also when `body` panics
+    /// (a failed assertion), before the panic goes on.
+    pub async fn with_running<T>(
+        &self,
+        running: Running,
+        body: impl AsyncFnOnce(&Running) -> T,
+    ) -> T {
+        let outcome = AssertUnwindSafe(body(&running)).catch_unwind().await;
+        running.stop().await;
+        match outcome {
+            Ok(value) => value,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+
+    /// Uploads `body` as `ledgers/<run>/<name>`.
+    pub async fn upload(&self, name: &str, body: Vec<u8>) -> Result<Upload, HarnessError> {
+        Ok(self.pipeline.upload(&self.key(name), body).await?)
+    }
+
+    /// Waits (at most [`SETTLE_TIMEOUT`]) until every upload has a final status and the
+    /// queues are drained; the statuses in upload order.
+    pub async fn settle(
+        &self,
+        running: &Running,
+        uploads: &[Upload],
+    ) -> Result<Vec<LedgerStatus>, HarnessError> {
+        let run = &self.run;
+        Ok(self
+            .pipeline
+            .wait_settled(running, uploads, SETTLE_TIMEOUT, |state| {
+                eprintln!("[{run}] waiting: {state}")
+            })
+            .await?)
+    }
+
+    /// Every order of this run as users see it (contract section 4), by `order_id`.
+    pub async fn views(&self) -> Result<BTreeMap<String, Value>, HarnessError> {
+        let prefix = self.prefix();
+        let orders = self
+            .pipeline
+            .orders
+            .list_orders()
+            .await
+            .map_err(HarnessError::Store)?;
+        orders
+            .iter()
+            .filter(|o| o.order_id.as_str().starts_with(&prefix))
+            .map(|o| {
+                let id = o.order_id.to_string();
+                serde_json::to_value(OrderView::from(o))
+                    .map(|v| (id.clone(), v))
+                    .map_err(|e| HarnessError::View(id, e))
+            })
+            .collect()
+    }
+
+    /// Sends one transaction (wire JSON) straight to the transactions queue with its own
+    /// deduplication id: a copy that SQS deduplication does not absorb, as after the
+    /// 5-minute window or a redrive.
+    pub async fn send_copy(&self, order_id: &str, body: &str) -> Result<(), HarnessError> {
+        let n = COPIES.fetch_add(1, Ordering::SeqCst);
+        self.pipeline
+            .sqs
+            .send_message()
+            .queue_url(&self.pipeline.stack.transactions_queue_url)
+            .message_group_id(order_id)
+            .message_deduplication_id(format!("{}-copy-{n}", self.run))
+            .message_body(body)
+            .send()
+            .await
+            .map_err(|e| HarnessError::Send(Box::new(e)))?;
+        Ok(())
+    }
+}
+
+/// Fails with a message naming the way to start the emulator unless the stack's queues and
+/// bucket answer.
+async fn probe(pipeline: &Pipeline) -> Result<(), HarnessError> {
+    let stack = &pipeline.stack;
+    let missing = |what: &'static str| {
+        let endpoint = stack.endpoint_url.clone();
+        move |source: BoxError| HarnessError::NoEmulator {
+            endpoint,
+            what,
+            source,
+        }
+    };
+    pipeline
+        .depth(&stack.ledger_queue_url)
+        .await
+        .map_err(|e| missing("the ledger queue")(Box::new(e)))?;
+    pipeline
+        .depth(&stack.transactions_queue_url)
+        .await
+        .map_err(|e| missing("the transactions queue")(Box::new(e)))?;
+    pipeline
+        .s3
+        .head_bucket()
+        .bucket(&stack.bucket)
+        .send()
+        .await
+        .map_err(|e| missing("the bucket")(Box::new(e)))?;
+    Ok(())
+}
+
+fn new_run_id() -> String {
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    format!("r{millis}-{}", RUNS.fetch_add(1, Ordering::SeqCst))
+}

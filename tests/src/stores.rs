@@ -1,0 +1,120 @@
+//! Order-store wrappers for the in-process consumer: [`Shared`] lets the test keep a handle
+//! on the store it gave away (to inject faults and check they fired), [`Recording`] keeps
+//! every successful commit with its time and resulting state.
+
+use convoy_core::sequencer::{Need, Step};
+use convoy_core::{OrderId, OrderState, Seq, Transaction};
+use convoy_store::{Fact, OrderStore, StoreError, Version};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::time::Instant;
+
+/// A store shared between the consumer and the test.
+pub struct Shared<S>(pub Arc<S>);
+
+impl<S: OrderStore + Send> OrderStore for Shared<S> {
+    async fn load(&self, id: &OrderId) -> Result<Option<(OrderState, Version)>, StoreError> {
+        self.0.load(id).await
+    }
+
+    async fn fetch(&self, id: &OrderId, need: &Need) -> Result<Option<Fact>, StoreError> {
+        self.0.fetch(id, need).await
+    }
+
+    async fn fetch_parked(
+        &self,
+        id: &OrderId,
+        from: Seq,
+        to: Seq,
+    ) -> Result<Vec<Transaction>, StoreError> {
+        self.0.fetch_parked(id, from, to).await
+    }
+
+    async fn commit(
+        &self,
+        id: &OrderId,
+        expected: Option<Version>,
+        step: &Step,
+    ) -> Result<Version, StoreError> {
+        self.0.commit(id, expected, step).await
+    }
+}
+
+/// One successful commit.
+#[derive(Debug, Clone)]
+pub struct Commit {
+    pub order_id: String,
+    pub at: Instant,
+    /// The order's state after the commit.
+    pub state: OrderState,
+}
+
+/// Records the successful commits of the store it wraps.
+pub struct Recording<S> {
+    inner: S,
+    commits: Mutex<Vec<Commit>>,
+}
+
+impl<S> Recording<S> {
+    pub fn new(inner: S) -> Self {
+        Self {
+            inner,
+            commits: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    /// The commits so far, in the order they succeeded.
+    pub fn commits(&self) -> Vec<Commit> {
+        self.lock().clone()
+    }
+
+    /// The commits of one order, in the order they succeeded.
+    pub fn commits_of(&self, order_id: &str) -> Vec<Commit> {
+        self.lock()
+            .iter()
+            .filter(|c| c.order_id == order_id)
+            .cloned()
+            .collect()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<Commit>> {
+        self.commits.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl<S: OrderStore + Send> OrderStore for Recording<S> {
+    async fn load(&self, id: &OrderId) -> Result<Option<(OrderState, Version)>, StoreError> {
+        self.inner.load(id).await
+    }
+
+    async fn fetch(&self, id: &OrderId, need: &Need) -> Result<Option<Fact>, StoreError> {
+        self.inner.fetch(id, need).await
+    }
+
+    async fn fetch_parked(
+        &self,
+        id: &OrderId,
+        from: Seq,
+        to: Seq,
+    ) -> Result<Vec<Transaction>, StoreError> {
+        self.inner.fetch_parked(id, from, to).await
+    }
+
+    async fn commit(
+        &self,
+        id: &OrderId,
+        expected: Option<Version>,
+        step: &Step,
+    ) -> Result<Version, StoreError> {
+        let version = self.inner.commit(id, expected, step).await?;
+        self.lock().push(Commit {
+            order_id: id.to_string(),
+            at: Instant::now(),
+            state: step.state.clone(),
+        });
+        Ok(version)
+    }
+}
