@@ -1,0 +1,151 @@
+//! Scenarios 4 and 5: a ledger uploaded again (same key, other key) or a transaction
+//! delivered again changes nothing but `duplicates`; a conflicting transaction (same
+//! order and `seq`, other content) is counted once in `conflicts` and changes nothing else.
+
+// A test file throughout: a failed unwrap is a failed test, helpers included.
+#![allow(clippy::unwrap_used)]
+
+use convoy_local::pipeline::Running;
+use convoy_tests::{check, generate, model, Harness};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// Uploads `bytes` as `name`, waits until settled and checks the status (nothing refused).
+async fn upload_settled(h: &Harness, running: &Running, name: &str, bytes: &[u8]) {
+    let upload = h.upload(name, bytes.to_vec()).await.unwrap();
+    let status = h
+        .settle(running, std::slice::from_ref(&upload))
+        .await
+        .unwrap();
+    check::status(&status[0], &check::Expected::done(&upload.key, bytes, 0)).unwrap();
+}
+
+fn by_id(views: impl IntoIterator<Item = Value>) -> BTreeMap<String, Value> {
+    views
+        .into_iter()
+        .map(|v| (v["order_id"].as_str().unwrap().to_owned(), v))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn uploading_a_ledger_again_changes_nothing_but_duplicates() {
+    let h = Harness::start().await.unwrap();
+    let ids: Vec<String> = (0..10).map(|i| h.order_id(&format!("D-{i}"))).collect();
+    let lives = generate::orders(4, &ids);
+    let txns = generate::transactions(&lives.concat()).unwrap();
+    let ledger = generate::jsonl(&generate::interleave(
+        &mut fastrand::Rng::with_seed(40),
+        lives.clone(),
+    ));
+    let want = model::views(&txns);
+
+    let running = h.start_in_process().await.unwrap();
+    let h = &h;
+    h.with_running(running, async |running| {
+        upload_settled(h, running, "day.jsonl", &ledger).await;
+        let first = h.views().await.unwrap();
+        check::views_except(&first, &want, &[]).unwrap();
+
+        for name in ["day.jsonl", "day again.jsonl"] {
+            upload_settled(h, running, name, &ledger).await;
+            let got = h.views().await.unwrap();
+            check::views(&got, &first).unwrap();
+            for (id, view) in &got {
+                assert!(
+                    view["duplicates"].as_u64() >= first[id]["duplicates"].as_u64(),
+                    "{view}"
+                );
+            }
+        }
+
+        // A copy that SQS deduplication does not absorb (as after its 5-minute window)
+        // reaches the consumer: counted once as a duplicate, no other effect.
+        let before = h.views().await.unwrap();
+        let copy = txns.iter().find(|t| t.seq.get() == 2).unwrap();
+        let id = copy.order_id.to_string();
+        h.send_copy(&id, &serde_json::to_string(copy).unwrap())
+            .await
+            .unwrap();
+        h.settle(running, &[]).await.unwrap();
+        let mut want = before.clone();
+        let dups = want[&id]["duplicates"].as_u64().unwrap();
+        want.get_mut(&id).unwrap()["duplicates"] = json!(dups + 1);
+        check::views_except(&h.views().await.unwrap(), &want, &[]).unwrap();
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_conflicting_transaction_is_counted_once_and_changes_nothing() {
+    let h = Harness::start().await.unwrap();
+    let (x, y) = (h.order_id("X"), h.order_id("Y"));
+    let first = generate::jsonl(&[
+        json!({"order_id": x, "seq": 1, "op": "create", "currency": "EUR"}),
+        json!({"order_id": y, "seq": 1, "op": "create", "currency": "USD"}),
+        json!({"order_id": x, "seq": 2, "op": "add", "txn_id": "t1", "amount": "10"}),
+        json!({"order_id": y, "seq": 2, "op": "add", "txn_id": "a", "amount": "1.5"}),
+        json!({"order_id": x, "seq": 3, "op": "add", "txn_id": "t2", "amount": 5}),
+        json!({"order_id": y, "seq": 4, "op": "pay"}),
+        json!({"order_id": x, "seq": 4, "op": "pay"}),
+    ]);
+    let conflicting_x = json!({"order_id": x, "seq": 2, "op": "add", "txn_id": "t1", "amount": "99.99", "note": "other"});
+    let conflicting = generate::jsonl(&[
+        conflicting_x.clone(),
+        // equal content (5 = 5.00): a duplicate, not a conflict
+        json!({"order_id": x, "seq": 3, "op": "add", "txn_id": "t2", "amount": "5.00"}),
+        // against the parked seq 4 of y: the parked one stays
+        json!({"order_id": y, "seq": 4, "op": "cancel"}),
+    ]);
+    let gap = generate::jsonl(&[
+        json!({"order_id": y, "seq": 3, "op": "add", "txn_id": "b", "amount": "2"}),
+    ]);
+    let view_x = json!({"order_id": x, "status": "paid", "currency": "EUR", "total": "15.00",
+        "items": {"t1": "10.00", "t2": "5.00"}, "next_seq": 5, "parked": [],
+        "applied": 4, "rejected": 0, "duplicates": 0, "conflicts": 0});
+    let view_y = json!({"order_id": y, "status": "open", "currency": "USD", "total": "1.50",
+        "items": {"a": "1.50"}, "next_seq": 3, "parked": [4],
+        "applied": 2, "rejected": 0, "duplicates": 0, "conflicts": 0});
+
+    let running = h.start_in_process().await.unwrap();
+    let h = &h;
+    h.with_running(running, async |running| {
+        upload_settled(h, running, "first.jsonl", &first).await;
+        let want = by_id([view_x.clone(), view_y.clone()]);
+        check::views_except(&h.views().await.unwrap(), &want, &[]).unwrap();
+
+        let mut want = want;
+        for v in want.values_mut() {
+            v["conflicts"] = json!(1);
+        }
+        for name in [
+            "conflicting.jsonl",
+            "conflicting.jsonl",
+            "conflicting again.jsonl",
+        ] {
+            upload_settled(h, running, name, &conflicting).await;
+            check::views(&h.views().await.unwrap(), &want).unwrap();
+        }
+        // Redelivered past SQS deduplication: still one conflict.
+        let wire =
+            serde_json::to_string(&generate::transactions(&[conflicting_x]).unwrap()[0]).unwrap();
+        h.send_copy(&x, &wire).await.unwrap();
+        h.settle(running, &[]).await.unwrap();
+        check::views(&h.views().await.unwrap(), &want).unwrap();
+
+        // The gap closes: y's parked pay (not the conflicting cancel) is applied.
+        upload_settled(h, running, "gap.jsonl", &gap).await;
+        let y_view = want.get_mut(&y).unwrap();
+        for (field, value) in [
+            ("status", json!("paid")),
+            ("total", json!("3.50")),
+            ("items", json!({"a": "1.50", "b": "2.00"})),
+            ("next_seq", json!(5)),
+            ("parked", json!([])),
+            ("applied", json!(4)),
+        ] {
+            y_view[field] = value;
+        }
+        check::views(&h.views().await.unwrap(), &want).unwrap();
+    })
+    .await;
+}
