@@ -3,7 +3,7 @@
 //! and returns them as one [`Mismatch`], so a failed test shows the whole picture.
 
 use crate::rewrite::csv_record_end;
-use convoy_core::ledger::{kind_of_key, Format, MAX_TEXT_BYTES};
+use convoy_core::ledger::{kind_of_key, Format, MAX_LINE_BYTES, MAX_TEXT_BYTES};
 use ledger::{LedgerStatus, State};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -253,15 +253,18 @@ pub struct Expected {
 
 impl Expected {
     /// A ledger `key` with text `text` (decompressed) of which `refused` lines are refused:
-    /// done, every physical line read, every non-blank line (or CSV record but the header)
-    /// either sent or refused, and a rejects report if any was refused.
+    /// done, every physical line read, every non-blank line (or CSV record but the header;
+    /// a line too long is never blank) either sent or refused, and a rejects report if
+    /// any was refused.
     pub fn done(key: &str, text: &[u8], refused: u64) -> Self {
         let lines = physical_lines(text);
         let entries = match kind_of_key(key).map(|k| k.format) {
             Ok(Format::Csv) => csv_entries(text),
             _ => lines
                 .iter()
-                .filter(|l| !String::from_utf8_lossy(l).trim().is_empty())
+                .filter(|l| {
+                    l.len() > MAX_LINE_BYTES || !String::from_utf8_lossy(l).trim().is_empty()
+                })
                 .count() as u64,
         };
         Self {

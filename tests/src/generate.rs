@@ -128,3 +128,68 @@ fn normalized(line: &Value) -> Value {
     }
     line
 }
+
+/// A ledger written line by line (or CSV record by record), keeping track of the line each
+/// starts on and of the lines expected in its rejects report.
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    pub bytes: Vec<u8>,
+    /// The lines expected in the rejects report, in line order.
+    pub rejects: Vec<crate::check::Reject>,
+    /// Lines so far.
+    lines: u64,
+    /// What ends each entry: `\n` unless told otherwise.
+    ending: Vec<u8>,
+}
+
+impl Default for Ledger {
+    fn default() -> Self {
+        Self {
+            bytes: Vec::new(),
+            rejects: Vec::new(),
+            lines: 0,
+            ending: b"\n".to_vec(),
+        }
+    }
+}
+
+impl Ledger {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The line the next entry starts on.
+    pub fn next_line(&self) -> u64 {
+        self.lines + 1
+    }
+
+    /// Ends the following entries with `ending` (`\r\n`, say, or nothing for the last).
+    pub fn ending(&mut self, ending: &[u8]) -> &mut Self {
+        self.ending = ending.to_vec();
+        self
+    }
+
+    /// Appends a line (or record) that is sent.
+    pub fn ok(&mut self, entry: impl AsRef<[u8]>) -> &mut Self {
+        self.push(entry.as_ref())
+    }
+
+    /// Appends a line (or record) refused with `field` (`None`: the line as a whole).
+    pub fn refused(&mut self, field: Option<&str>, entry: impl AsRef<[u8]>) -> &mut Self {
+        self.rejects
+            .push(crate::check::Reject::new(self.next_line(), field));
+        self.push(entry.as_ref())
+    }
+
+    /// Appends a blank line (or one of only white space).
+    pub fn blank(&mut self, entry: &str) -> &mut Self {
+        self.push(entry.as_bytes())
+    }
+
+    fn push(&mut self, entry: &[u8]) -> &mut Self {
+        self.bytes.extend_from_slice(entry);
+        self.bytes.extend_from_slice(&self.ending);
+        self.lines += 1 + entry.iter().filter(|b| **b == b'\n').count() as u64;
+        self
+    }
+}
