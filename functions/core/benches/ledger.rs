@@ -2,7 +2,9 @@
 //!
 //! Run: `cargo bench -p convoy-core --bench ledger`
 //! (`LEDGER_BENCH_MB=20` for a smaller ledger than the default 100 MB,
-//! `LEDGER_BENCH_RUNS=3` for fewer timed runs than the default 5; the best run is reported).
+//! `LEDGER_BENCH_RUNS=3` for fewer timed runs than the default 5; the best run is reported;
+//! `LEDGER_BENCH_ONLY=CSV` to time only the rows whose label holds that text, e.g. under a
+//! profiler).
 //!
 //! It generates one realistic ledger (many interleaved orders, every op, optional `at` and
 //! `note`, notes that need CSV quoting) as JSON Lines and as CSV, then times:
@@ -108,9 +110,13 @@ fn main() -> Result<(), Box<dyn Error>> {
     ];
 
     // Round-robin, so background load hits every contestant alike; best of the runs.
+    let only = std::env::var("LEDGER_BENCH_ONLY").unwrap_or_default();
     let mut best = [Duration::MAX; 9];
     for _ in 0..runs {
         for ((name, _, run), best) in rows.iter().zip(best.iter_mut()) {
+            if !name.contains(only.as_str()) {
+                continue;
+            }
             let t = Instant::now();
             let n = black_box(run()?);
             *best = (*best).min(t.elapsed());

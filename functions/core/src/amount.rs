@@ -14,6 +14,53 @@ impl Amount {
 
     /// Parses the text of an amount exactly as written in the ledger.
     pub fn parse(s: &str) -> Result<Self, FieldError> {
+        match Self::parse_fast(s.as_bytes()) {
+            Some(amount) => Ok(amount),
+            None => Self::parse_checked(s),
+        }
+    }
+
+    /// One pass over a well-formed amount: `Some` exactly when `parse_checked` accepts it,
+    /// with the same value (`None` for anything else, which `parse_checked` then explains).
+    ///
+    /// This is not a general decimal parser: the pattern allows at most 18 + 4 digits, so
+    /// the digits it has validated make an integer mantissa below 10^22 that `rust_decimal`
+    /// turns into the decimal with the fraction's length as its scale.
+    #[inline]
+    fn parse_fast(s: &[u8]) -> Option<Self> {
+        let (negative, digits) = match s {
+            [b'-', rest @ ..] => (true, rest),
+            _ => (false, s),
+        };
+        let int_len = digits.iter().take_while(|b| b.is_ascii_digit()).count();
+        if !(1..=18).contains(&int_len) {
+            return None;
+        }
+        let (int, rest) = digits.split_at(int_len);
+        let frac = match rest {
+            [] => &[][..],
+            [b'.', frac @ ..] if (1..=4).contains(&frac.len()) => frac,
+            _ => return None,
+        };
+        if !frac.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        // At most 22 digits: well within an i128 (and within the 96 bits of a Decimal).
+        let mantissa = int
+            .iter()
+            .chain(frac)
+            .fold(0i128, |n, d| n * 10 + i128::from(d - b'0'));
+        let mantissa = if negative { -mantissa } else { mantissa };
+        let scale = u32::try_from(frac.len()).ok()?;
+        Decimal::try_from_i128_with_scale(mantissa, scale)
+            .ok()
+            .map(Self)
+    }
+
+    /// The pattern checked piece by piece, naming what is wrong.
+    #[cold]
+    #[inline(never)]
+    fn parse_checked(s: &str) -> Result<Self, FieldError> {
         let bad = |why: &str| FieldError::new(Field::Amount, format!("{s:?} {why}"));
         let digits = s.strip_prefix('-').unwrap_or(s);
         let (int, frac) = match digits.split_once('.') {
@@ -161,7 +208,49 @@ mod tests {
         }
     }
 
+    /// The same decimal, bit for bit (sign of zero and scale included).
+    fn bits(r: Result<Amount, FieldError>) -> Result<[u8; 16], FieldError> {
+        r.map(|a| a.0.serialize())
+    }
+
+    #[test]
+    fn the_fast_path_gives_the_same_decimal_as_from_str_exact() {
+        for s in [
+            "0",
+            "-0",
+            "-0.0",
+            "0.0000",
+            "-0.0000",
+            "12.5",
+            "12.50",
+            "007",
+            "-007.0100",
+            "999999999999999999.9999",
+            "-999999999999999999.9999",
+            "1.",
+            "-",
+            "-.5",
+            "1.2.3",
+            "١",
+            "12.5\n",
+            "--1",
+            "1-",
+        ] {
+            let fast = Amount::parse_fast(s.as_bytes()).ok_or(());
+            let checked = Amount::parse_checked(s);
+            assert_eq!(fast.is_ok(), checked.is_ok(), "{s}");
+            assert_eq!(bits(Amount::parse(s)), bits(checked), "{s}");
+        }
+    }
+
     proptest! {
+        #[test]
+        fn the_fast_path_agrees_with_the_checks_one_by_one(
+            s in "-?[0-9]{0,20}(\\.[0-9]{0,6})?|[-+.0-9e ]{0,12}|-?[0-9]{1,18}(\\.[0-9]{1,4})?"
+        ) {
+            prop_assert_eq!(bits(Amount::parse(&s)), bits(Amount::parse_checked(&s)));
+        }
+
         #[test]
         fn display_round_trips_by_value(int in 0u64..=999_999_999_999_999_999u64, frac in proptest::option::of("[0-9]{1,4}"), neg: bool) {
             let s = format!("{}{}{}", if neg { "-" } else { "" }, int, frac.map(|f| format!(".{f}")).unwrap_or_default());

@@ -14,30 +14,51 @@ impl OrderId {
     pub const MAX_LEN: usize = 128;
 
     pub fn parse(s: &str) -> Result<Self, FieldError> {
+        // Fast path: every byte in 0x21..=0x7E is exactly an ASCII letter, digit or
+        // punctuation (and a byte length of 1..=128 is then the character count).
+        let bytes = s.as_bytes();
+        if !bytes.is_empty() && bytes.len() <= Self::MAX_LEN && bytes.iter().all(|&b| is_graphic(b))
+        {
+            return Ok(Self(s.to_owned()));
+        }
+        Err(Self::refusal(s))
+    }
+
+    /// Why `s` is not an order id (the checks of the fast path one by one, with reasons).
+    #[cold]
+    #[inline(never)]
+    fn refusal(s: &str) -> FieldError {
         if s.is_empty() {
-            return Err(FieldError::new(Field::OrderId, "must not be empty"));
+            return FieldError::new(Field::OrderId, "must not be empty");
         }
         if s.len() > Self::MAX_LEN {
-            return Err(FieldError::new(
+            return FieldError::new(
                 Field::OrderId,
                 format!("longer than {} characters", Self::MAX_LEN),
-            ));
+            );
         }
-        if let Some(c) = s
+        match s
             .chars()
             .find(|c| !(c.is_ascii_alphanumeric() || c.is_ascii_punctuation()))
         {
-            return Err(FieldError::new(
+            Some(c) => FieldError::new(
                 Field::OrderId,
                 format!("character {c:?} is not an ASCII letter, digit or punctuation"),
-            ));
+            ),
+            // Unreachable: the fast path accepts every other string.
+            None => FieldError::new(Field::OrderId, "is not a valid order id"),
         }
-        Ok(Self(s.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// An ASCII letter, digit or punctuation: the graphic ASCII bytes `!` to `~`.
+#[inline]
+fn is_graphic(b: u8) -> bool {
+    (0x21..=0x7E).contains(&b)
 }
 
 impl TryFrom<String> for OrderId {
@@ -74,7 +95,47 @@ mod tests {
         assert!(OrderId::parse(&"x".repeat(129)).is_err());
     }
 
+    #[test]
+    fn graphic_bytes_are_exactly_ascii_letters_digits_and_punctuation() {
+        for b in 0..=u8::MAX {
+            let c = char::from(b);
+            let slow = c.is_ascii_alphanumeric() || c.is_ascii_punctuation();
+            assert_eq!(is_graphic(b), slow, "{b:#x}");
+        }
+    }
+
+    /// The checks as first written, one by one: the fast path must agree with them.
+    fn slow_parse(s: &str) -> Result<(), FieldError> {
+        if s.is_empty() {
+            return Err(FieldError::new(Field::OrderId, "must not be empty"));
+        }
+        if s.len() > OrderId::MAX_LEN {
+            return Err(FieldError::new(
+                Field::OrderId,
+                format!("longer than {} characters", OrderId::MAX_LEN),
+            ));
+        }
+        if let Some(c) = s
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || c.is_ascii_punctuation()))
+        {
+            return Err(FieldError::new(
+                Field::OrderId,
+                format!("character {c:?} is not an ASCII letter, digit or punctuation"),
+            ));
+        }
+        Ok(())
+    }
+
     proptest! {
+        #[test]
+        fn the_fast_path_agrees_with_the_checks_one_by_one(
+            s in "([!-~]{0,70}|[ -~\t\u{80}-\u{10ffff}]{0,70}|[!-~]{120,140}|é{60,70})"
+        ) {
+            let fast = OrderId::parse(&s).map(|id| id.as_str().to_owned());
+            prop_assert_eq!(fast, slow_parse(&s).map(|()| s.clone()));
+        }
+
         #[test]
         fn valid_ids_round_trip(s in "[!-~]{1,128}") {
             let id = OrderId::parse(&s).unwrap();

@@ -23,24 +23,30 @@ pub enum Op {
 
 impl Op {
     pub fn parse(s: &str) -> Result<Self, FieldError> {
-        Ok(match s {
-            "create" => Op::Create,
-            "add" => Op::Add,
-            "modify" => Op::Modify,
-            "pay" => Op::Pay,
-            "ship" => Op::Ship,
-            "complete" => Op::Complete,
-            "cancel" => Op::Cancel,
-            "delete" => Op::Delete,
-            other => {
-                return Err(FieldError::new(
-                    Field::Op,
-                    format!(
-                        "{other:?} is not one of create, add, modify, pay, ship, complete, cancel, delete"
-                    ),
-                ))
-            }
-        })
+        // By length first, then one fixed-size comparison: cheaper than trying each name.
+        let op = match s.as_bytes() {
+            [_, _, _] if s == "add" => Op::Add,
+            [_, _, _] if s == "pay" => Op::Pay,
+            [_, _, _, _] if s == "ship" => Op::Ship,
+            [_, _, _, _, _, _] if s == "create" => Op::Create,
+            [_, _, _, _, _, _] if s == "modify" => Op::Modify,
+            [_, _, _, _, _, _] if s == "cancel" => Op::Cancel,
+            [_, _, _, _, _, _] if s == "delete" => Op::Delete,
+            [_, _, _, _, _, _, _, _] if s == "complete" => Op::Complete,
+            _ => return Err(Self::refusal(s)),
+        };
+        Ok(op)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn refusal(other: &str) -> FieldError {
+        FieldError::new(
+            Field::Op,
+            format!(
+                "{other:?} is not one of create, add, modify, pay, ship, complete, cancel, delete"
+            ),
+        )
     }
 
     pub fn as_str(self) -> &'static str {
@@ -71,12 +77,19 @@ impl fmt::Display for Op {
 pub struct TxnId(String);
 
 impl TxnId {
+    pub const MAX_LEN: usize = 128;
+
     pub fn parse(s: &str) -> Result<Self, FieldError> {
-        let n = s.chars().count();
+        // A string has at most as many characters as bytes, and at least one if it has a
+        // byte: 1..=128 bytes is 1..=128 characters without counting them.
+        if !s.is_empty() && s.len() <= Self::MAX_LEN {
+            return Ok(Self(s.to_owned()));
+        }
+        let n = if s.is_empty() { 0 } else { s.chars().count() };
         if n == 0 {
             return Err(FieldError::new(Field::TxnId, "must not be empty"));
         }
-        if n > 128 {
+        if n > Self::MAX_LEN {
             return Err(FieldError::new(Field::TxnId, "longer than 128 characters"));
         }
         Ok(Self(s.to_owned()))
@@ -372,6 +385,65 @@ mod tests {
         let x = txn(r#"{"order_id":"A","seq":1,"op":"add","txn_id":"a\",\"1","amount":"2"}"#);
         let y = txn(r#"{"order_id":"A","seq":1,"op":"add","txn_id":"a","amount":"12"}"#);
         assert_ne!(x.fingerprint(), y.fingerprint());
+    }
+
+    #[test]
+    fn op_names_parse_and_nothing_else_does() {
+        for op in [
+            Op::Create,
+            Op::Add,
+            Op::Modify,
+            Op::Pay,
+            Op::Ship,
+            Op::Complete,
+            Op::Cancel,
+            Op::Delete,
+        ] {
+            assert_eq!(Op::parse(op.as_str()), Ok(op));
+            let upper = op.as_str().to_uppercase();
+            assert_eq!(Op::parse(&upper).unwrap_err().field, Field::Op);
+            let longer = format!("{op} ");
+            assert_eq!(Op::parse(&longer).unwrap_err().field, Field::Op);
+        }
+        for bad in [
+            "",
+            "ad",
+            "adx",
+            "payy",
+            "shop",
+            "refund",
+            "completed",
+            "créate",
+        ] {
+            let e = Op::parse(bad).unwrap_err();
+            assert_eq!(e.field, Field::Op);
+            assert!(
+                e.reason.starts_with(&format!("{bad:?} is not one of")),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn txn_id_is_1_to_128_characters_not_bytes() {
+        assert_eq!(TxnId::parse("").unwrap_err().reason, "must not be empty");
+        for ok in [
+            "t",
+            " ",
+            &"x".repeat(128),
+            &"é".repeat(128),
+            &"😀".repeat(128),
+        ] {
+            assert_eq!(TxnId::parse(ok).map(|t| t.0), Ok(ok.to_owned()), "{ok}");
+        }
+        for long in [
+            &"x".repeat(129),
+            &"é".repeat(129),
+            &format!("{}x", "😀".repeat(128)),
+        ] {
+            let e = TxnId::parse(long).unwrap_err();
+            assert_eq!(e.reason, "longer than 128 characters");
+        }
     }
 
     #[test]
