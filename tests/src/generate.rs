@@ -193,3 +193,21 @@ impl Ledger {
         self
     }
 }
+
+/// One CSV record (quoted where needed), without a line ending.
+pub fn csv_record<I, F>(fields: I) -> Result<Vec<u8>, csv::Error>
+where
+    I: IntoIterator<Item = F>,
+    F: AsRef<[u8]>,
+{
+    let mut writer = csv::WriterBuilder::new()
+        .flexible(true)
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    writer.write_record(fields)?;
+    let mut out = writer
+        .into_inner()
+        .map_err(|e| csv::Error::from(std::io::Error::other(e.to_string())))?;
+    out.pop();
+    Ok(out)
+}
