@@ -29,3 +29,15 @@ pub use harness::{Harness, HarnessError};
 
 /// Errors of the harness's own helpers, with their causes.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// An error and its causes, `outer: inner: …`, for failure messages.
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        cause = e.source();
+    }
+    text
+}

@@ -125,3 +125,31 @@ pub fn load(name: &str, prefix: &str) -> Result<Vector, VectorError> {
         rejects,
     })
 }
+
+/// Runs vector `name` (rewritten for `h`'s run) alone through the running pipeline and
+/// checks the status record, the rejects report and every order of the run.
+pub async fn check(
+    h: &crate::Harness,
+    running: &convoy_local::pipeline::Running,
+    name: &str,
+) -> Result<(), crate::BoxError> {
+    let v = load(name, &h.prefix())?;
+    let upload = h.upload(&v.name, v.ledger.clone()).await?;
+    let key = upload.key.clone();
+    let statuses = h.settle(running, std::slice::from_ref(&upload)).await?;
+    let status = statuses.first().ok_or("no status record")?;
+
+    let refused = v.rejects.len() as u64;
+    crate::check::status(
+        status,
+        &crate::check::Expected::done(&key, &v.ledger, refused),
+    )?;
+    let report_key = crate::check::rejects_key(&key);
+    match h.pipeline.read_object(&report_key).await? {
+        Some(report) => crate::check::report(&key, &v.ledger, &report, &v.rejects)?,
+        None if v.rejects.is_empty() => {}
+        None => return Err(format!("no rejects report at {report_key}").into()),
+    }
+    crate::check::views(&h.views().await?, &v.expected)?;
+    Ok(())
+}

@@ -4,36 +4,19 @@
 // A test file throughout: a failed unwrap is a failed test, helpers included.
 #![allow(clippy::unwrap_used)]
 
-use convoy_tests::{check, vectors, Harness};
-use std::slice;
+use convoy_tests::{vectors, Harness};
 
 async fn vector(name: &str) {
     let h = Harness::start().await.unwrap();
-    let v = vectors::load(name, &h.prefix()).unwrap();
     let running = h.start_in_process().await.unwrap();
-    h.with_running(running, async |running| {
-        let upload = h.upload(&v.name, v.ledger.clone()).await.unwrap();
-        let key = upload.key.clone();
-        let statuses = h.settle(running, slice::from_ref(&upload)).await.unwrap();
-
-        let refused = v.rejects.len() as u64;
-        check::status(
-            &statuses[0],
-            &check::Expected::done(&key, &v.ledger, refused),
-        )
-        .unwrap();
-        let report = h
-            .pipeline
-            .read_object(&check::rejects_key(&key))
-            .await
-            .unwrap();
-        match report {
-            Some(report) => check::report(&key, &v.ledger, &report, &v.rejects).unwrap(),
-            None => assert!(v.rejects.is_empty(), "no rejects report for {key}"),
-        }
-        check::views(&h.views().await.unwrap(), &v.expected).unwrap();
-    })
-    .await;
+    let outcome = h
+        .with_running(running, async |running| {
+            vectors::check(&h, running, name).await
+        })
+        .await;
+    if let Err(e) = outcome {
+        panic!("{name}: {}", convoy_tests::chain(&*e));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

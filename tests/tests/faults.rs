@@ -1,0 +1,112 @@
+//! Scenario 9: the consumer fails one order's commits a few times (fewer than the queue's
+//! maxReceiveCount). The other orders finish without waiting for it; the failed one comes
+//! back after the visibility timeout, in order, and ends as it would have without faults.
+
+// A test file throughout: a failed unwrap is a failed test, helpers included.
+#![allow(clippy::unwrap_used)]
+
+use aws_sdk_sqs::types::QueueAttributeName;
+use convoy_core::OrderId;
+use convoy_local::inprocess::InProcessConsumer;
+use convoy_store::{FailingStore, Fault};
+use convoy_tests::stores::{Recording, Shared};
+use convoy_tests::{check, generate, model, Harness};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// The transactions queue's visibility timeout and maxReceiveCount.
+async fn queue_settings(h: &Harness) -> (Duration, u64) {
+    let out = h
+        .pipeline
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&h.pipeline.stack.transactions_queue_url)
+        .attribute_names(QueueAttributeName::VisibilityTimeout)
+        .attribute_names(QueueAttributeName::RedrivePolicy)
+        .send()
+        .await
+        .unwrap();
+    let attrs = out.attributes().unwrap();
+    let vt = attrs[&QueueAttributeName::VisibilityTimeout]
+        .parse()
+        .unwrap();
+    let redrive: serde_json::Value =
+        serde_json::from_str(&attrs[&QueueAttributeName::RedrivePolicy]).unwrap();
+    let max = &redrive["maxReceiveCount"];
+    let max = max.as_u64().or_else(|| max.as_str()?.parse().ok()).unwrap();
+    (Duration::from_secs(vt), max)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failing_order_is_retried_in_order_while_the_others_go_on() {
+    const FAULTS: usize = 2;
+    let h = Harness::start().await.unwrap();
+    let (visibility, max_receives) = queue_settings(&h).await;
+    assert!(
+        (FAULTS as u64) + 1 < max_receives,
+        "maxReceiveCount {max_receives} leaves no room for {FAULTS} failures"
+    );
+    let ids: Vec<String> = (0..10).map(|i| h.order_id(&format!("F-{i}"))).collect();
+    let lives = generate::orders(5, &ids);
+    let faulty = lives.iter().max_by_key(|l| l.len()).unwrap()[0]["order_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let faulty_len = lives.iter().map(Vec::len).max().unwrap() as u64;
+    let lines = generate::interleave(&mut fastrand::Rng::with_seed(50), lives.clone());
+    let ledger = generate::jsonl(&lines);
+    let want = model::views(&generate::transactions(&lines).unwrap());
+
+    let store = Arc::new(Recording::new(FailingStore::new(h.order_store())));
+    let faulty_id = OrderId::parse(&faulty).unwrap();
+    store.inner().fail_commits(&faulty_id, FAULTS);
+    let consumer = InProcessConsumer {
+        store: Shared(store.clone()),
+    };
+    let running = h.start_with(h.ledger_function(), consumer).await.unwrap();
+    let h = &h;
+    h.with_running(running, async |running| {
+        let started = Instant::now();
+        let upload = h.upload("day.jsonl", ledger.clone()).await.unwrap();
+        let key = upload.key.clone();
+        let status = h.settle(running, &[upload]).await.unwrap();
+        check::status(&status[0], &check::Expected::done(&key, &ledger, 0)).unwrap();
+
+        assert_eq!(store.inner().pending(&faulty_id, Fault::CommitFails), 0, "faults fired");
+        let failed = running.consumer_stats.failed_records.load(Ordering::SeqCst);
+        assert!(failed >= FAULTS as u64, "{failed} records failed");
+        // The same final state as without faults; nothing applied twice.
+        check::views_except(&h.views().await.unwrap(), &want, &[]).unwrap();
+
+        // The failed order: delivered again only after the visibility timeout, each time,
+        // and then in order — never anything parked, one commit after the other.
+        let commits = store.commits_of(&faulty);
+        let first = commits.first().unwrap().at;
+        let waited = first - started;
+        assert!(
+            waited >= visibility * FAULTS as u32 - Duration::from_millis(500),
+            "{faulty} committed after {waited:?}, before {FAULTS} visibility timeouts of {visibility:?}"
+        );
+        let mut next = 1;
+        for c in &commits {
+            assert!(c.state.parked.is_empty(), "{faulty} parked {:?}", c.state.parked);
+            assert!(c.state.next_seq > next, "{faulty}: next_seq {} after {next}", c.state.next_seq);
+            next = c.state.next_seq;
+        }
+        assert_eq!(next, faulty_len + 1);
+
+        // The others were done before the failed order's first redelivery succeeded.
+        for c in store.commits().iter().filter(|c| c.order_id != faulty) {
+            assert!(
+                c.at < first,
+                "{} committed at {:?}, after {faulty} at {:?}",
+                c.order_id,
+                c.at - started,
+                first - started
+            );
+        }
+    })
+    .await;
+}
