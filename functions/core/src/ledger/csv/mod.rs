@@ -43,6 +43,8 @@ pub(crate) struct CsvRecords {
     /// More fields than the header has: their ends were dropped.
     too_many_fields: bool,
     header: Option<Header>,
+    /// Whether quote-free lines may skip `csv-core` (off only to test that path against it).
+    fast: bool,
 }
 
 /// The header: how many columns, and where each known field is.
@@ -76,6 +78,16 @@ impl CsvRecords {
             ends_len: 0,
             too_many_fields: false,
             header: None,
+            fast: true,
+        }
+    }
+
+    /// Records read by `csv-core` alone, to check the fast path against.
+    #[cfg(test)]
+    fn without_fast_path() -> Self {
+        Self {
+            fast: false,
+            ..Self::new()
         }
     }
 
@@ -94,6 +106,10 @@ impl CsvRecords {
                 pos += empty;
                 if pos == input.len() {
                     break;
+                }
+                if let Some(len) = self.quote_free_line(input, pos, &mut utf8, out) {
+                    pos += len;
+                    continue;
                 }
                 self.in_record = true;
                 self.start_line = self.newlines + 1;
@@ -144,6 +160,67 @@ impl CsvRecords {
             pos += nin;
         }
         Ok(())
+    }
+
+    /// The fast path for the common record: one whole line of the input, after the header,
+    /// with no quote, in a part of the input known to be UTF-8, and as many fields as the
+    /// header. Such a line is what `csv-core` would read as the text between commas (with
+    /// a `\r` before the `\n` going into the last field, then taken off as `check_record`
+    /// does), so its fields are cut out of the input where they are, found 8 bytes at a
+    /// time, and `csv-core` (whose state is at a record start) never sees the line.
+    ///
+    /// Returns the bytes consumed (the line and its `\n`) if it took the line, having
+    /// done exactly what the slow path does with it; `None` (and nothing changed) for any
+    /// other line, which the slow path then reads.
+    #[inline]
+    fn quote_free_line(
+        &mut self,
+        input: &[u8],
+        pos: usize,
+        utf8: &mut Utf8Window<'_>,
+        out: &mut Vec<Parsed>,
+    ) -> Option<usize> {
+        let header = self.header.as_ref().filter(|_| self.fast)?;
+        let rest = &input[pos..];
+        let end = memchr::memchr2(b'\n', b'"', rest)?;
+        // A quote, or a line longer than the field buffer (so that `csv-core` would not
+        // have filled it), is for the slow path.
+        if rest[end] != b'\n' || end >= self.fields.len() {
+            return None;
+        }
+        let (content, _crlf) = content_of(&rest[..=end]);
+        // Field `i` ends at `ends[i]` in the fields back to back (as `csv-core` counts).
+        let columns = header.columns;
+        let ends = self.ends.get_mut(..columns)?;
+        let mut commas = 0;
+        for_each_comma(content, |at| {
+            if let Some(slot) = ends.get_mut(commas) {
+                *slot = at - commas;
+            }
+            commas += 1;
+        });
+        let line = self.newlines + 1;
+        let fields_len = content.len() - commas;
+        if fields_len == 0 || is_blank(content) {
+            self.newlines += 1;
+            return Some(end + 1);
+        }
+        let text = utf8.get(pos, pos + content.len())?;
+        if commas + 1 != columns {
+            return None;
+        }
+        ends[columns - 1] = fields_len;
+        let record = Record {
+            header,
+            fields: Fields {
+                text,
+                ends,
+                delimited: true,
+            },
+        };
+        out.push(row(line, &record, content));
+        self.newlines += 1;
+        Some(end + 1)
     }
 
     #[cfg(test)]
@@ -320,10 +397,7 @@ impl CsvRecords {
             header,
             fields: self.fields(text),
         };
-        out.push(match validate(&record) {
-            Ok(txn) => Parsed::Txn { line, txn },
-            Err(e) => Parsed::Refused(LineError::new(line, Some(e.field), e.reason, excerpt)),
-        });
+        out.push(row(line, &record, excerpt));
         Ok(())
     }
 
@@ -372,6 +446,43 @@ impl CsvRecords {
         }
         header
     }
+}
+
+/// A row (of the right number of fields, in valid UTF-8): a transaction or a refusal.
+#[inline]
+fn row(line: u64, record: &Record<'_>, excerpt: &[u8]) -> Parsed {
+    match validate(record) {
+        Ok(txn) => Parsed::Txn { line, txn },
+        Err(e) => Parsed::Refused(LineError::new(line, Some(e.field), e.reason, excerpt)),
+    }
+}
+
+/// Calls `found` with the position of each comma of `line`, in order, looking at 8 bytes
+/// at a time.
+#[inline]
+fn for_each_comma(line: &[u8], mut found: impl FnMut(usize)) {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const LOW7: u64 = ONES * 0x7F;
+    const HIGH: u64 = ONES * 0x80;
+    let mut scan = |bytes: &[u8], base: usize| {
+        let mut word = [0u8; 8]; // zero bytes are no commas
+        word[..bytes.len()].copy_from_slice(bytes);
+        let x = u64::from_le_bytes(word) ^ (ONES * u64::from(b','));
+        // Bit 7 of each byte of x that is zero, and no other: adding 0x7F to the low 7
+        // bits cannot carry out of a byte.
+        let mut zeros = !(((x & LOW7) + LOW7) | x) & HIGH;
+        while zeros != 0 {
+            found(base + zeros.trailing_zeros() as usize / 8);
+            zeros &= zeros - 1;
+        }
+    };
+    let mut chunks = line.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        scan(chunk, base);
+        base += 8;
+    }
+    scan(chunks.remainder(), base);
 }
 
 /// A row read through the header.
@@ -445,10 +556,12 @@ fn content_of(raw: &[u8]) -> (&[u8], bool) {
 #[cfg(test)]
 mod tests {
     use super::super::testing::{
-        decode, decode_in_chunks, only_refusal, refusals, try_decode_in_chunks, txn_lines, CSV,
+        decode, decode_in_chunks, only_refusal, refusals, try_decode_in_chunks, txn_lines, Outcome,
+        CSV,
     };
     use super::*;
     use crate::transaction::Content;
+    use proptest::prelude::*;
 
     const HEADER: &str = "order_id,seq,op,txn_id,amount,currency,note";
 
@@ -782,6 +895,123 @@ mod tests {
         let e = only_refusal(&out[1..]);
         assert_eq!((e.line, e.field), (3, None));
         assert!(e.reason.contains("never closed"), "{e}");
+    }
+
+    #[test]
+    fn commas_are_found_wherever_they_are() {
+        for line in [
+            &b""[..],
+            b",",
+            b"abc",
+            b",,,,,,,,,,,,,,,,,",
+            b"ORD-1234567,12,add,t3,-12.3456,,2026-01-02T03:04:05Z,",
+            "é,☕,\r,\u{2c}x,1234567,12345678,".as_bytes(),
+            &[0xAC, b',', 0x2C ^ 0x80, 0xFF, 0x00, b','],
+        ] {
+            let mut found = Vec::new();
+            for_each_comma(line, |at| found.push(at));
+            let expected: Vec<usize> = (0..line.len()).filter(|&i| line[i] == b',').collect();
+            assert_eq!(found, expected, "{line:?}");
+        }
+    }
+
+    /// Everything a `CsvRecords` makes of `bytes` in chunks of the given sizes (cycled).
+    fn records_in_chunks(mut records: CsvRecords, bytes: &[u8], sizes: &[usize]) -> Outcome {
+        let mut out = Vec::new();
+        let mut sizes = sizes.iter().copied().cycle();
+        let mut rest = bytes;
+        let mut result = Ok(());
+        while !rest.is_empty() && result.is_ok() {
+            let n = sizes.next().unwrap_or(rest.len()).clamp(1, rest.len());
+            result = records.feed(&rest[..n], &mut out);
+            rest = &rest[n..];
+        }
+        let result = result.and_then(|()| records.finish(&mut out));
+        (out, records.newlines(), result.err().map(|e| e.to_string()))
+    }
+
+    /// Lines of CSV of every sort: about as many fields as the headers below have, values
+    /// valid or not for each column, quotes, `\r`, blanks, non-ASCII, bytes that are not
+    /// UTF-8, and now and then a `\n` inside a field.
+    fn csv_bytes() -> impl Strategy<Value = Vec<u8>> {
+        let atom = prop_oneof![
+            3 => Just(&b"A-1"[..]),
+            2 => Just(&b"1"[..]),
+            1 => Just(&b"0"[..]),
+            2 => Just(&b"add"[..]),
+            1 => Just(&b"create"[..]),
+            2 => Just(&b"pay"[..]),
+            1 => Just(&b"t1"[..]),
+            1 => Just(&b"12.50"[..]),
+            1 => Just(&b"EUR"[..]),
+            1 => Just(&b"2026-11-24T09:00:00Z"[..]),
+            1 => Just(&b" "[..]),
+            1 => Just(&b"\t"[..]),
+            1 => Just(&b"\r"[..]),
+            1 => Just(&b"\""[..]),
+            1 => Just(&b"\n"[..]),
+            1 => Just(&b","[..]),
+            1 => Just("café ☕".as_bytes()),
+            1 => Just("\u{a0}".as_bytes()),
+            1 => Just(&b"\xff"[..]),
+            1 => Just(&b"\xe2\x82"[..]),
+        ];
+        let field = proptest::collection::vec(atom, 0..3).prop_map(|atoms| atoms.concat());
+        let line = (
+            proptest::collection::vec(field, 0..18),
+            prop_oneof![Just(&b"\n"[..]), Just(&b"\r\n"[..]), Just(&b""[..])],
+        )
+            .prop_map(|(fields, end)| [fields.join(&b","[..]), end.to_vec()].concat());
+        proptest::collection::vec(line, 0..30).prop_map(|lines| lines.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        /// The fast path for quote-free lines gives exactly what `csv-core` alone gives,
+        /// whatever the lines and however the input is cut.
+        #[test]
+        fn the_fast_path_is_the_same_as_csv_core_alone(
+            header in prop_oneof![
+                Just(HEADER),
+                Just("order_id,seq,op,txn_id,amount,currency,at,note"),
+                Just("op,order_id,seq"),
+                Just("seq,order_id,op,x,y,z,a,b,c,d,e,f,g,h,i,j"),
+                Just("order_id"),
+            ],
+            crlf: bool,
+            body in csv_bytes(),
+            sizes in proptest::collection::vec(1usize..200, 1..5),
+        ) {
+            let mut file = header.as_bytes().to_vec();
+            file.extend_from_slice(if crlf { b"\r\n" } else { b"\n" });
+            file.extend_from_slice(&body);
+            let slow = records_in_chunks(CsvRecords::without_fast_path(), &file, &[]);
+            let fast = records_in_chunks(CsvRecords::new(), &file, &[]);
+            prop_assert_eq!(&fast, &slow);
+            let fast = records_in_chunks(CsvRecords::new(), &file, &sizes);
+            prop_assert_eq!(&fast, &slow);
+        }
+    }
+
+    #[test]
+    fn the_fast_path_takes_the_usual_lines() {
+        let file =
+            format!("{HEADER}\nA,1,create,,,EUR,\nA,2,add,t,1.5,,\r\n\n,,,,,,\nA,3,pay,,,,\"x\"\n");
+        let mut records = CsvRecords::new();
+        let mut out = Vec::new();
+        let mut fast = 0;
+        let mut pos = HEADER.len() + 1;
+        records.feed(&file.as_bytes()[..pos], &mut out).unwrap();
+        let bytes = file.as_bytes();
+        let mut utf8 = Utf8Window::new(bytes);
+        while let Some(len) = records.quote_free_line(bytes, pos, &mut utf8, &mut out) {
+            pos += len;
+            fast += 1;
+        }
+        assert_eq!(fast, 4, "two rows, an empty line, a record of empty fields");
+        assert_eq!(txn_lines(&out), [2, 3]);
+        assert_eq!(records.newlines(), 5);
     }
 
     #[test]
