@@ -42,7 +42,7 @@ where
     async fn invoke(&self, event: Value) -> Result<Value, InvokeError> {
         let event = parse_event("ledger", event)?;
         let deadline = tokio::time::Instant::now() + self.timeout;
-        match self.handler.handle(event, deadline.into()).await {
+        match self.handler.handle(event, deadline).await {
             Ok(response) => to_value("ledger", response),
             Err(e) => Err(InvokeError::InProcess {
                 function: "ledger".into(),
