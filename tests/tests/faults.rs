@@ -1,6 +1,8 @@
 //! Scenario 9: the consumer fails one order's commits a few times (fewer than the queue's
 //! maxReceiveCount). The other orders finish without waiting for it; the failed one comes
 //! back after the visibility timeout, in order, and ends as it would have without faults.
+//! Three more orders meet other faults (a failed load, lost optimistic-lock races) at the
+//! same time and end as they would have without them.
 
 // A test file throughout: a failed unwrap is a failed test, helpers included.
 #![allow(clippy::unwrap_used)]
@@ -62,6 +64,22 @@ async fn a_failing_order_is_retried_in_order_while_the_others_go_on() {
     let store = Arc::new(Recording::new(FailingStore::new(h.order_store())));
     let faulty_id = OrderId::parse(&faulty).unwrap();
     store.inner().fail_commits(&faulty_id, FAULTS);
+    // Other faults on other orders: a failed load (the batch's records of that order come
+    // back), lost optimistic-lock races (reloaded within the invocation, or more than it
+    // retries: then they come back too).
+    let others: Vec<(OrderId, Fault, usize)> = ids
+        .iter()
+        .filter(|id| **id != faulty)
+        .zip([
+            (Fault::LoadFails, 1),
+            (Fault::CommitConflicts, 3),
+            (Fault::CommitConflicts, 7),
+        ])
+        .map(|(id, (fault, times))| (OrderId::parse(id).unwrap(), fault, times))
+        .collect();
+    for (id, fault, times) in &others {
+        store.inner().inject(id, *fault, *times);
+    }
     let consumer = InProcessConsumer {
         store: Shared(store.clone()),
     };
@@ -75,6 +93,9 @@ async fn a_failing_order_is_retried_in_order_while_the_others_go_on() {
         check::status(&status[0], &check::Expected::done(&key, &ledger, 0)).unwrap();
 
         assert_eq!(store.inner().pending(&faulty_id, Fault::CommitFails), 0, "faults fired");
+        for (id, fault, _) in &others {
+            assert_eq!(store.inner().pending(id, *fault), 0, "{fault:?} fired for {id}");
+        }
         let failed = running.consumer_stats.failed_records.load(Ordering::SeqCst);
         assert!(failed >= FAULTS as u64, "{failed} records failed");
         // The same final state as without faults; nothing applied twice.
@@ -97,8 +118,10 @@ async fn a_failing_order_is_retried_in_order_while_the_others_go_on() {
         }
         assert_eq!(next, faulty_len + 1);
 
-        // The others were done before the failed order's first redelivery succeeded.
-        for c in store.commits().iter().filter(|c| c.order_id != faulty) {
+        // The orders without faults were done before the failed order's first redelivery
+        // succeeded.
+        let faulted = |id: &str| id == faulty || others.iter().any(|(o, _, _)| o.as_str() == id);
+        for c in store.commits().iter().filter(|c| !faulted(&c.order_id)) {
             assert!(
                 c.at < first,
                 "{} committed at {:?}, after {faulty} at {:?}",

@@ -205,3 +205,31 @@ async fn an_unsupported_extension_is_refused_whole() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn empty_ledgers_are_done_with_nothing_sent() {
+    let h = Harness::start().await.unwrap();
+    let ledgers: [(&str, &[u8]); 5] = [
+        ("empty.jsonl", b""),
+        ("empty.jsonl.gz", b""),
+        ("blank lines.ndjson", b"\n  \r\n\t\n"),
+        ("header only.csv", b"order_id,seq,op\r\n"),
+        ("blank records.csv", b"\xEF\xBB\xBForder_id,seq,op\n,,\n\n"),
+    ];
+    let running = h.start_in_process().await.unwrap();
+    let h = &h;
+    h.with_running(running, async |running| {
+        let mut uploads = Vec::new();
+        for (name, bytes) in ledgers {
+            uploads.push(h.upload(name, bytes.to_vec()).await.unwrap());
+        }
+        let statuses = h.settle(running, &uploads).await.unwrap();
+        for ((status, upload), (_, bytes)) in statuses.iter().zip(&uploads).zip(ledgers) {
+            let want = check::Expected::done(&upload.key, bytes, 0);
+            assert_eq!(want.sent, 0);
+            check::status(status, &want).unwrap();
+        }
+        assert_eq!(h.views().await.unwrap(), Default::default());
+    })
+    .await;
+}

@@ -107,3 +107,43 @@ async fn later_ledger_first_parks_then_the_earlier_one_drains() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_long_order_parked_whole_drains_in_many_commits() {
+    const ADDS: usize = 260;
+    let h = Harness::start().await.unwrap();
+    let id = h.order_id("LONG");
+    let mut life =
+        vec![serde_json::json!({"order_id": id, "seq": 1, "op": "create", "currency": "EUR"})];
+    for i in 0..ADDS {
+        life.push(
+            serde_json::json!({"order_id": id, "seq": i + 2, "op": "add",
+            "txn_id": format!("t{i}"), "amount": format!("{i}.{:02}", i % 100)}),
+        );
+    }
+    life.push(serde_json::json!({"order_id": id, "seq": ADDS + 2, "op": "pay"}));
+    // seq 1 comes last: everything else is parked first, then drained at once (more
+    // than one transactional write holds).
+    let (first, rest) = life.split_at(1);
+    let want = model::views(&generate::transactions(&life).unwrap());
+    let parked_only = model::views(&generate::transactions(rest).unwrap());
+
+    let running = h.start_in_process().await.unwrap();
+    let h = &h;
+    h.with_running(running, async |running| {
+        for (name, lines, want) in [
+            ("rest.jsonl", rest, &parked_only),
+            ("first.jsonl", first, &want),
+        ] {
+            let bytes = generate::jsonl(lines);
+            let upload = h.upload(name, bytes.clone()).await.unwrap();
+            let status = h
+                .settle(running, std::slice::from_ref(&upload))
+                .await
+                .unwrap();
+            check::status(&status[0], &check::Expected::done(&upload.key, &bytes, 0)).unwrap();
+            check::views_except(&h.views().await.unwrap(), want, &[]).unwrap();
+        }
+    })
+    .await;
+}
