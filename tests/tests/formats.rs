@@ -233,3 +233,39 @@ async fn empty_ledgers_are_done_with_nothing_sent() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn unusual_ids_amounts_and_texts_pass_through() {
+    let h = Harness::start().await.unwrap();
+    let punctuation = h.order_id("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~");
+    let longest = h.order_id(&"x".repeat(128 - h.prefix().len()));
+    assert_eq!(longest.len(), 128);
+    let keylike = h.order_id("a#state#seq#00000000000000000001");
+    let big = "999999999999999999.9999";
+    let mut lines = Vec::new();
+    for id in [&punctuation, &longest, &keylike] {
+        lines.extend([
+            json!({"order_id": id, "seq": 1, "op": "create", "currency": "EUR",
+                "note": "\u{fffe}\u{ffff} \u{1} 😀 \"q\" \\"}),
+            json!({"order_id": id, "seq": 2, "op": "add", "txn_id": "ü€😀", "amount": big}),
+            json!({"order_id": id, "seq": 3, "op": "add", "txn_id": "\u{ffff}x\"", "amount": big}),
+            json!({"order_id": id, "seq": 4, "op": "add", "txn_id": "é".repeat(128), "amount": "-0.0001"}),
+            json!({"order_id": id, "seq": 5, "op": "add", "txn_id": "z", "amount": "0.125"}),
+            json!({"order_id": id, "seq": 6, "op": "modify", "txn_id": "z", "amount": "-0"}),
+        ]);
+    }
+    let ledger = generate::jsonl(&lines);
+    let want = model::views(&generate::transactions(&lines).unwrap());
+    assert_eq!(want[&punctuation]["total"], "1999999999999999999.9997");
+
+    let running = h.start_in_process().await.unwrap();
+    let h = &h;
+    h.with_running(running, async |running| {
+        let upload = h.upload("unusual.jsonl", ledger.clone()).await.unwrap();
+        let key = upload.key.clone();
+        let status = h.settle(running, &[upload]).await.unwrap();
+        check::status(&status[0], &check::Expected::done(&key, &ledger, 0)).unwrap();
+        check::views_except(&h.views().await.unwrap(), &want, &[]).unwrap();
+    })
+    .await;
+}
