@@ -14,20 +14,22 @@ impl Amount {
 
     /// Parses the text of an amount exactly as written in the ledger.
     pub fn parse(s: &str) -> Result<Self, FieldError> {
-        match Self::parse_fast(s.as_bytes()) {
+        match Self::parse_quick(s) {
             Some(amount) => Ok(amount),
             None => Self::parse_checked(s),
         }
     }
 
-    /// One pass over a well-formed amount: `Some` exactly when `parse_checked` accepts it,
-    /// with the same value (`None` for anything else, which `parse_checked` then explains).
+    /// [`parse`](Self::parse) without the reason, in one pass: `Some` exactly when
+    /// `parse_checked` accepts `s`, with the same value (`None` for anything else, which
+    /// `parse_checked` then explains).
     ///
     /// This is not a general decimal parser: the pattern allows at most 18 + 4 digits, so
     /// the digits it has validated make an integer mantissa below 10^22 that `rust_decimal`
     /// turns into the decimal with the fraction's length as its scale.
     #[inline]
-    fn parse_fast(s: &[u8]) -> Option<Self> {
+    pub(crate) fn parse_quick(s: &str) -> Option<Self> {
+        let s = s.as_bytes();
         let (negative, digits) = match s {
             [b'-', rest @ ..] => (true, rest),
             _ => (false, s),
@@ -236,7 +238,7 @@ mod tests {
             "--1",
             "1-",
         ] {
-            let fast = Amount::parse_fast(s.as_bytes()).ok_or(());
+            let fast = Amount::parse_quick(s).ok_or(());
             let checked = Amount::parse_checked(s);
             assert_eq!(fast.is_ok(), checked.is_ok(), "{s}");
             assert_eq!(bits(Amount::parse(s)), bits(checked), "{s}");

@@ -14,14 +14,19 @@ impl OrderId {
     pub const MAX_LEN: usize = 128;
 
     pub fn parse(s: &str) -> Result<Self, FieldError> {
-        // Fast path: every byte in 0x21..=0x7E is exactly an ASCII letter, digit or
-        // punctuation (and a byte length of 1..=128 is then the character count).
+        Self::parse_quick(s).ok_or_else(|| Self::refusal(s))
+    }
+
+    /// [`parse`](Self::parse) without the reason: every byte in 0x21..=0x7E is exactly an
+    /// ASCII letter, digit or punctuation (and a byte length of 1..=128 is then the
+    /// character count).
+    #[inline]
+    pub(crate) fn parse_quick(s: &str) -> Option<Self> {
         let bytes = s.as_bytes();
-        if !bytes.is_empty() && bytes.len() <= Self::MAX_LEN && bytes.iter().all(|&b| is_graphic(b))
-        {
-            return Ok(Self(s.to_owned()));
-        }
-        Err(Self::refusal(s))
+        let valid = !bytes.is_empty()
+            && bytes.len() <= Self::MAX_LEN
+            && bytes.iter().fold(true, |ok, &b| ok & is_graphic(b));
+        valid.then(|| Self(s.to_owned()))
     }
 
     /// Why `s` is not an order id (the checks of the fast path one by one, with reasons).

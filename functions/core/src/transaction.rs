@@ -23,8 +23,14 @@ pub enum Op {
 
 impl Op {
     pub fn parse(s: &str) -> Result<Self, FieldError> {
+        Self::from_name(s).ok_or_else(|| Self::refusal(s))
+    }
+
+    /// The op named `s`, if any.
+    #[inline]
+    pub(crate) fn from_name(s: &str) -> Option<Self> {
         // By length first, then one fixed-size comparison: cheaper than trying each name.
-        let op = match s.as_bytes() {
+        Some(match s.as_bytes() {
             [_, _, _] if s == "add" => Op::Add,
             [_, _, _] if s == "pay" => Op::Pay,
             [_, _, _, _] if s == "ship" => Op::Ship,
@@ -33,9 +39,8 @@ impl Op {
             [_, _, _, _, _, _] if s == "cancel" => Op::Cancel,
             [_, _, _, _, _, _] if s == "delete" => Op::Delete,
             [_, _, _, _, _, _, _, _] if s == "complete" => Op::Complete,
-            _ => return Err(Self::refusal(s)),
-        };
-        Ok(op)
+            _ => return None,
+        })
     }
 
     #[cold]
@@ -80,10 +85,8 @@ impl TxnId {
     pub const MAX_LEN: usize = 128;
 
     pub fn parse(s: &str) -> Result<Self, FieldError> {
-        // A string has at most as many characters as bytes, and at least one if it has a
-        // byte: 1..=128 bytes is 1..=128 characters without counting them.
-        if !s.is_empty() && s.len() <= Self::MAX_LEN {
-            return Ok(Self(s.to_owned()));
+        if let Some(id) = Self::parse_quick(s) {
+            return Ok(id);
         }
         let n = if s.is_empty() { 0 } else { s.chars().count() };
         if n == 0 {
@@ -94,6 +97,15 @@ impl TxnId {
         }
         Ok(Self(s.to_owned()))
     }
+
+    /// [`parse`](Self::parse) of the usual id, without the reason: a string has at most as
+    /// many characters as bytes, and at least one if it has a byte, so 1..=128 bytes is
+    /// 1..=128 characters without counting them. (`None` for longer ones too.)
+    #[inline]
+    pub(crate) fn parse_quick(s: &str) -> Option<Self> {
+        (!s.is_empty() && s.len() <= Self::MAX_LEN).then(|| Self(s.to_owned()))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -123,12 +135,22 @@ pub struct Currency([u8; 3]);
 
 impl Currency {
     pub fn parse(s: &str) -> Result<Self, FieldError> {
-        match s.as_bytes() {
-            [a, b, c] if [a, b, c].iter().all(|x| x.is_ascii_uppercase()) => Ok(Self([*a, *b, *c])),
-            _ => Err(FieldError::new(
+        Self::parse_quick(s).ok_or_else(|| {
+            FieldError::new(
                 Field::Currency,
                 format!("{s:?} is not three ASCII upper-case letters"),
-            )),
+            )
+        })
+    }
+
+    /// [`parse`](Self::parse) without the reason.
+    #[inline]
+    pub(crate) fn parse_quick(s: &str) -> Option<Self> {
+        match s.as_bytes() {
+            [a, b, c] if [a, b, c].iter().all(|x| x.is_ascii_uppercase()) => {
+                Some(Self([*a, *b, *c]))
+            }
+            _ => None,
         }
     }
     pub fn as_str(&self) -> &str {

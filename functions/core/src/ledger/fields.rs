@@ -4,6 +4,10 @@
 //! then reports the first failing field in the order `order_id, seq, op, txn_id, amount,
 //! currency, at, note`, and neither reads nor checks a field the op ignores
 //! (`{"op":"ship","txn_id":5}` is a fine `ship`).
+//!
+//! Most lines are valid, so [`validate`] first tries [`quick`]: the same checks without
+//! reasons, which gives up at the first thing that is not as usual (and never accepts what
+//! the checks refuse). Only then do the checks run one by one to name the failing field.
 
 use super::datetime::check_rfc3339;
 use super::MAX_NOTE_BYTES;
@@ -38,8 +42,94 @@ pub(crate) trait Source {
 }
 
 /// The transaction a line's fields make, or the first failing field in table order.
+#[inline]
 pub(crate) fn validate(src: &impl Source) -> Result<Transaction, FieldError> {
-    Checks(src).transaction()
+    match quick(src) {
+        Some(txn) => Ok(txn),
+        None => Checks(src).transaction(),
+    }
+}
+
+/// The transaction of a line whose fields are all as usual: the checks of
+/// [`Checks::transaction`] without reasons, so nothing to build or carry when all is well.
+/// `None` for any line they refuse, and for some unusual lines they accept (a `seq` with
+/// more than 16 digits, a `txn_id` longer than 128 bytes): then they decide.
+#[inline]
+fn quick(src: &impl Source) -> Option<Transaction> {
+    let text = |field| match src.value(field) {
+        Value::Text(s) => Some(s),
+        _ => None,
+    };
+    // `Some(None)` for an absent optional field, `None` for a wrong one.
+    let optional = |field| match src.value(field) {
+        Value::Absent | Value::NoColumn => Some(None),
+        Value::Text(s) => Some(Some(s)),
+        _ => None,
+    };
+    let order_id = OrderId::parse_quick(text(Field::OrderId)?)?;
+    let seq = match src.value(Field::Seq) {
+        Value::Number(digits) => seq_quick(digits)?,
+        _ => return None,
+    };
+    let op = Op::from_name(text(Field::Op)?)?;
+    let content = match op {
+        Op::Create => Content::Create {
+            currency: Currency::parse_quick(text(Field::Currency)?)?,
+        },
+        Op::Add | Op::Modify => {
+            let txn_id = TxnId::parse_quick(text(Field::TxnId)?)?;
+            let amount = match src.value(Field::Amount) {
+                Value::Text(s) | Value::Number(s) => Amount::parse_quick(s)?,
+                _ => return None,
+            };
+            if op == Op::Add {
+                Content::Add { txn_id, amount }
+            } else {
+                Content::Modify { txn_id, amount }
+            }
+        }
+        Op::Pay => Content::Pay,
+        Op::Ship => Content::Ship,
+        Op::Complete => Content::Complete,
+        Op::Cancel => Content::Cancel,
+        Op::Delete => Content::Delete,
+    };
+    let at = match optional(Field::At)? {
+        Some(at) => {
+            check_rfc3339(at).ok()?;
+            Some(at.to_owned())
+        }
+        None => None,
+    };
+    let note = match optional(Field::Note)? {
+        Some(note) if note.len() > MAX_NOTE_BYTES => return None,
+        Some(note) => Some(note.to_owned()),
+        None => None,
+    };
+    Some(Transaction {
+        order_id,
+        seq,
+        content,
+        at,
+        note,
+    })
+}
+
+/// [`seq_from_digits`] of at most 16 digits (enough for [`Seq::MAX`]), without the reason.
+#[inline]
+fn seq_quick(digits: &str) -> Option<Seq> {
+    if digits.is_empty() || digits.len() > 16 {
+        return None;
+    }
+    let mut n = 0u64;
+    for &d in digits.as_bytes() {
+        let d = d.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        n = n * 10 + u64::from(d);
+    }
+    Seq::new_quick(n)
 }
 
 struct Checks<'s, S>(&'s S);
@@ -50,6 +140,7 @@ impl<S: Source> Checks<'_, S> {
         self.0.value(field)
     }
 
+    #[inline(never)]
     fn transaction(&self) -> Result<Transaction, FieldError> {
         let order_id = OrderId::parse(self.text(Field::OrderId, None)?)?;
         let seq = self.seq()?;
@@ -382,6 +473,99 @@ mod tests {
             assert_eq!(e.field, field);
             assert!(e.reason.contains(needle), "{e}");
         }
+    }
+
+    /// Values for each field, valid and not, of every kind.
+    fn pool(field: Field) -> Vec<Value<'static>> {
+        let mut values = vec![
+            Value::Absent,
+            Value::NoColumn,
+            Value::Repeated,
+            Value::Unreadable,
+            Value::Other("a boolean"),
+            Value::Number("1"),
+            text(""),
+            text(" "),
+        ];
+        let texts: &[&'static str] = match field {
+            Field::OrderId => &["A-1", "A 1", "é", "ORD-1", "~!{}`"],
+            Field::Seq => &["1", "0"],
+            Field::Op => &[
+                "create", "add", "modify", "pay", "ship", "complete", "cancel", "delete", "Pay",
+                "refund",
+            ],
+            Field::TxnId => &["t1", "é", "a b"],
+            Field::Amount => &["12.50", "-0", "1e2", "12.50000", "+1"],
+            Field::Currency => &["EUR", "eur", "EURO"],
+            Field::At => &["2026-11-24T09:00:00Z", "2026-02-30T09:00:00Z", "yesterday"],
+            Field::Note => &["hi", "café ☕"],
+        };
+        values.extend(texts.iter().map(|&t| text(t)));
+        if field == Field::Seq || field == Field::Amount {
+            for n in [
+                "0",
+                "7",
+                "007",
+                "-1",
+                "1.0",
+                "1e0",
+                "12.5",
+                "9007199254740991",
+                "9007199254740992",
+                "0000000000000000001",
+                "99999999999999999999999",
+            ] {
+                values.push(Value::Number(n));
+            }
+        }
+        values
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 4096, ..proptest::prelude::ProptestConfig::default()
+        })]
+
+        /// `quick` accepts only what the checks one by one accept, with the same result.
+        #[test]
+        fn quick_agrees_with_the_checks_one_by_one(picks in proptest::collection::vec(0usize..64, 8)) {
+            let line = Line(
+                Field::ALL
+                    .iter()
+                    .zip(&picks)
+                    .map(|(&field, &pick)| {
+                        let values = pool(field);
+                        (field, values[pick % values.len()])
+                    })
+                    .collect(),
+            );
+            let checked = Checks(&line).transaction();
+            match quick(&line) {
+                Some(txn) => proptest::prop_assert_eq!(Ok(txn), checked),
+                None => proptest::prop_assert!(
+                    checked.is_err()
+                        || matches!(line.value(Field::Seq), Value::Number(d) if d.len() > 16),
+                    "quick refused {:?}", line.0
+                ),
+            }
+        }
+    }
+
+    #[test]
+    fn quick_takes_the_usual_lines() {
+        let mut f = base();
+        assert!(quick(&fields(&f)).is_some());
+        f.push((Field::At, text("2026-11-24T09:00:00+02:00")));
+        f.push((Field::Note, text("say \"hi\"")));
+        f.push((Field::Currency, Value::Repeated));
+        assert!(quick(&fields(&f)).is_some());
+        assert!(quick(&fields(&[
+            (Field::OrderId, text("A")),
+            (Field::Seq, Value::Number("9007199254740991")),
+            (Field::Op, text("create")),
+            (Field::Currency, text("JPY")),
+        ]))
+        .is_some());
     }
 
     #[test]

@@ -464,25 +464,45 @@ fn for_each_comma(line: &[u8], mut found: impl FnMut(usize)) {
     const ONES: u64 = u64::from_le_bytes([1; 8]);
     const LOW7: u64 = ONES * 0x7F;
     const HIGH: u64 = ONES * 0x80;
-    let mut scan = |bytes: &[u8], base: usize| {
-        let mut word = [0u8; 8]; // zero bytes are no commas
-        word[..bytes.len()].copy_from_slice(bytes);
+    // Bit 7 of each byte of `word` that is a comma, and no other bit: after the XOR a comma
+    // is a zero byte, and adding 0x7F to the low 7 bits of a byte cannot carry out of it.
+    let commas = |word: [u8; 8]| {
         let x = u64::from_le_bytes(word) ^ (ONES * u64::from(b','));
-        // Bit 7 of each byte of x that is zero, and no other: adding 0x7F to the low 7
-        // bits cannot carry out of a byte.
-        let mut zeros = !(((x & LOW7) + LOW7) | x) & HIGH;
-        while zeros != 0 {
-            found(base + zeros.trailing_zeros() as usize / 8);
-            zeros &= zeros - 1;
+        !(((x & LOW7) + LOW7) | x) & HIGH
+    };
+    let mut report = |mut bits: u64, base: usize| {
+        while bits != 0 {
+            found(base + bits.trailing_zeros() as usize / 8);
+            bits &= bits - 1;
         }
     };
-    let mut chunks = line.chunks_exact(8);
+    let mut words = line.chunks_exact(8);
     let mut base = 0;
-    for chunk in &mut chunks {
-        scan(chunk, base);
+    for word in &mut words {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(word);
+        report(commas(bytes), base);
         base += 8;
     }
-    scan(chunks.remainder(), base);
+    let rest = words.remainder().len();
+    if rest == 0 {
+        return;
+    }
+    match line.len().checked_sub(8) {
+        // The last 8 bytes, less those already seen.
+        Some(start) => {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(&line[start..]);
+            report(commas(bytes) >> (8 * (8 - rest)) << (8 * (8 - rest)), start);
+        }
+        None => {
+            for (i, &b) in line.iter().enumerate() {
+                if b == b',' {
+                    found(i);
+                }
+            }
+        }
+    }
 }
 
 /// A row read through the header.
