@@ -44,7 +44,7 @@ static COPIES: AtomicU64 = AtomicU64::new(0);
 pub enum HarnessError {
     #[error("the local stack is not provisioned: {HOW_TO_START}")]
     NoStack(#[source] StackError),
-    #[error("the emulator at {endpoint} does not answer ({what}): {HOW_TO_START}")]
+    #[error("{what} of the stack does not answer at {endpoint}: {HOW_TO_START}")]
     NoEmulator {
         endpoint: String,
         what: &'static str,

@@ -133,8 +133,27 @@ pub async fn check(
     running: &convoy_local::pipeline::Running,
     name: &str,
 ) -> Result<(), crate::BoxError> {
+    check_as(h, running, name, false).await
+}
+
+/// [`check`], the ledger uploaded gzip-compressed (three members) as `<name>.gz` when
+/// `gzip` is set.
+pub async fn check_as(
+    h: &crate::Harness,
+    running: &convoy_local::pipeline::Running,
+    name: &str,
+    gzip: bool,
+) -> Result<(), crate::BoxError> {
     let v = load(name, &h.prefix())?;
-    let upload = h.upload(&v.name, v.ledger.clone()).await?;
+    let (object, body) = if gzip {
+        (
+            format!("{name}.gz"),
+            crate::rewrite::gzip_members(&v.ledger, 3)?,
+        )
+    } else {
+        (name.to_owned(), v.ledger.clone())
+    };
+    let upload = h.upload(&object, body).await?;
     let key = upload.key.clone();
     let statuses = h.settle(running, std::slice::from_ref(&upload)).await?;
     let status = statuses.first().ok_or("no status record")?;
