@@ -125,11 +125,31 @@ async fn a_conflicting_transaction_is_counted_once_and_changes_nothing() {
             upload_settled(h, running, name, &conflicting).await;
             check::views(&h.views().await.unwrap(), &want).unwrap();
         }
-        // Redelivered past SQS deduplication: still one conflict.
-        let wire =
-            serde_json::to_string(&generate::transactions(&[conflicting_x]).unwrap()[0]).unwrap();
-        h.send_copy(&x, &wire).await.unwrap();
+        // Copies past SQS deduplication (as a redelivery after its window): the conflicts
+        // are not counted again, each equal copy is one duplicate.
+        let wire = |line: Value| {
+            serde_json::to_string(&generate::transactions(&[line]).unwrap()[0]).unwrap()
+        };
+        let parked_pay = json!({"order_id": y, "seq": 4, "op": "pay", "note": "copy"});
+        let parked_cancel = json!({"order_id": y, "seq": 4, "op": "cancel"});
+        h.send_copy(&x, &wire(conflicting_x)).await.unwrap();
+        h.send_copy(&y, &wire(parked_cancel)).await.unwrap();
+        h.send_copy(&y, &wire(parked_pay)).await.unwrap();
         h.settle(running, &[]).await.unwrap();
+        let mut want_dups = want.clone();
+        want_dups.get_mut(&y).unwrap()["duplicates"] = json!(1);
+        check::views_except(&h.views().await.unwrap(), &want_dups, &[]).unwrap();
+
+        // Another content for the same seq is another conflict.
+        let other = json!({"order_id": x, "seq": 2, "op": "add", "txn_id": "t1", "amount": "77"});
+        upload_settled(
+            h,
+            running,
+            "other conflict.jsonl",
+            &generate::jsonl(&[other]),
+        )
+        .await;
+        want.get_mut(&x).unwrap()["conflicts"] = json!(2);
         check::views(&h.views().await.unwrap(), &want).unwrap();
 
         // The gap closes: y's parked pay (not the conflicting cancel) is applied.
