@@ -29,31 +29,46 @@ impl Amount {
     /// turns into the decimal with the fraction's length as its scale.
     #[inline]
     pub(crate) fn parse_quick(s: &str) -> Option<Self> {
+        /// The leading digits of `s` (at most `max`, so that they fit a u64) as a number,
+        /// and how many there are; `None` if there are more than `max`.
+        #[inline(always)]
+        fn digits(s: &[u8], max: usize) -> Option<(u64, usize)> {
+            let mut n = 0u64;
+            for (i, &b) in s.iter().enumerate() {
+                let d = b.wrapping_sub(b'0');
+                if d > 9 {
+                    return Some((n, i));
+                }
+                if i == max {
+                    return None;
+                }
+                n = n * 10 + u64::from(d);
+            }
+            Some((n, s.len()))
+        }
         let s = s.as_bytes();
-        let (negative, digits) = match s {
+        let (negative, s) = match s {
             [b'-', rest @ ..] => (true, rest),
             _ => (false, s),
         };
-        let int_len = digits.iter().take_while(|b| b.is_ascii_digit()).count();
-        if !(1..=18).contains(&int_len) {
-            return None;
-        }
-        let (int, rest) = digits.split_at(int_len);
-        let frac = match rest {
-            [] => &[][..],
-            [b'.', frac @ ..] if (1..=4).contains(&frac.len()) => frac,
+        let (int, int_len) = digits(s, 18)?;
+        let (frac, scale) = match &s[int_len..] {
+            [] => (0, 0),
+            [b'.', frac @ ..] => match digits(frac, 4)? {
+                (n, len @ 1..=4) if len == frac.len() => (n, len),
+                _ => return None,
+            },
             _ => return None,
         };
-        if !frac.iter().all(u8::is_ascii_digit) {
+        if int_len == 0 {
             return None;
         }
-        // At most 22 digits: well within an i128 (and within the 96 bits of a Decimal).
-        let mantissa = int
-            .iter()
-            .chain(frac)
-            .fold(0i128, |n, d| n * 10 + i128::from(d - b'0'));
+        // At most 18 + 4 digits: a mantissa below 10^22, well within an i128 (and within
+        // the 96 bits of a Decimal).
+        const POW10: [i128; 5] = [1, 10, 100, 1000, 10_000];
+        let mantissa = i128::from(int) * POW10[scale] + i128::from(frac);
         let mantissa = if negative { -mantissa } else { mantissa };
-        let scale = u32::try_from(frac.len()).ok()?;
+        let scale = u32::try_from(scale).ok()?;
         Decimal::try_from_i128_with_scale(mantissa, scale)
             .ok()
             .map(Self)

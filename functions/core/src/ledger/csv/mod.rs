@@ -512,7 +512,7 @@ struct Record<'a> {
 }
 
 impl Source for Record<'_> {
-    #[inline]
+    #[inline(always)]
     fn value(&self, field: Field) -> Value<'_> {
         match self.header.slots[field as usize] {
             Slot::Repeated => Value::Repeated,
@@ -535,7 +535,7 @@ struct Fields<'a> {
 }
 
 impl<'a> Fields<'a> {
-    #[inline]
+    #[inline(always)]
     fn get(&self, i: usize) -> &'a str {
         let start = match i {
             0 => 0,
