@@ -149,23 +149,52 @@ async fn csv_with_quoted_fields_across_lines() {
             l.refused(Some("amount"), generate::csv_record(bad).unwrap());
             l.refused(None, generate::csv_record(["too", "few"]).unwrap());
             l.ok(generate::csv_record([""; 9]).unwrap()); // all empty: blank
+                                                          // longer than 256 KiB, across lines; not UTF-8
+            let long = format!("{}\n", "y".repeat(100 * 1024)).repeat(3);
+            let mut long_record = bad.map(str::as_bytes);
+            long_record[1] = long.as_bytes();
+            l.refused(None, generate::csv_record(long_record).unwrap());
+            let mut not_utf8 = bad.map(str::as_bytes);
+            (not_utf8[1], not_utf8[2]) = (b"caf\xc3\x28\n", b"1");
+            l.refused(None, generate::csv_record(not_utf8).unwrap());
         }
     }
-    let want = model::views(&generate::transactions(&lines).unwrap());
+    let mut want = model::views(&generate::transactions(&lines).unwrap());
+
+    // A header without the op-specific columns: the rows that need one are refused.
+    let (n1, n2) = (h.order_id("N-1"), h.order_id("N-2"));
+    let mut narrow = Ledger::new();
+    narrow
+        .ok("seq,op,order_id")
+        .refused(Some("currency"), format!("1,create,{n1}"))
+        .ok(format!("1,pay,{n2}"))
+        .refused(Some("txn_id"), format!("2,add,{n2}"));
+    want.insert(
+        n2.clone(),
+        json!({"order_id": n2, "status": "new", "currency": null, "total": "0.00",
+            "items": {}, "next_seq": 2, "parked": [],
+            "applied": 0, "rejected": 1, "duplicates": 0, "conflicts": 0}),
+    );
 
     let running = h.start_in_process().await.unwrap();
     let h = &h;
     h.with_running(running, async |running| {
-        let upload = h.upload("export.csv", l.bytes.clone()).await.unwrap();
-        let key = upload.key.clone();
-        let status = h.settle(running, &[upload]).await.unwrap();
-        check::status(&status[0], &check::Expected::done(&key, &l.bytes, 2)).unwrap();
-        let report = h
-            .pipeline
-            .read_object(&check::rejects_key(&key))
-            .await
-            .unwrap();
-        check::report(&key, &l.bytes, &report.unwrap(), &l.rejects).unwrap();
+        let mut uploads = Vec::new();
+        for (name, l) in [("export.csv", &l), ("narrow.CSV", &narrow)] {
+            uploads.push(h.upload(name, l.bytes.clone()).await.unwrap());
+        }
+        let statuses = h.settle(running, &uploads).await.unwrap();
+        for ((status, upload), l) in statuses.iter().zip(&uploads).zip([&l, &narrow]) {
+            let key = &upload.key;
+            let refused = l.rejects.len() as u64;
+            check::status(status, &check::Expected::done(key, &l.bytes, refused)).unwrap();
+            let report = h
+                .pipeline
+                .read_object(&check::rejects_key(key))
+                .await
+                .unwrap();
+            check::report(key, &l.bytes, &report.unwrap(), &l.rejects).unwrap();
+        }
         check::views_except(&h.views().await.unwrap(), &want, &[]).unwrap();
     })
     .await;

@@ -17,8 +17,10 @@ async fn refused_lines_are_reported_and_leave_gaps() {
     let line = |v: serde_json::Value| v.to_string();
     let long_note = "x".repeat(300 * 1024);
     let mut l = Ledger::new();
-    l.ok(line(
-        json!({"order_id": g, "seq": 1, "op": "create", "currency": "EUR"}),
+    // A BOM before line 1 is ignored.
+    l.ok(format!(
+        "\u{feff}{}",
+        json!({"order_id": g, "seq": 1, "op": "create", "currency": "EUR"})
     ))
     // bad amounts: the gap at g's seq 2
     .refused(
