@@ -8,7 +8,7 @@ use std::fmt;
     Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
 #[serde(try_from = "String", into = "String")]
-pub struct OrderId(String);
+pub struct OrderId(Box<str>);
 
 impl OrderId {
     pub const MAX_LEN: usize = 128;
@@ -26,7 +26,7 @@ impl OrderId {
         let valid = !bytes.is_empty()
             && bytes.len() <= Self::MAX_LEN
             && bytes.iter().fold(true, |ok, &b| ok & is_graphic(b));
-        valid.then(|| Self(s.to_owned()))
+        valid.then(|| Self(s.into()))
     }
 
     /// Why `s` is not an order id (the checks of the fast path one by one, with reasons).
@@ -75,7 +75,7 @@ impl TryFrom<String> for OrderId {
 
 impl From<OrderId> for String {
     fn from(id: OrderId) -> String {
-        id.0
+        id.0.into_string()
     }
 }
 

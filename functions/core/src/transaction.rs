@@ -79,7 +79,7 @@ impl fmt::Display for Op {
     Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
 #[serde(try_from = "String", into = "String")]
-pub struct TxnId(String);
+pub struct TxnId(Box<str>);
 
 impl TxnId {
     pub const MAX_LEN: usize = 128;
@@ -95,7 +95,7 @@ impl TxnId {
         if n > Self::MAX_LEN {
             return Err(FieldError::new(Field::TxnId, "longer than 128 characters"));
         }
-        Ok(Self(s.to_owned()))
+        Ok(Self(s.into()))
     }
 
     /// [`parse`](Self::parse) of the usual id, without the reason: a string has at most as
@@ -103,7 +103,7 @@ impl TxnId {
     /// 1..=128 characters without counting them. (`None` for longer ones too.)
     #[inline]
     pub(crate) fn parse_quick(s: &str) -> Option<Self> {
-        (!s.is_empty() && s.len() <= Self::MAX_LEN).then(|| Self(s.to_owned()))
+        (!s.is_empty() && s.len() <= Self::MAX_LEN).then(|| Self(s.into()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -119,7 +119,7 @@ impl TryFrom<String> for TxnId {
 }
 impl From<TxnId> for String {
     fn from(t: TxnId) -> String {
-        t.0
+        t.0.into_string()
     }
 }
 impl fmt::Display for TxnId {
@@ -456,7 +456,11 @@ mod tests {
             &"é".repeat(128),
             &"😀".repeat(128),
         ] {
-            assert_eq!(TxnId::parse(ok).map(|t| t.0), Ok(ok.to_owned()), "{ok}");
+            assert_eq!(
+                TxnId::parse(ok).map(String::from),
+                Ok(ok.to_owned()),
+                "{ok}"
+            );
         }
         for long in [
             &"x".repeat(129),

@@ -10,6 +10,8 @@
 //! the checks refuse). Only then do the checks run one by one to name the failing field.
 
 use super::datetime::check_rfc3339;
+use super::decoder::Parsed;
+use super::error::LineError;
 use super::MAX_NOTE_BYTES;
 use crate::amount::Amount;
 use crate::field::{Field, FieldError};
@@ -42,20 +44,39 @@ pub(crate) trait Source {
 }
 
 /// The transaction a line's fields make, or the first failing field in table order.
-#[inline]
-pub(crate) fn validate(src: &impl Source) -> Result<Transaction, FieldError> {
-    match quick(src) {
-        Some(txn) => Ok(txn),
-        None => Checks(src).transaction(),
+#[cfg(test)]
+fn validate(src: &impl Source) -> Result<Transaction, FieldError> {
+    let mut out = Vec::with_capacity(1);
+    match quick(src, 0, &mut out).then(|| out.pop()).flatten() {
+        Some(Parsed::Txn { txn, .. }) => Ok(txn),
+        _ => Checks(src).transaction(),
     }
 }
 
-/// The transaction of a line whose fields are all as usual: the checks of
-/// [`Checks::transaction`] without reasons, so nothing to build or carry when all is well.
-/// `None` for any line they refuse, and for some unusual lines they accept (a `seq` with
-/// more than 16 digits, a `txn_id` longer than 128 bytes): then they decide.
+/// Pushes what line `line` (`raw` as written) gives onto `out`: its transaction, or its
+/// refusal naming the first failing field in table order.
 #[inline]
-fn quick(src: &impl Source) -> Option<Transaction> {
+pub(crate) fn push_parsed(src: &impl Source, line: u64, raw: &[u8], out: &mut Vec<Parsed>) {
+    if !quick(src, line, out) {
+        out.push(match Checks(src).transaction() {
+            Ok(txn) => Parsed::Txn { line, txn },
+            Err(e) => Parsed::Refused(LineError::new(line, Some(e.field), e.reason, raw)),
+        });
+    }
+}
+
+/// Pushes the transaction of a line whose fields are all as usual onto `out` (built in
+/// place: a transaction is large to move): the checks of [`Checks::transaction`] without
+/// reasons, so nothing to build or carry when all is well. `false` (and nothing pushed)
+/// for any line they refuse, and for some unusual lines they accept (a `seq` with more
+/// than 16 digits, a `txn_id` longer than 128 bytes): then they decide.
+#[inline(always)]
+fn quick(src: &impl Source, line: u64, out: &mut Vec<Parsed>) -> bool {
+    quick_parts(src, line, out).is_some()
+}
+
+#[inline(always)]
+fn quick_parts(src: &impl Source, line: u64, out: &mut Vec<Parsed>) -> Option<()> {
     let text = |field| match src.value(field) {
         Value::Text(s) => Some(s),
         _ => None,
@@ -106,13 +127,17 @@ fn quick(src: &impl Source) -> Option<Transaction> {
         Some(note) => Some(note.to_owned()),
         None => None,
     };
-    Some(Transaction {
-        order_id,
-        seq,
-        content,
-        at,
-        note,
-    })
+    out.push(Parsed::Txn {
+        line,
+        txn: Transaction {
+            order_id,
+            seq,
+            content,
+            at,
+            note,
+        },
+    });
+    Some(())
 }
 
 /// [`seq_from_digits`] of at most 16 digits (enough for [`Seq::MAX`]), without the reason.
@@ -540,8 +565,10 @@ mod tests {
                     .collect(),
             );
             let checked = Checks(&line).transaction();
-            match quick(&line) {
-                Some(txn) => proptest::prop_assert_eq!(Ok(txn), checked),
+            let mut out = Vec::new();
+            match quick(&line, 7, &mut out).then(|| out.pop()).flatten() {
+                Some(Parsed::Txn { line: 7, txn }) => proptest::prop_assert_eq!(Ok(txn), checked),
+                Some(other) => proptest::prop_assert!(false, "{:?}", other),
                 None => proptest::prop_assert!(
                     checked.is_err()
                         || matches!(line.value(Field::Seq), Value::Number(d) if d.len() > 16),
@@ -554,18 +581,21 @@ mod tests {
     #[test]
     fn quick_takes_the_usual_lines() {
         let mut f = base();
-        assert!(quick(&fields(&f)).is_some());
+        assert!(quick(&fields(&f), 1, &mut Vec::new()));
         f.push((Field::At, text("2026-11-24T09:00:00+02:00")));
         f.push((Field::Note, text("say \"hi\"")));
         f.push((Field::Currency, Value::Repeated));
-        assert!(quick(&fields(&f)).is_some());
-        assert!(quick(&fields(&[
-            (Field::OrderId, text("A")),
-            (Field::Seq, Value::Number("9007199254740991")),
-            (Field::Op, text("create")),
-            (Field::Currency, text("JPY")),
-        ]))
-        .is_some());
+        assert!(quick(&fields(&f), 1, &mut Vec::new()));
+        assert!(quick(
+            &fields(&[
+                (Field::OrderId, text("A")),
+                (Field::Seq, Value::Number("9007199254740991")),
+                (Field::Op, text("create")),
+                (Field::Currency, text("JPY")),
+            ]),
+            1,
+            &mut Vec::new()
+        ));
     }
 
     #[test]

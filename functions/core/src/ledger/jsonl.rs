@@ -8,11 +8,10 @@
 use super::carry::Carry;
 use super::decoder::{is_blank, too_long, Parsed};
 use super::error::LineError;
-use super::fields::{Source, Value};
+use super::fields::{push_parsed, Source, Value};
 use super::utf8::Utf8Window;
 use super::MAX_LINE_BYTES;
-use crate::field::{Field, FieldError};
-use crate::transaction::Transaction;
+use crate::field::Field;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -104,13 +103,10 @@ fn decode_line(line: u64, raw: &[u8], overlong: bool, text: Option<&str>, out: &
     if is_blank(raw) {
         return;
     }
-    out.push(match parse_object(text) {
-        Ok(fields) => match fields.validate() {
-            Ok(txn) => Parsed::Txn { line, txn },
-            Err(e) => refuse(Some(e.field), e.reason),
-        },
-        Err(why) => refuse(None, why),
-    });
+    match parse_object(text) {
+        Ok(fields) => push_parsed(&fields, line, raw, out),
+        Err(why) => out.push(refuse(None, why)),
+    }
 }
 
 /// The raw fields of a line that holds one JSON object, or why the line is not one.
@@ -171,11 +167,6 @@ impl<'a> RawFields<'a> {
     #[cfg(test)]
     pub(crate) fn get(&self, field: Field) -> &Raw<'a> {
         &self.values[field as usize]
-    }
-
-    /// The transaction these values make, or the first failing field in table order.
-    pub(crate) fn validate(&self) -> Result<Transaction, FieldError> {
-        super::fields::validate(self)
     }
 }
 

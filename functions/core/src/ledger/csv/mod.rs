@@ -9,7 +9,7 @@ mod spanning;
 
 use super::decoder::{is_blank, too_long, Parsed};
 use super::error::{DecodeError, LineError};
-use super::fields::{validate, Source, Value};
+use super::fields::{push_parsed, Source, Value};
 use super::utf8::Utf8Window;
 use super::MAX_LINE_BYTES;
 use crate::field::Field;
@@ -218,7 +218,7 @@ impl CsvRecords {
                 delimited: true,
             },
         };
-        out.push(row(line, &record, content));
+        push_parsed(&record, line, content, out);
         self.newlines += 1;
         Some(end + 1)
     }
@@ -397,7 +397,7 @@ impl CsvRecords {
             header,
             fields: self.fields(text),
         };
-        out.push(row(line, &record, excerpt));
+        push_parsed(&record, line, excerpt, out);
         Ok(())
     }
 
@@ -445,15 +445,6 @@ impl CsvRecords {
             }
         }
         header
-    }
-}
-
-/// A row (of the right number of fields, in valid UTF-8): a transaction or a refusal.
-#[inline]
-fn row(line: u64, record: &Record<'_>, excerpt: &[u8]) -> Parsed {
-    match validate(record) {
-        Ok(txn) => Parsed::Txn { line, txn },
-        Err(e) => Parsed::Refused(LineError::new(line, Some(e.field), e.reason, excerpt)),
     }
 }
 
