@@ -6,7 +6,7 @@ use crate::rewrite::csv_record_end;
 use convoy_core::ledger::{kind_of_key, Format, MAX_LINE_BYTES, MAX_TEXT_BYTES};
 use ledger::{LedgerStatus, State};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::io::Read;
 
@@ -323,4 +323,39 @@ pub fn status(got: &LedgerStatus, want: &Expected) -> Result<(), Mismatch> {
         diffs.push(format!("{key}: done with an error {:?}", got.error));
     }
     done(diffs)
+}
+
+/// Every order id a ledger mentions, valid or not and whether its line is refused or not:
+/// the orders a test looks up afterwards (those never reached must be absent). JSON Lines
+/// (also for unsupported keys): each line's `order_id` string; CSV: the `order_id` column.
+pub fn mentioned_ids(key: &str, uploaded: &[u8]) -> BTreeSet<String> {
+    let text = ledger_text(key, uploaded).unwrap_or_default();
+    let body = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&text);
+    let mut ids = BTreeSet::new();
+    if matches!(kind_of_key(key).map(|k| k.format), Ok(Format::Csv)) {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(body);
+        let mut records = reader.byte_records().filter_map(Result::ok);
+        let column = records
+            .next()
+            .and_then(|h| h.iter().position(|name| name == b"order_id"));
+        if let Some(column) = column {
+            for record in records {
+                if let Some(id) = record.get(column) {
+                    ids.insert(String::from_utf8_lossy(id).into_owned());
+                }
+            }
+        }
+        return ids;
+    }
+    for line in body.split(|b| *b == b'\n') {
+        if let Ok(Value::Object(o)) = serde_json::from_slice::<Value>(line) {
+            if let Some(Value::String(id)) = o.get("order_id") {
+                ids.insert(id.clone());
+            }
+        }
+    }
+    ids
 }

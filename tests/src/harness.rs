@@ -2,17 +2,18 @@
 //! its ledger keys and order ids, and the pipeline driven with in-process functions.
 
 use crate::BoxError;
+use convoy_core::OrderId;
 use convoy_core::OrderView;
 use convoy_local::function::LambdaFunction;
 use convoy_local::inprocess::{InProcessConsumer, InProcessLedger};
 use convoy_local::pipeline::{Pipeline, PipelineError, Running, Upload};
 use convoy_local::stack::{Stack, StackError};
-use convoy_store::{DynamoOrderStore, OrderReader, StoreError};
-use futures::FutureExt;
+use convoy_store::{DynamoOrderStore, OrderReader, OrderStore, StoreError};
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use ledger::aws::{DynamoStatusStore, S3Rejects, S3Source, SqsPublisher};
 use ledger::LedgerStatus;
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -81,6 +82,8 @@ pub struct Harness {
     /// `r<millis>-<counter>`: unique per test, also across runs on the same emulator.
     pub run: String,
     pub pipeline: Pipeline,
+    /// Every order id the test's ledgers and copies mention: what [`Harness::views`] reads.
+    mentioned: std::sync::Mutex<BTreeSet<String>>,
     _exclusive: MutexGuard<'static, ()>,
 }
 
@@ -94,6 +97,7 @@ impl Harness {
         Ok(Harness {
             run: new_run_id(),
             pipeline,
+            mentioned: Default::default(),
             _exclusive: exclusive,
         })
     }
@@ -173,7 +177,17 @@ impl Harness {
 
     /// Uploads `body` as `ledgers/<run>/<name>`.
     pub async fn upload(&self, name: &str, body: Vec<u8>) -> Result<Upload, HarnessError> {
-        Ok(self.pipeline.upload(&self.key(name), body).await?)
+        let key = self.key(name);
+        self.mention(crate::check::mentioned_ids(&key, &body));
+        Ok(self.pipeline.upload(&key, body).await?)
+    }
+
+    /// Adds order ids to those [`Harness::views`] reads.
+    pub fn mention(&self, ids: impl IntoIterator<Item = String>) {
+        self.mentioned
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(ids);
     }
 
     /// Waits (at most [`SETTLE_TIMEOUT`]) until every upload has a final status and the
@@ -192,8 +206,41 @@ impl Harness {
             .await?)
     }
 
-    /// Every order of this run as users see it (contract section 4), by `order_id`.
+    /// Every order of this run that the test's ledgers and copies mention, as users see it
+    /// (contract section 4), by `order_id`; orders never reached are absent. Read one by one
+    /// (strongly consistent), so the time does not grow with the table.
     pub async fn views(&self) -> Result<BTreeMap<String, Value>, HarnessError> {
+        let prefix = self.prefix();
+        let ids: Vec<OrderId> = self
+            .mentioned
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|id| id.starts_with(&prefix))
+            .filter_map(|id| OrderId::parse(id).ok())
+            .collect();
+        let store = &self.pipeline.orders;
+        let states: Vec<_> = futures::stream::iter(ids)
+            .map(|id| async move { store.load(&id).await })
+            .buffered(16)
+            .try_collect()
+            .await
+            .map_err(HarnessError::Store)?;
+        states
+            .into_iter()
+            .flatten()
+            .map(|(state, _version)| {
+                let id = state.order_id.to_string();
+                serde_json::to_value(OrderView::from(&state))
+                    .map(|v| (id.clone(), v))
+                    .map_err(|e| HarnessError::View(id, e))
+            })
+            .collect()
+    }
+
+    /// Every order of this run in the whole table (a scan: slower as the table grows), by
+    /// `order_id` — to look for orders a test does not know of.
+    pub async fn scan_views(&self) -> Result<BTreeMap<String, Value>, HarnessError> {
         let prefix = self.prefix();
         let orders = self
             .pipeline
@@ -217,6 +264,7 @@ impl Harness {
     /// deduplication id: a copy that SQS deduplication does not absorb, as after the
     /// 5-minute window or a redrive.
     pub async fn send_copy(&self, order_id: &str, body: &str) -> Result<(), HarnessError> {
+        self.mention([order_id.to_owned()]);
         let n = COPIES.fetch_add(1, Ordering::SeqCst);
         self.pipeline
             .sqs

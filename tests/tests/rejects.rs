@@ -166,8 +166,9 @@ async fn refused_lines_are_reported_and_leave_gaps() {
         .into_iter()
         .map(|v| (v["order_id"].as_str().unwrap().to_owned(), v))
         .collect();
-        // z's lines were all refused: it is nowhere.
+        // z's lines were all refused: it is nowhere (not even under another id).
         check::views_except(&h.views().await.unwrap(), &want, &[]).unwrap();
+        check::views_except(&h.scan_views().await.unwrap(), &want, &[]).unwrap();
     })
     .await;
 }
