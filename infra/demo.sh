@@ -36,9 +36,7 @@ cleanup() {
 trap cleanup EXIT
 
 bash infra/provision.sh
-log "building the driver"
-cargo build -q -p convoy-local --bin convoy-local >&2
-bash infra/lambdas.sh start
+bash infra/lambdas.sh start # builds every binary, the driver convoy-local among them
 
 "$CONVOY_REPO/target/debug/convoy-local" "$LEDGER" --env-file "$CONVOY_STACK_ENV" \
-  --timeout "${CONVOY_DEMO_TIMEOUT:-600}"
+  --lambda-endpoint "http://127.0.0.1:${CONVOY_LAMBDA_PORT:-9000}" --timeout "${CONVOY_DEMO_TIMEOUT:-600}"

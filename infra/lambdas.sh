@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# Runs the real function binaries (ledger, consumer) behind Lambda's Runtime and Invoke APIs
-# with `cargo lambda watch`, so the local driver can invoke them at
+# Runs the real function binaries (ledger, consumer) behind Lambda's Runtime and Invoke APIs,
+# so the local driver can invoke them at
 # http://127.0.0.1:$CONVOY_LAMBDA_PORT/2015-03-31/functions/<name>/invocations.
+#
+# `cargo lambda watch --only-lambda-apis` serves the two APIs; the binaries are built here
+# once and run unchanged, each instance a Lambda execution environment polling
+# $AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation/next, as in AWS. (Letting
+# cargo lambda build and start them would compile the dependency tree a second time.)
 #
 # Usage: infra/lambdas.sh start|stop|status
 # The functions get the stack's settings from .local/stack.env (written by provision.sh)
 # and talk to the emulator through AWS_ENDPOINT_URL, as they would to AWS.
-# Env: CONVOY_LAMBDA_PORT (9000), CONVOY_LAMBDA_CONCURRENCY (4), CONVOY_LAMBDA_RELEASE=1.
+# Env: CONVOY_LAMBDA_PORT (9000), CONVOY_LAMBDA_CONCURRENCY (instances per function, 4).
 set -euo pipefail
 
 # shellcheck source=infra/lib.sh
@@ -16,11 +21,11 @@ CONVOY_LOG_TAG=lambdas
 PORT="${CONVOY_LAMBDA_PORT:-9000}"
 PID_FILE="$CONVOY_LOCAL_DIR/lambdas.pid"
 LOG="$CONVOY_LOCAL_DIR/lambdas.log"
-ENV_FILE="$CONVOY_LOCAL_DIR/lambdas.env"
+CONCURRENCY="${CONVOY_LAMBDA_CONCURRENCY:-4}"
 CARGO_LAMBDA="$CONVOY_TOOLS_VENV/bin/cargo-lambda"
 
 running() {
-  [[ -f "$PID_FILE" ]] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null
+  [[ -f "$PID_FILE" ]] && kill -0 "$(head -n1 "$PID_FILE")" 2>/dev/null
 }
 
 invoke_ready() {
@@ -30,63 +35,80 @@ invoke_ready() {
 
 start() {
   if running; then
-    log "already running (pid $(cat "$PID_FILE"))"
+    log "already running (pid $(head -n1 "$PID_FILE"))"
     return 0
   fi
   [[ -x "$CARGO_LAMBDA" ]] || die "cargo-lambda missing; run infra/install.sh"
   [[ -f "$CONVOY_STACK_ENV" ]] || die "$CONVOY_STACK_ENV missing; run infra/provision.sh"
   # shellcheck disable=SC1090
   source "$CONVOY_STACK_ENV"
-  cat >"$ENV_FILE" <<ENV
-AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL
-AWS_REGION=$AWS_REGION
-AWS_DEFAULT_REGION=$AWS_DEFAULT_REGION
-AWS_ACCESS_KEY_ID=test
-AWS_SECRET_ACCESS_KEY=test
-TABLE_NAME=$CONVOY_TABLE_NAME
-TRANSACTIONS_QUEUE_URL=$CONVOY_TRANSACTIONS_QUEUE_URL
-RUST_LOG=${RUST_LOG:-info}
-ENV
-  local mode=()
-  [[ "${CONVOY_LAMBDA_RELEASE:-0}" == 1 ]] && mode=(--release)
-  # Build first, in the foreground, so build errors show here and not in a log.
-  log "building the function binaries"
-  cargo build "${mode[@]}" -p ledger -p consumer --bins >&2
-  log "starting cargo lambda watch on 127.0.0.1:$PORT"
+  # Same package set and features as `cargo test --workspace`, so the test command
+  # compiles the dependency tree once; the demo's driver is among the binaries.
+  log "building the binaries"
+  cargo build --workspace --bins --tests >&2
+  log "starting Lambda's Runtime and Invoke APIs on 127.0.0.1:$PORT"
+  : >"$LOG"
   (
     cd "$CONVOY_REPO"
-    PATH="$CONVOY_TOOLS_VENV/bin:$PATH" exec setsid "$CARGO_LAMBDA" lambda watch \
-      --invoke-address 127.0.0.1 --invoke-port "$PORT" --ignore-changes --timeout "${CONVOY_LAMBDA_TIMEOUT:-900}" \
-      --concurrency "${CONVOY_LAMBDA_CONCURRENCY:-4}" --env-file "$ENV_FILE" "${mode[@]}" \
-      </dev/null >"$LOG" 2>&1
+    exec setsid "$CARGO_LAMBDA" lambda watch --only-lambda-apis \
+      --invoke-address 127.0.0.1 --invoke-port "$PORT" --timeout 900 \
+      </dev/null >>"$LOG" 2>&1
   ) &
   echo $! >"$PID_FILE"
   for _ in $(seq 1 120); do
-    if invoke_ready; then
-      log "ready (pid $(cat "$PID_FILE"), log ${LOG#"$CONVOY_REPO"/})"
-      return 0
-    fi
+    invoke_ready && break
     running || { tail -n 30 "$LOG" >&2; die "cargo lambda watch exited"; }
     sleep 0.5
   done
-  tail -n 30 "$LOG" >&2
-  die "cargo lambda watch did not answer on port $PORT"
+  invoke_ready || { tail -n 30 "$LOG" >&2; die "cargo lambda watch did not answer on port $PORT"; }
+  local fn i
+  for fn in ledger consumer; do
+    for i in $(seq 1 "$CONCURRENCY"); do
+      (
+        exec env -i PATH="$PATH" HOME="${HOME:-/root}" \
+          AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$PORT/.rt/$fn" \
+          AWS_LAMBDA_FUNCTION_NAME="$fn" AWS_LAMBDA_FUNCTION_VERSION='$LATEST' \
+          AWS_LAMBDA_FUNCTION_MEMORY_SIZE=512 AWS_LAMBDA_LOG_STREAM_NAME="local/$fn/$i" \
+          AWS_ENDPOINT_URL="$AWS_ENDPOINT_URL" AWS_REGION="$AWS_REGION" \
+          AWS_DEFAULT_REGION="$AWS_DEFAULT_REGION" \
+          AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
+          TABLE_NAME="$CONVOY_TABLE_NAME" TRANSACTIONS_QUEUE_URL="$CONVOY_TRANSACTIONS_QUEUE_URL" \
+          RUST_LOG="${RUST_LOG:-info}" \
+          "$CONVOY_REPO/target/debug/$fn" </dev/null >>"$LOG" 2>&1
+      ) &
+      echo $! >>"$PID_FILE"
+    done
+  done
+  sleep 0.5
+  while read -r pid; do
+    kill -0 "$pid" 2>/dev/null || { tail -n 30 "$LOG" >&2; die "a function instance exited at start"; }
+  done <"$PID_FILE"
+  log "ready: ledger and consumer, $CONCURRENCY instances each (log ${LOG#"$CONVOY_REPO"/})"
 }
 
 stop() {
-  if ! running; then
-    rm -f "$PID_FILE"
+  if [[ ! -f "$PID_FILE" ]]; then
     return 0
   fi
-  local pid
-  pid="$(cat "$PID_FILE")"
-  # setsid made it a process group leader: end the watcher and the functions it runs.
-  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  local first pid
+  first="$(head -n1 "$PID_FILE")"
+  # The API server is a process group leader (setsid); the instances are plain children.
+  kill -TERM -- "-$first" 2>/dev/null || true
+  while read -r pid; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done <"$PID_FILE"
   for _ in $(seq 1 50); do
-    kill -0 "$pid" 2>/dev/null || break
+    local alive=0
+    while read -r pid; do
+      kill -0 "$pid" 2>/dev/null && alive=1
+    done <"$PID_FILE"
+    [[ "$alive" == 0 ]] && break
     sleep 0.1
   done
-  kill -KILL -- "-$pid" 2>/dev/null || true
+  kill -KILL -- "-$first" 2>/dev/null || true
+  while read -r pid; do
+    kill -KILL "$pid" 2>/dev/null || true
+  done <"$PID_FILE"
   rm -f "$PID_FILE"
   log "stopped"
 }

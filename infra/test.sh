@@ -30,7 +30,7 @@ step "template: sam validate --lint, cfn-lint"
 SAM_CLI_TELEMETRY=0 "$CONVOY_TOOLS_VENV/bin/sam" validate --lint --template template.yaml >&2
 "$CONVOY_TOOLS_VENV/bin/cfn-lint" template.yaml >&2
 
-step "building tests"
+step "building tests and binaries"
 cargo test --workspace --no-run >&2
 
 step "starting a fresh LocalStack"
@@ -47,7 +47,7 @@ CONVOY_TRANSACTIONS_VISIBILITY_TIMEOUT="${CONVOY_TRANSACTIONS_VISIBILITY_TIMEOUT
   CONVOY_LEDGER_VISIBILITY_TIMEOUT="${CONVOY_LEDGER_VISIBILITY_TIMEOUT:-30}" \
   bash infra/provision.sh
 
-step "starting the function binaries (cargo lambda watch)"
+step "starting the function binaries behind the Lambda APIs"
 bash infra/lambdas.sh start
 export CONVOY_LAMBDA_ENDPOINT="http://127.0.0.1:${CONVOY_LAMBDA_PORT:-9000}"
 
