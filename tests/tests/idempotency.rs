@@ -169,3 +169,44 @@ async fn a_conflicting_transaction_is_counted_once_and_changes_nothing() {
     })
     .await;
 }
+
+/// Known defect (see the ignore reason): the status record is one per key, written without
+/// a condition, so an older version still being processed overwrites the newer version's
+/// final status — with its progress updates and then its own `done`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "defect in ledger's status store: an older version overwrites the newer version's status; run with --ignored to reproduce"]
+async fn a_newer_version_keeps_its_status_while_an_older_one_finishes() {
+    let h = Harness::start().await.unwrap();
+    let ids: Vec<String> = (0..700).map(|i| h.order_id(&format!("V-{i}"))).collect();
+    let lines = generate::interleave(&mut fastrand::Rng::with_seed(60), generate::orders(6, &ids));
+    let older = generate::jsonl(&lines);
+    let newer = generate::jsonl(&lines[..3]);
+
+    let running = h.start_in_process().await.unwrap();
+    let h = &h;
+    h.with_running(running, async |running| {
+        let first = h.upload("same key.jsonl", older.clone()).await.unwrap();
+        // The newer version arrives while the older one is being processed.
+        for _ in 0..100 {
+            let status = h.pipeline.status(&first.key).await.unwrap();
+            if status.is_some_and(|s| first.is(&s)) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let second = h.upload("same key.jsonl", newer.clone()).await.unwrap();
+        h.settle(running, &[]).await.unwrap();
+        let status = h.pipeline.status(&second.key).await.unwrap().unwrap();
+        assert!(
+            second.is(&status),
+            "the status record of {} is about version {:?} (state {}, {} lines), not the current version {:?}",
+            second.key,
+            status.version_id,
+            status.state,
+            status.lines_read,
+            second.version_id
+        );
+        check::status(&status, &check::Expected::done(&second.key, &newer, 0)).unwrap();
+    })
+    .await;
+}
