@@ -64,14 +64,19 @@ impl Amount {
             return None;
         }
         // At most 18 + 4 digits: a mantissa below 10^22, well within an i128 (and within
-        // the 96 bits of a Decimal).
-        const POW10: [i128; 5] = [1, 10, 100, 1000, 10_000];
-        let mantissa = i128::from(int) * POW10[scale] + i128::from(frac);
-        let mantissa = if negative { -mantissa } else { mantissa };
-        let scale = u32::try_from(scale).ok()?;
-        Decimal::try_from_i128_with_scale(mantissa, scale)
-            .ok()
-            .map(Self)
+        // the 96 bits of a Decimal); with at most 14 integer digits, below 10^18: an i64.
+        const POW10: [u64; 5] = [1, 10, 100, 1000, 10_000];
+        let scale_u32 = u32::try_from(scale).ok()?;
+        let value = if int_len <= 14 {
+            let mantissa = i64::try_from(int * POW10[scale] + frac).ok()?;
+            let mantissa = if negative { -mantissa } else { mantissa };
+            Decimal::try_new(mantissa, scale_u32)
+        } else {
+            let mantissa = i128::from(int) * i128::from(POW10[scale]) + i128::from(frac);
+            let mantissa = if negative { -mantissa } else { mantissa };
+            Decimal::try_from_i128_with_scale(mantissa, scale_u32)
+        };
+        value.ok().map(Self)
     }
 
     /// The pattern checked piece by piece, naming what is wrong.
