@@ -23,9 +23,7 @@ impl OrderId {
     #[inline]
     pub(crate) fn parse_quick(s: &str) -> Option<Self> {
         let bytes = s.as_bytes();
-        let valid = !bytes.is_empty()
-            && bytes.len() <= Self::MAX_LEN
-            && bytes.iter().fold(true, |ok, &b| ok & is_graphic(b));
+        let valid = !bytes.is_empty() && bytes.len() <= Self::MAX_LEN && all_graphic(bytes);
         valid.then(|| Self(s.into()))
     }
 
@@ -64,6 +62,51 @@ impl OrderId {
 #[inline]
 fn is_graphic(b: u8) -> bool {
     (0x21..=0x7E).contains(&b)
+}
+
+/// Whether every byte of `bytes` is graphic ASCII, looked at 8 (or 4) bytes at a time, the
+/// last word overlapping the one before: no loop whose end depends on the length's last
+/// digit, for the usual ids of 4 to 16 bytes.
+#[inline]
+fn all_graphic(bytes: &[u8]) -> bool {
+    // For bytes below 0x80 (checked first), adding 1 sets bit 7 exactly for 0x7F, and
+    // adding 0x5F sets it exactly for 0x21 and above, with no carry out of the byte.
+    macro_rules! graphic {
+        ($word:expr, $ones:expr) => {{
+            let (x, ones) = ($word, $ones);
+            let high = ones * 0x80;
+            (x | x.wrapping_add(ones)) & high == 0 && x.wrapping_add(ones * 0x5F) & high == high
+        }};
+    }
+    let n = bytes.len();
+    match bytes {
+        [] => true,
+        [..] if n < 4 => bytes.iter().fold(true, |ok, &b| ok & is_graphic(b)),
+        [..] if n < 8 => {
+            let word = |at: usize| {
+                let mut w = [0u8; 4];
+                w.copy_from_slice(&bytes[at..at + 4]);
+                u32::from_le_bytes(w)
+            };
+            graphic!(word(0), u32::from_le_bytes([1; 4]))
+                && graphic!(word(n - 4), u32::from_le_bytes([1; 4]))
+        }
+        [..] => {
+            let ones = u64::from_le_bytes([1; 8]);
+            let word = |eight: &[u8]| {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(eight);
+                u64::from_le_bytes(w)
+            };
+            let mut ok = bytes
+                .chunks_exact(8)
+                .fold(true, |ok, eight| ok & graphic!(word(eight), ones));
+            if n & 7 != 0 {
+                ok &= graphic!(word(&bytes[n - 8..]), ones);
+            }
+            ok
+        }
+    }
 }
 
 impl TryFrom<String> for OrderId {
@@ -130,6 +173,26 @@ mod tests {
             ));
         }
         Ok(())
+    }
+
+    #[test]
+    fn all_graphic_looks_at_every_byte_whatever_the_length() {
+        for len in 1..=40 {
+            let good = "~".repeat(len);
+            assert!(all_graphic(good.as_bytes()), "{len}");
+            for at in 0..len {
+                for bad in [0x00, 0x20, 0x7F, 0x80, 0xA1, 0xFF] {
+                    let mut bytes = good.clone().into_bytes();
+                    bytes[at] = bad;
+                    assert!(!all_graphic(&bytes), "{len} {at} {bad:#x}");
+                }
+                for fine in [0x21, 0x41, 0x7E] {
+                    let mut bytes = good.clone().into_bytes();
+                    bytes[at] = fine;
+                    assert!(all_graphic(&bytes), "{len} {at} {fine:#x}");
+                }
+            }
+        }
     }
 
     proptest! {

@@ -46,7 +46,7 @@ fn quick(b: &[u8]) -> bool {
     offset_ok
         && (1..=12).contains(&month)
         && day >= 1
-        && day <= days_in_month(century * 100 + year, month)
+        && (day <= 28 || day <= days_in_month(century * 100 + year, month))
         && hour <= 23
         && minute <= 59
         && second <= 60
