@@ -29,8 +29,9 @@ running() {
 }
 
 invoke_ready() {
-  # The Invoke API answers (any HTTP status) once the server is up.
-  curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$PORT/" 2>/dev/null
+  # The Invoke API answers a GET with 405 once the server is up (a GET of / would wait
+  # for a function).
+  curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$PORT/2015-03-31/functions/ready/invocations" 2>/dev/null
 }
 
 start() {
