@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job: one ledger through the whole pipeline on this machine, without Docker.
 #
-# Usage: infra/demo.sh [LEDGER]   (default: infra/samples/demo.jsonl)
+# Usage: infra/demo.sh [LEDGER] [--expect ORDERS.jsonl] [--timeout SECONDS]
+#        (LEDGER defaults to infra/samples/demo.jsonl; --expect compares the output with
+#        expected order JSON lines, every field but `duplicates`)
 #
 # Installs what it needs (once, into .local/), starts LocalStack (S3, SQS, DynamoDB),
 # provisions template.yaml's resources, runs the real ledger and consumer binaries behind
@@ -16,7 +18,11 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 CONVOY_LOG_TAG=demo
 
-LEDGER="${1:-$CONVOY_INFRA/samples/demo.jsonl}"
+LEDGER="$CONVOY_INFRA/samples/demo.jsonl"
+if [[ $# -gt 0 && "$1" != --* ]]; then
+  LEDGER="$1"
+  shift
+fi
 [[ -f "$LEDGER" ]] || die "no such ledger file: $LEDGER"
 LEDGER="$(cd "$(dirname "$LEDGER")" && pwd -P)/$(basename "$LEDGER")"
 cd "$CONVOY_REPO"
@@ -39,4 +45,4 @@ bash infra/provision.sh
 bash infra/lambdas.sh start # builds every binary, the driver convoy-local among them
 
 "$CONVOY_REPO/target/debug/convoy-local" "$LEDGER" --env-file "$CONVOY_STACK_ENV" \
-  --lambda-endpoint "http://127.0.0.1:${CONVOY_LAMBDA_PORT:-9000}" --timeout "${CONVOY_DEMO_TIMEOUT:-600}"
+  --lambda-endpoint "http://127.0.0.1:${CONVOY_LAMBDA_PORT:-9000}" --timeout "${CONVOY_DEMO_TIMEOUT:-600}" "$@"

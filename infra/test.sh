@@ -54,4 +54,7 @@ export CONVOY_LAMBDA_ENDPOINT="http://127.0.0.1:${CONVOY_LAMBDA_PORT:-9000}"
 step "cargo test --workspace"
 cargo test --workspace
 
+step "the main job: the demo's sample through the real binaries, output checked"
+bash infra/demo.sh infra/samples/demo.jsonl --expect infra/samples/demo.jsonl.expected >/dev/null
+
 step "done"

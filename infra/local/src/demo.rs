@@ -3,7 +3,10 @@
 use crate::function::HttpFunction;
 use crate::pipeline::{orders_in_ledger, Pipeline, PipelineError};
 use crate::stack::Stack;
+use convoy_core::OrderView;
 use ledger::State;
+use serde_json::Value;
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -16,6 +19,8 @@ pub struct DemoArgs {
     pub lambda_endpoint: String,
     pub timeout: Duration,
     pub env_file: PathBuf,
+    /// Expected order JSON lines to compare the output with (every field but `duplicates`).
+    pub expect: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +39,8 @@ pub enum DemoError {
     Client(#[source] reqwest::Error),
     #[error("writing the output")]
     Write(#[source] std::io::Error),
+    #[error("the output differs from {path}:\n{diff}")]
+    Mismatch { path: PathBuf, diff: String },
     #[error("the ledger ended {state}: {error}")]
     Ledger { state: String, error: String },
 }
@@ -48,6 +55,7 @@ pub fn parse_args(
         lambda_endpoint: "http://127.0.0.1:9000".into(),
         timeout: Duration::from_secs(600),
         env_file: Stack::default_env_file(),
+        expect: None,
     };
     let mut args = args.peekable();
     while let Some(a) = args.next() {
@@ -63,6 +71,7 @@ pub fn parse_args(
                 );
             }
             "--env-file" => out.env_file = args.next().ok_or("--env-file needs a path")?.into(),
+            "--expect" => out.expect = Some(args.next().ok_or("--expect needs a path")?.into()),
             flag if flag.starts_with("--") => return Err(format!("unknown option {flag}")),
             path => out.ledger = path.into(),
         }
@@ -137,8 +146,27 @@ pub async fn run(args: &DemoArgs, out: &mut impl Write) -> Result<(), DemoError>
             }
         }
     }
-    for view in pipeline.views(&ids).await? {
+    let views = pipeline.views(&ids).await?;
+    for view in &views {
         writeln!(out, "{}", view.to_json_line()).map_err(DemoError::Write)?;
+    }
+    if let Some(path) = &args.expect {
+        let text = std::fs::read_to_string(path).map_err(|source| DemoError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let got: Vec<String> = views.iter().map(OrderView::to_json_line).collect();
+        if let Some(diff) = compare_orders(&text, &got) {
+            return Err(DemoError::Mismatch {
+                path: path.clone(),
+                diff,
+            });
+        }
+        eprintln!(
+            "[demo] output matches {} ({} orders)",
+            path.display(),
+            views.len()
+        );
     }
     match statuses.iter().find(|s| s.state != State::Done) {
         Some(s) => Err(DemoError::Ledger {
@@ -146,5 +174,63 @@ pub async fn run(args: &DemoArgs, out: &mut impl Write) -> Result<(), DemoError>
             error: s.error.clone().unwrap_or_default(),
         }),
         None => Ok(()),
+    }
+}
+
+/// Compares order JSON lines by `order_id`, on every field but `duplicates` (which depends on
+/// what SQS deduplication absorbed). `None` when equal, else a description of each difference.
+pub fn compare_orders(expected: &str, got: &[String]) -> Option<String> {
+    fn by_id<'a>(lines: impl Iterator<Item = &'a str>) -> BTreeMap<String, Value> {
+        lines
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                let mut v: Value = serde_json::from_str(l).unwrap_or(Value::String(l.to_owned()));
+                if let Some(o) = v.as_object_mut() {
+                    o.remove("duplicates");
+                }
+                let id = v
+                    .get("order_id")
+                    .and_then(Value::as_str)
+                    .unwrap_or(l)
+                    .to_owned();
+                (id, v)
+            })
+            .collect()
+    }
+    let want = by_id(expected.lines());
+    let have = by_id(got.iter().map(String::as_str));
+    let mut diff = Vec::new();
+    for (id, w) in &want {
+        match have.get(id) {
+            None => diff.push(format!("missing order {id}")),
+            Some(h) if h != w => diff.push(format!("order {id}:\n  expected {w}\n  got      {h}")),
+            Some(_) => {}
+        }
+    }
+    for id in have.keys().filter(|id| !want.contains_key(*id)) {
+        diff.push(format!("unexpected order {id}"));
+    }
+    (!diff.is_empty()).then(|| diff.join("\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compares_every_field_but_duplicates() {
+        let want = r#"{"order_id":"A","total":"1.00","duplicates":0}
+{"order_id":"B","total":"2.00","duplicates":0}"#;
+        let same = vec![
+            r#"{"order_id":"B","total":"2.00","duplicates":3}"#.to_owned(),
+            r#"{"order_id":"A","duplicates":1,"total":"1.00"}"#.to_owned(),
+        ];
+        assert_eq!(compare_orders(want, &same), None);
+        let other = vec![r#"{"order_id":"A","total":"1.50","duplicates":0}"#.to_owned()];
+        let d = compare_orders(want, &other).unwrap();
+        assert!(
+            d.contains("order A") && d.contains("missing order B"),
+            "{d}"
+        );
     }
 }

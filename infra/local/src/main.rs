@@ -16,7 +16,7 @@ async fn main() -> ExitCode {
     let args = match demo::parse_args(std::env::args().skip(1), default) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("convoy-local: {e}\nusage: convoy-local [LEDGER] [--lambda-endpoint URL] [--timeout SECONDS] [--env-file PATH]");
+            eprintln!("convoy-local: {e}\nusage: convoy-local [LEDGER] [--lambda-endpoint URL] [--timeout SECONDS] [--env-file PATH] [--expect ORDERS.jsonl]");
             return ExitCode::from(2);
         }
     };
