@@ -107,8 +107,9 @@ impl CsvRecords {
                 if pos == input.len() {
                     break;
                 }
-                if let Some(len) = self.quote_free_line(input, pos, &mut utf8, out) {
-                    pos += len;
+                let taken = self.quote_free_lines(input, pos, &mut utf8, out);
+                if taken > pos {
+                    pos = taken;
                     continue;
                 }
                 self.in_record = true;
@@ -169,58 +170,63 @@ impl CsvRecords {
     /// does), so its fields are cut out of the input where they are, found 8 bytes at a
     /// time, and `csv-core` (whose state is at a record start) never sees the line.
     ///
-    /// Returns the bytes consumed (the line and its `\n`) if it took the line, having
-    /// done exactly what the slow path does with it; `None` (and nothing changed) for any
-    /// other line, which the slow path then reads.
+    /// Takes such lines one after the other from `input[pos..]`, having done exactly what
+    /// the slow path does with each, up to the first line it cannot take (which the slow
+    /// path then reads, nothing having changed for it); returns where it stopped.
     #[inline]
-    fn quote_free_line(
+    fn quote_free_lines(
         &mut self,
         input: &[u8],
-        pos: usize,
+        mut pos: usize,
         utf8: &mut Utf8Window<'_>,
         out: &mut Vec<Parsed>,
-    ) -> Option<usize> {
-        let header = self.header.as_ref().filter(|_| self.fast)?;
-        let rest = &input[pos..];
-        let end = memchr::memchr2(b'\n', b'"', rest)?;
-        // A quote, or a line longer than the field buffer (so that `csv-core` would not
-        // have filled it), is for the slow path.
-        if rest[end] != b'\n' || end >= self.fields.len() {
-            return None;
-        }
-        let (content, _crlf) = content_of(&rest[..=end]);
-        // Field `i` ends at `ends[i]` in the fields back to back (as `csv-core` counts).
-        let columns = header.columns;
-        let ends = self.ends.get_mut(..columns)?;
-        let mut commas = 0;
-        for_each_comma(content, |at| {
-            if let Some(slot) = ends.get_mut(commas) {
-                *slot = at - commas;
-            }
-            commas += 1;
-        });
-        let line = self.newlines + 1;
-        let fields_len = content.len() - commas;
-        if fields_len == 0 || is_blank(content) {
-            self.newlines += 1;
-            return Some(end + 1);
-        }
-        let text = utf8.get(pos, pos + content.len())?;
-        if commas + 1 != columns {
-            return None;
-        }
-        ends[columns - 1] = fields_len;
-        let record = Record {
-            header,
-            fields: Fields {
-                text,
-                ends,
-                delimited: true,
-            },
+    ) -> usize {
+        let Some(header) = self.header.as_ref().filter(|_| self.fast) else {
+            return pos;
         };
-        push_parsed(&record, line, content, out);
-        self.newlines += 1;
-        Some(end + 1)
+        let columns = header.columns;
+        let Some(ends) = self.ends.get_mut(..columns) else {
+            return pos;
+        };
+        // A line longer than the field buffer (so that `csv-core` would not have filled it)
+        // is for the slow path.
+        let limit = self.fields.len();
+        while let Some(rest) = input.get(pos..).filter(|rest| !rest.is_empty()) {
+            // Field `i` ends at `ends[i]` in the fields back to back (as `csv-core` counts).
+            let mut commas = 0;
+            let Some(end) = scan_line(rest, limit, |at| {
+                if let Some(slot) = ends.get_mut(commas) {
+                    *slot = at - commas;
+                }
+                commas += 1;
+            }) else {
+                break;
+            };
+            let (content, _crlf) = content_of(&rest[..=end]);
+            let line = self.newlines + 1;
+            let fields_len = content.len() - commas;
+            if fields_len != 0 && !is_blank(content) {
+                let Some(text) = utf8.get(pos, pos + content.len()) else {
+                    break;
+                };
+                if commas + 1 != columns {
+                    break;
+                }
+                ends[columns - 1] = fields_len;
+                let record = Record {
+                    header,
+                    fields: Fields {
+                        text,
+                        ends,
+                        delimited: true,
+                    },
+                };
+                push_parsed(&record, line, content, out);
+            }
+            self.newlines += 1;
+            pos += end + 1;
+        }
+        pos
     }
 
     #[cfg(test)]
@@ -448,10 +454,16 @@ impl CsvRecords {
     }
 }
 
-/// Calls `found` with the position of each comma of `line`, in order, looking at 8 bytes
-/// at a time.
+/// The first line of `bytes`: the position of its `\n` if that comes before any quote and
+/// before `limit`, having called `comma` with the position of each comma before it, in
+/// order (found 8 bytes at a time). `None` (and no call) otherwise.
 #[inline]
-fn for_each_comma(line: &[u8], mut found: impl FnMut(usize)) {
+fn scan_line(bytes: &[u8], limit: usize, mut comma: impl FnMut(usize)) -> Option<usize> {
+    let end = memchr::memchr2(b'\n', b'"', bytes)?;
+    if bytes[end] != b'\n' || end >= limit {
+        return None;
+    }
+    let line = &bytes[..end];
     const ONES: u64 = u64::from_le_bytes([1; 8]);
     const LOW7: u64 = ONES * 0x7F;
     const HIGH: u64 = ONES * 0x80;
@@ -463,7 +475,7 @@ fn for_each_comma(line: &[u8], mut found: impl FnMut(usize)) {
     };
     let mut report = |mut bits: u64, base: usize| {
         while bits != 0 {
-            found(base + bits.trailing_zeros() as usize / 8);
+            comma(base + bits.trailing_zeros() as usize / 8);
             bits &= bits - 1;
         }
     };
@@ -477,9 +489,9 @@ fn for_each_comma(line: &[u8], mut found: impl FnMut(usize)) {
     }
     let rest = words.remainder().len();
     if rest == 0 {
-        return;
+        return Some(end);
     }
-    match line.len().checked_sub(8) {
+    match end.checked_sub(8) {
         // The last 8 bytes, less those already seen.
         Some(start) => {
             let mut bytes = [0u8; 8];
@@ -489,11 +501,12 @@ fn for_each_comma(line: &[u8], mut found: impl FnMut(usize)) {
         None => {
             for (i, &b) in line.iter().enumerate() {
                 if b == b',' {
-                    found(i);
+                    comma(i);
                 }
             }
         }
     }
+    Some(end)
 }
 
 /// A row read through the header.
@@ -908,21 +921,57 @@ mod tests {
         assert!(e.reason.contains("never closed"), "{e}");
     }
 
+    /// What `scan_line` should find, byte by byte.
+    fn scan_slowly(bytes: &[u8], limit: usize) -> Option<(usize, Vec<usize>)> {
+        let end = bytes.iter().position(|&b| b == b'\n' || b == b'"')?;
+        let commas = (0..end).filter(|&i| bytes[i] == b',').collect();
+        (bytes[end] == b'\n' && end < limit).then_some((end, commas))
+    }
+
+    fn scan(bytes: &[u8], limit: usize) -> Option<(usize, Vec<usize>)> {
+        let mut commas = Vec::new();
+        let end = scan_line(bytes, limit, |at| commas.push(at))?;
+        Some((end, commas))
+    }
+
     #[test]
-    fn commas_are_found_wherever_they_are() {
+    fn lines_are_scanned_wherever_their_commas_quotes_and_ends_are() {
+        let long = format!("{}\n", ",a".repeat(100));
         for line in [
             &b""[..],
-            b",",
+            b"\n",
+            b",\n",
             b"abc",
-            b",,,,,,,,,,,,,,,,,",
-            b"ORD-1234567,12,add,t3,-12.3456,,2026-01-02T03:04:05Z,",
-            "é,☕,\r,\u{2c}x,1234567,12345678,".as_bytes(),
-            &[0xAC, b',', 0x2C ^ 0x80, 0xFF, 0x00, b','],
+            b"abc,",
+            b",,,,,,,,,,,,,,,,,\n",
+            b"ORD-1234567,12,add,t3,-12.3456,,2026-01-02T03:04:05Z,\r\nnext,line\n",
+            "é,☕,\r,\u{2c}x,1234567,12345678,\n".as_bytes(),
+            &[0xAC, b',', 0x2C ^ 0x80, 0xFF, 0x00, b',', b'\n'],
+            b"a,b,\"c\"\n",
+            b"a,b,c\"\n",
+            b"1234567,\"\n",
+            long.as_bytes(),
         ] {
-            let mut found = Vec::new();
-            for_each_comma(line, |at| found.push(at));
-            let expected: Vec<usize> = (0..line.len()).filter(|&i| line[i] == b',').collect();
-            assert_eq!(found, expected, "{line:?}");
+            for limit in [0, 1, 7, 8, 9, 63, 64, 65, 4096] {
+                assert_eq!(
+                    scan(line, limit),
+                    scan_slowly(line, limit),
+                    "{line:?} {limit}"
+                );
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn scan_line_agrees_with_a_byte_by_byte_look(
+            bytes in proptest::collection::vec(
+                prop_oneof![Just(b','), Just(b'\n'), Just(b'"'), Just(b'\r'), Just(b'a'), any::<u8>()],
+                0..200,
+            ),
+            limit in 0usize..220,
+        ) {
+            prop_assert_eq!(scan(&bytes, limit), scan_slowly(&bytes, limit));
         }
     }
 
@@ -1011,16 +1060,16 @@ mod tests {
             format!("{HEADER}\nA,1,create,,,EUR,\nA,2,add,t,1.5,,\r\n\n,,,,,,\nA,3,pay,,,,\"x\"\n");
         let mut records = CsvRecords::new();
         let mut out = Vec::new();
-        let mut fast = 0;
-        let mut pos = HEADER.len() + 1;
+        let pos = HEADER.len() + 1;
         records.feed(&file.as_bytes()[..pos], &mut out).unwrap();
         let bytes = file.as_bytes();
         let mut utf8 = Utf8Window::new(bytes);
-        while let Some(len) = records.quote_free_line(bytes, pos, &mut utf8, &mut out) {
-            pos += len;
-            fast += 1;
-        }
-        assert_eq!(fast, 4, "two rows, an empty line, a record of empty fields");
+        let taken = records.quote_free_lines(bytes, pos, &mut utf8, &mut out);
+        assert_eq!(
+            &file[pos..taken],
+            "A,1,create,,,EUR,\nA,2,add,t,1.5,,\r\n\n,,,,,,\n",
+            "two rows, an empty line, a record of empty fields"
+        );
         assert_eq!(txn_lines(&out), [2, 3]);
         assert_eq!(records.newlines(), 5);
     }
