@@ -25,28 +25,28 @@ const TEST_EVENT: &str = include_str!("../fixtures/sqs-s3-test-event.json");
 const VECTORS: [(&str, &str, &str); 5] = [
     (
         "v1-interleaved.jsonl",
-        include_str!("../fixtures/v1-interleaved.jsonl"),
-        include_str!("../fixtures/v1-interleaved.jsonl.rejects"),
+        include_str!("../../../../tests/fixtures/vectors/v1-interleaved.jsonl"),
+        include_str!("../../../../tests/fixtures/vectors/v1-interleaved.jsonl.rejects"),
     ),
     (
         "v2-reordered.jsonl",
-        include_str!("../fixtures/v2-reordered.jsonl"),
-        include_str!("../fixtures/v2-reordered.jsonl.rejects"),
+        include_str!("../../../../tests/fixtures/vectors/v2-reordered.jsonl"),
+        include_str!("../../../../tests/fixtures/vectors/v2-reordered.jsonl.rejects"),
     ),
     (
         "v3-gap-dup-conflict.jsonl",
-        include_str!("../fixtures/v3-gap-dup-conflict.jsonl"),
-        include_str!("../fixtures/v3-gap-dup-conflict.jsonl.rejects"),
+        include_str!("../../../../tests/fixtures/vectors/v3-gap-dup-conflict.jsonl"),
+        include_str!("../../../../tests/fixtures/vectors/v3-gap-dup-conflict.jsonl.rejects"),
     ),
     (
         "v4-quoted.csv",
-        include_str!("../fixtures/v4-quoted.csv"),
-        include_str!("../fixtures/v4-quoted.csv.rejects"),
+        include_str!("../../../../tests/fixtures/vectors/v4-quoted.csv"),
+        include_str!("../../../../tests/fixtures/vectors/v4-quoted.csv.rejects"),
     ),
     (
         "v5-edges.jsonl",
-        include_str!("../fixtures/v5-edges.jsonl"),
-        include_str!("../fixtures/v5-edges.jsonl.rejects"),
+        include_str!("../../../../tests/fixtures/vectors/v5-edges.jsonl"),
+        include_str!("../../../../tests/fixtures/vectors/v5-edges.jsonl.rejects"),
     ),
 ];
 
