@@ -26,17 +26,23 @@ impl<'a> Utf8Window<'a> {
 
     /// `input[start..end]` as text, if it lies in a part known to be valid UTF-8.
     /// `None` means "check it yourself", not "invalid". `start` should be a line start.
+    #[inline]
     pub(crate) fn get(&mut self, start: usize, end: usize) -> Option<&'a str> {
         if start >= self.from + self.text.len() {
-            let rest = self.input.get(start..)?;
-            self.from = start;
-            self.text = match std::str::from_utf8(rest) {
-                Ok(text) => text,
-                Err(e) => std::str::from_utf8(&rest[..e.valid_up_to()]).unwrap_or(""),
-            };
+            self.check_from(start)?;
         }
         self.text
             .get(start.checked_sub(self.from)?..end.checked_sub(self.from)?)
+    }
+
+    /// Checks the input from `start` on, up to its first byte that is not UTF-8 (or a
+    /// character cut by its end), in one pass.
+    #[inline(never)]
+    fn check_from(&mut self, start: usize) -> Option<()> {
+        let rest = self.input.get(start..)?;
+        self.from = start;
+        self.text = rest.utf8_chunks().next().map_or("", |chunk| chunk.valid());
+        Some(())
     }
 }
 
