@@ -1,14 +1,32 @@
 //! `OrderId`: the order a transaction belongs to, valid as an SQS `MessageGroupId`.
 
 use crate::field::{Field, FieldError};
+use std::cmp::Ordering;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 
 /// An order id: 1–128 characters, each an ASCII letter, digit or ASCII punctuation.
-#[derive(
-    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+///
+/// Compared, ordered and hashed as its text. An id of up to [`INLINE`] bytes (most are)
+/// is held in place rather than on the heap: no allocation to make or free one, and a cheap
+/// clone.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct OrderId(Box<str>);
+pub struct OrderId(Repr);
+
+/// The longest id held in place: 22 bytes, so that an `OrderId` takes 24 bytes like a
+/// `String`.
+const INLINE: usize = 22;
+
+#[derive(Clone)]
+enum Repr {
+    /// `bytes[..len]` is the id.
+    Inline {
+        len: u8,
+        bytes: [u8; INLINE],
+    },
+    Heap(Box<str>),
+}
 
 impl OrderId {
     pub const MAX_LEN: usize = 128;
@@ -24,7 +42,29 @@ impl OrderId {
     pub(crate) fn parse_quick(s: &str) -> Option<Self> {
         let bytes = s.as_bytes();
         let valid = !bytes.is_empty() && bytes.len() <= Self::MAX_LEN && all_graphic(bytes);
-        valid.then(|| Self(s.into()))
+        valid.then(|| Self::from_valid(s))
+    }
+
+    /// The id of text already checked.
+    #[inline]
+    fn from_valid(s: &str) -> Self {
+        let len = s.len();
+        match u8::try_from(len) {
+            Ok(short) if len <= INLINE => Self(Repr::Inline {
+                len: short,
+                bytes: copy_short(s.as_bytes()),
+            }),
+            _ => Self(Repr::Heap(s.into())),
+        }
+    }
+
+    /// The id's bytes (graphic ASCII).
+    #[inline]
+    fn bytes(&self) -> &[u8] {
+        match &self.0 {
+            Repr::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Repr::Heap(s) => s.as_bytes(),
+        }
     }
 
     /// Why `s` is not an order id (the checks of the fast path one by one, with reasons).
@@ -54,7 +94,49 @@ impl OrderId {
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        match &self.0 {
+            // Only graphic ASCII gets in, so the check (of at most 22 bytes) cannot fail.
+            Repr::Inline { len, bytes } => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+            }
+            Repr::Heap(s) => s,
+        }
+    }
+}
+
+impl PartialEq for OrderId {
+    #[inline]
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes() == other.bytes()
+    }
+}
+
+impl Eq for OrderId {}
+
+impl PartialOrd for OrderId {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// The order of the text (a `str` orders by its bytes).
+impl Ord for OrderId {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.bytes().cmp(other.bytes())
+    }
+}
+
+/// Hashed as its text is (a `str` hashes as its bytes then `0xFF`).
+impl Hash for OrderId {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write(self.bytes());
+        state.write_u8(0xff);
+    }
+}
+
+impl fmt::Debug for OrderId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("OrderId").field(&self.as_str()).finish()
     }
 }
 
@@ -62,6 +144,25 @@ impl OrderId {
 #[inline]
 fn is_graphic(b: u8) -> bool {
     (0x21..=0x7E).contains(&b)
+}
+
+/// `src` (at most [`INLINE`] bytes) at the start of an array of zeros, copied as two
+/// overlapping pieces of a fixed size rather than by a call for any length.
+#[inline(always)]
+fn copy_short(src: &[u8]) -> [u8; INLINE] {
+    fn two<const N: usize>(dst: &mut [u8; INLINE], src: &[u8]) {
+        let n = src.len();
+        dst[..N].copy_from_slice(&src[..N]);
+        dst[n - N..n].copy_from_slice(&src[n - N..]);
+    }
+    let mut dst = [0; INLINE];
+    match src.len() {
+        16.. => two::<16>(&mut dst, src),
+        8..=15 => two::<8>(&mut dst, src),
+        4..=7 => two::<4>(&mut dst, src),
+        n => dst[..n].copy_from_slice(src),
+    }
+    dst
 }
 
 /// Whether every byte of `bytes` is graphic ASCII, looked at 8 (or 4) bytes at a time, the
@@ -118,13 +219,16 @@ impl TryFrom<String> for OrderId {
 
 impl From<OrderId> for String {
     fn from(id: OrderId) -> String {
-        id.0.into_string()
+        match id.0 {
+            Repr::Heap(s) => s.into_string(),
+            Repr::Inline { .. } => id.as_str().to_owned(),
+        }
     }
 }
 
 impl fmt::Display for OrderId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
@@ -173,6 +277,48 @@ mod tests {
             ));
         }
         Ok(())
+    }
+
+    fn hash_of<T: Hash + ?Sized>(t: &T) -> u64 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        t.hash(&mut h);
+        h.finish()
+    }
+
+    #[test]
+    fn an_id_behaves_as_its_text_whether_held_in_place_or_not() {
+        let texts = [
+            "A",
+            "A-1",
+            "ORD-1234567",
+            &"x".repeat(22),
+            &"x".repeat(23),
+            &"y".repeat(128),
+        ];
+        for a in texts {
+            let id = OrderId::parse(a).unwrap();
+            assert_eq!(
+                matches!(id.0, Repr::Inline { .. }),
+                a.len() <= INLINE,
+                "{a}"
+            );
+            assert_eq!(id.as_str(), a);
+            assert_eq!(id.to_string(), a);
+            assert_eq!(format!("{id:?}"), format!("OrderId({a:?})"));
+            assert_eq!(String::from(id.clone()), a);
+            assert_eq!(hash_of(&id), hash_of(a));
+            assert_eq!(
+                serde_json::to_string(&id).unwrap(),
+                serde_json::to_string(a).unwrap()
+            );
+            let back: OrderId = serde_json::from_str(&serde_json::to_string(a).unwrap()).unwrap();
+            assert_eq!(back, id);
+            for b in texts {
+                let other = OrderId::parse(b).unwrap();
+                assert_eq!(id == other, a == b);
+                assert_eq!(id.cmp(&other), a.cmp(b), "{a} {b}");
+            }
+        }
     }
 
     #[test]
