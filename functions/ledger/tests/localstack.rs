@@ -18,7 +18,7 @@ use ledger::{Config, State};
 use std::time::Duration;
 
 const PUT: &str = include_str!("../src/fixtures/sqs-s3-put.json");
-const V5: &str = include_str!("../src/fixtures/v5-edges.jsonl");
+const V5: &str = include_str!("../../../tests/fixtures/vectors/v5-edges.jsonl");
 
 /// The put-notification fixture, announcing `bucket`/`key` (already URL-encoded) with `etag`.
 fn put_event(bucket: &str, encoded_key: &str, etag: &str) -> SqsEvent {
