@@ -27,7 +27,7 @@ impl Amount {
     /// This is not a general decimal parser: the pattern allows at most 18 + 4 digits, so
     /// the digits it has validated make an integer mantissa below 10^22 that `rust_decimal`
     /// turns into the decimal with the fraction's length as its scale.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn parse_quick(s: &str) -> Option<Self> {
         /// The leading digits of `s` (at most `max`, so that they fit a u64) as a number,
         /// and how many there are; `None` if there are more than `max`.

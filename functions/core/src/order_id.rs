@@ -38,7 +38,7 @@ impl OrderId {
     /// [`parse`](Self::parse) without the reason: every byte in 0x21..=0x7E is exactly an
     /// ASCII letter, digit or punctuation (and a byte length of 1..=128 is then the
     /// character count).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn parse_quick(s: &str) -> Option<Self> {
         let bytes = s.as_bytes();
         let valid = !bytes.is_empty() && bytes.len() <= Self::MAX_LEN && all_graphic(bytes);

@@ -15,7 +15,7 @@ pub(crate) fn check_rfc3339(s: &str) -> Result<(), &'static str> {
 /// Whether `b` is a valid date-time of the usual shape, `YYYY-MM-DDTHH:MM:SSZ` or
 /// `YYYY-MM-DDTHH:MM:SS+HH:MM` (no fraction, upper-case `T` and `Z`), read at fixed places.
 /// `false` says nothing: [`check_slowly`] then decides (and explains).
-#[inline]
+#[inline(always)]
 fn quick(b: &[u8]) -> bool {
     #[inline(always)]
     fn two(tens: u8, ones: u8) -> Option<u32> {
