@@ -65,11 +65,11 @@ pub(crate) fn push_parsed(src: &impl Source, line: u64, raw: &[u8], out: &mut Ve
     }
 }
 
-/// Pushes the transaction of a line whose fields are all as usual onto `out` (built in
-/// place: a transaction is large to move): the checks of [`Checks::transaction`] without
-/// reasons, so nothing to build or carry when all is well. `false` (and nothing pushed)
-/// for any line they refuse, and for some unusual lines they accept (a `seq` with more
-/// than 16 digits, a `txn_id` longer than 128 bytes): then they decide.
+/// Pushes the transaction of a line whose fields are all as usual onto `out` (straight
+/// from its parts: a transaction is large to move): the checks of [`Checks::transaction`]
+/// without reasons, so nothing to build or carry when all is well. `false` (and nothing
+/// pushed) for any line they refuse, and for some unusual lines they accept (a `seq` with
+/// more than 16 digits, a `txn_id` longer than 128 bytes): then they decide.
 #[inline(always)]
 fn quick(src: &impl Source, line: u64, out: &mut Vec<Parsed>) -> bool {
     quick_parts(src, line, out).is_some()

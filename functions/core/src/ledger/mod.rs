@@ -15,8 +15,11 @@
 //! - `gzip`: push-based decompression of every member of a gzip file.
 //! - `jsonl`: JSON Lines, line by line, with `carry` holding a line that spans chunks.
 //! - `csv`: CSV records found by `csv-core`, with `csv::spanning` for a record that spans
-//!   reads.
-//! - `fields`: a line's field values into a transaction, checked in the contract's order.
+//!   reads; a whole line without quotes skips `csv-core` (its fields are cut out where
+//!   they are, with the same result).
+//! - `fields`: a line's field values into a transaction, checked in the contract's order
+//!   (all at once without reasons first; one by one, naming the failing field, if that
+//!   fails).
 //! - `datetime`: the RFC 3339 check of `at`.
 //! - `utf8`: UTF-8 checked once per chunk rather than once per line, or piece by piece.
 //! - [`error`]: [`LineError`] (one refused line) and [`DecodeError`] (the whole file).

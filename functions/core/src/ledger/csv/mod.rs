@@ -4,6 +4,11 @@
 //! commas, quotes and newlines, and a record is numbered by the physical line it starts
 //! on. Lines are split on `\n` only: the `\r` of a `\r\n` ending is taken off the last
 //! field, while a `\r\n` inside a quoted field is kept as written.
+//!
+//! Speed: most records are one line without quotes, as many fields as the header. Such a
+//! line skips `csv-core` (`CsvRecords::quote_free_lines`): its commas are found 8 bytes at a
+//! time and its fields are cut out of the input where they are, which is what `csv-core`
+//! would make of it (a property test checks the two agree on lines of every sort).
 
 mod spanning;
 
