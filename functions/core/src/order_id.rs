@@ -7,7 +7,7 @@ use std::hash::{Hash, Hasher};
 
 /// An order id: 1–128 characters, each an ASCII letter, digit or ASCII punctuation.
 ///
-/// Compared, ordered and hashed as its text. An id of up to [`INLINE`] bytes (most are)
+/// Compared, ordered and hashed as its text. An id of up to 22 bytes (most are)
 /// is held in place rather than on the heap: no allocation to make or free one, and a cheap
 /// clone.
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
