@@ -1,4 +1,4 @@
-//! The conformance vectors of the contract (copied into `fixtures/`): refused lines and
+//! The conformance vectors of the contract (in `tests/fixtures/vectors/` at the repository root): refused lines and
 //! the number of valid transactions of each ledger.
 
 use super::testing::{decode, decode_in_chunks, gz, gzip, refusals, txn_lines, CSV, JSONL};
@@ -35,8 +35,8 @@ fn check(kind: LedgerKind, ledger: &[u8], rejects: &str, valid: usize, lines: u6
 macro_rules! fixture {
     ($name:literal) => {
         (
-            include_bytes!(concat!("fixtures/", $name)).as_slice(),
-            include_str!(concat!("fixtures/", $name, ".rejects")),
+            include_bytes!(concat!("../../../../tests/fixtures/vectors/", $name)).as_slice(),
+            include_str!(concat!("../../../../tests/fixtures/vectors/", $name, ".rejects")),
         )
     };
 }
