@@ -36,7 +36,11 @@ macro_rules! fixture {
     ($name:literal) => {
         (
             include_bytes!(concat!("../../../../tests/fixtures/vectors/", $name)).as_slice(),
-            include_str!(concat!("../../../../tests/fixtures/vectors/", $name, ".rejects")),
+            include_str!(concat!(
+                "../../../../tests/fixtures/vectors/",
+                $name,
+                ".rejects"
+            )),
         )
     };
 }
