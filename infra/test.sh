@@ -57,4 +57,14 @@ cargo test --workspace
 step "the main job: the demo's sample through the real binaries, output checked"
 bash infra/demo.sh infra/samples/demo.jsonl --expect infra/samples/demo.jsonl.expected >/dev/null
 
+step "sam build: both functions with BuildMethod rust-cargolambda, for this machine's architecture"
+case "$(uname -m)" in aarch64 | arm64) arch=arm64 ;; *) arch=x86_64 ;; esac
+# cargo-lambda finds zig through the tools venv's python (`python3 -m ziglang`).
+PATH="$CONVOY_TOOLS_VENV/bin:$PATH" SAM_CLI_TELEMETRY=0 "$CONVOY_TOOLS_VENV/bin/sam" build \
+  --template template.yaml --build-dir "$CONVOY_LOCAL_DIR/sam-build" \
+  --parameter-overrides "Architecture=$arch" >&2
+for fn in LedgerFunction ConsumerFunction; do
+  [[ -x "$CONVOY_LOCAL_DIR/sam-build/$fn/bootstrap" ]] || die "sam build made no $fn/bootstrap"
+done
+
 step "done"
