@@ -1,43 +1,12 @@
-//! Order-store wrappers for the in-process consumer: [`Shared`] lets the test keep a handle
-//! on the store it gave away (to inject faults and check they fired), [`Recording`] keeps
-//! every successful commit with its time and resulting state.
+//! Order-store wrappers for the in-process consumer: [`Recording`] keeps every successful
+//! commit with its time and resulting state. (A store in an `Arc` is itself a store, so a
+//! test can keep a handle on the one it gave away.)
 
 use convoy_core::sequencer::{Need, Step};
 use convoy_core::{OrderId, OrderState, Seq, Transaction};
 use convoy_store::{Fact, OrderStore, StoreError, Version};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use tokio::time::Instant;
-
-/// A store shared between the consumer and the test.
-pub struct Shared<S>(pub Arc<S>);
-
-impl<S: OrderStore + Send> OrderStore for Shared<S> {
-    async fn load(&self, id: &OrderId) -> Result<Option<(OrderState, Version)>, StoreError> {
-        self.0.load(id).await
-    }
-
-    async fn fetch(&self, id: &OrderId, need: &Need) -> Result<Option<Fact>, StoreError> {
-        self.0.fetch(id, need).await
-    }
-
-    async fn fetch_parked(
-        &self,
-        id: &OrderId,
-        from: Seq,
-        to: Seq,
-    ) -> Result<Vec<Transaction>, StoreError> {
-        self.0.fetch_parked(id, from, to).await
-    }
-
-    async fn commit(
-        &self,
-        id: &OrderId,
-        expected: Option<Version>,
-        step: &Step,
-    ) -> Result<Version, StoreError> {
-        self.0.commit(id, expected, step).await
-    }
-}
 
 /// One successful commit.
 #[derive(Debug, Clone)]

@@ -11,7 +11,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use convoy_core::OrderId;
 use convoy_local::inprocess::InProcessConsumer;
 use convoy_store::{FailingStore, Fault};
-use convoy_tests::stores::{Recording, Shared};
+use convoy_tests::stores::Recording;
 use convoy_tests::{check, generate, model, Harness};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -81,7 +81,7 @@ async fn a_failing_order_is_retried_in_order_while_the_others_go_on() {
         store.inner().inject(id, *fault, *times);
     }
     let consumer = InProcessConsumer {
-        store: Shared(store.clone()),
+        store: store.clone(),
     };
     let running = h.start_with(h.ledger_function(), consumer).await.unwrap();
     let h = &h;

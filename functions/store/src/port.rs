@@ -114,3 +114,40 @@ pub trait OrderReader: Sync {
         id: &OrderId,
     ) -> impl Future<Output = Result<Option<StoredOrder>, StoreError>> + Send;
 }
+
+/// A store shared behind an `Arc` is a store: the consumer can own one handle while a test
+/// or an operator tool keeps another.
+impl<S: OrderStore + Send> OrderStore for std::sync::Arc<S> {
+    fn load(
+        &self,
+        id: &OrderId,
+    ) -> impl Future<Output = Result<Option<(OrderState, Version)>, StoreError>> + Send {
+        S::load(self, id)
+    }
+
+    fn fetch(
+        &self,
+        id: &OrderId,
+        need: &Need,
+    ) -> impl Future<Output = Result<Option<Fact>, StoreError>> + Send {
+        S::fetch(self, id, need)
+    }
+
+    fn fetch_parked(
+        &self,
+        id: &OrderId,
+        from: Seq,
+        to: Seq,
+    ) -> impl Future<Output = Result<Vec<Transaction>, StoreError>> + Send {
+        S::fetch_parked(self, id, from, to)
+    }
+
+    fn commit(
+        &self,
+        id: &OrderId,
+        expected: Option<Version>,
+        step: &Step,
+    ) -> impl Future<Output = Result<Version, StoreError>> + Send {
+        S::commit(self, id, expected, step)
+    }
+}
