@@ -1,13 +1,20 @@
 //! The ledger-queue handler: for each SQS record, the S3 objects it announces; for each
 //! ledger among them, status → stream → send → rejects report → status, within a deadline.
 //!
+//! The status record and the rejects report are one per key, but a key may be uploaded
+//! again while an older version is still processed. Versions are ordered by the S3 event
+//! sequencer and the status store refuses a write of an older version
+//! ([`PutOutcome::Superseded`]); from then on the older version is still sent in full (it
+//! is a ledger too), but writes neither status nor rejects report: they are the newer's.
+//!
 //! Generic over the ports, so tests run it with in-memory adapters and a local driver can
 //! call it in-process: it takes the event and a deadline, not a Lambda `Context`.
 
 use crate::notification::{Notification, NotificationError, ObjectRef};
 use crate::pipeline::{self, PipelineError, PipelineOptions, Progress};
 use crate::ports::{
-    ObjectSource, RejectsSink, SinkError, SourceError, StatusStore, TransactionPublisher,
+    ObjectSource, PutOutcome, RejectsSink, SinkError, SourceError, StatusError, StatusStore,
+    TransactionPublisher,
 };
 use crate::status::{LedgerStatus, State};
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
@@ -172,7 +179,7 @@ where
             Err(unsupported) => {
                 let mut status = LedgerStatus::start(object, State::Unsupported);
                 status.error = Some(unsupported.to_string());
-                self.status.put(&status).await?;
+                self.write_status(&status, &mut false).await?;
                 tracing::info!(state = "unsupported", "ledger refused as a whole");
                 return Ok(());
             }
@@ -181,6 +188,20 @@ where
             if previous.is_done_for(object) {
                 tracing::info!("ledger already done for this version; skipped");
                 return Ok(());
+            }
+            if object.sequencer.is_some()
+                && previous.sequencer == object.sequencer
+                && previous.is_about(object) == Some(false)
+            {
+                // S3 never gives two versions of a key one sequencer; some emulators send
+                // a constant one. Equal sequencers count as the same version, so the
+                // versions of this key are not ordered.
+                tracing::warn!(
+                    sequencer = object.sequencer.as_deref(),
+                    previous_version_id = previous.version_id.as_deref(),
+                    previous_etag = previous.etag.as_deref(),
+                    "another version of the key has the same S3 event sequencer (an emulator?): its status writes are not ordered"
+                );
             }
         }
         let chunks = match self.source.open(object).await {
@@ -194,6 +215,7 @@ where
                     .fail(
                         LedgerStatus::start(object, State::Failed),
                         LedgerError::Open(e),
+                        &mut false,
                     )
                     .await
             }
@@ -203,6 +225,8 @@ where
 
     /// Processes an opened ledger: status `processing`, the pipeline until `deadline` less
     /// the margin, the rejects report, then status `done` (or `failed` and the error).
+    /// Once a newer version of the key owns the status record, this one is still sent but
+    /// leaves the record and the rejects report to it.
     async fn process(
         &self,
         object: &ObjectRef,
@@ -210,9 +234,10 @@ where
         chunks: S::Chunks,
         deadline: Instant,
     ) -> Result<(), LedgerError> {
+        let mut superseded = false;
         let mut status = LedgerStatus::start(object, State::Processing);
-        self.status.put(&status).await?;
-        tracing::info!(state = "processing", "ledger started");
+        self.write_status(&status, &mut superseded).await?;
+        tracing::info!(state = "processing", superseded, "ledger started");
 
         let progress = Progress::default();
         let stop_at = deadline
@@ -227,26 +252,72 @@ where
             self.options.pipeline,
             &progress,
         );
-        let outcome =
-            tokio::time::timeout_at(stop_at, self.with_progress(work, &status, &progress)).await;
+        let outcome = tokio::time::timeout_at(
+            stop_at,
+            self.with_progress(work, &status, &progress, &mut superseded),
+        )
+        .await;
         let (lines_read, sent, refused) = progress.snapshot();
         (status.lines_read, status.sent, status.refused) = (lines_read, sent, refused);
         let report = match outcome {
             Err(_elapsed) => {
                 return self
-                    .fail(status, LedgerError::Deadline { lines_read, sent })
+                    .fail(
+                        status,
+                        LedgerError::Deadline { lines_read, sent },
+                        &mut superseded,
+                    )
                     .await
             }
-            Ok(Err(e)) => return self.fail(status, LedgerError::Pipeline(e)).await,
+            Ok(Err(e)) => {
+                return self
+                    .fail(status, LedgerError::Pipeline(e), &mut superseded)
+                    .await
+            }
             Ok(Ok(report)) => report,
         };
-        if let Err(e) = self.put_report(object, report, &mut status).await {
-            return self.fail(status, e).await;
+        if let Err(e) = self
+            .put_report(object, report, &mut status, &mut superseded)
+            .await
+        {
+            return self.fail(status, e, &mut superseded).await;
         }
         status.state = State::Done;
         status.touch();
-        self.status.put(&status).await?;
-        tracing::info!(state = "done", lines_read, sent, refused, "ledger done");
+        self.write_status(&status, &mut superseded).await?;
+        tracing::info!(
+            state = "done",
+            lines_read,
+            sent,
+            refused,
+            superseded,
+            "ledger done"
+        );
+        Ok(())
+    }
+
+    /// Writes `status`, unless a newer version of the key owns the record: then nothing is
+    /// written, now or later (`superseded` is set, and logged the first time).
+    async fn write_status(
+        &self,
+        status: &LedgerStatus,
+        superseded: &mut bool,
+    ) -> Result<(), StatusError> {
+        if *superseded {
+            return Ok(());
+        }
+        match self.status.put(status).await? {
+            PutOutcome::Written => {}
+            PutOutcome::Superseded { current } => {
+                *superseded = true;
+                tracing::warn!(
+                    sequencer = status.sequencer.as_deref(),
+                    newer_sequencer = current.as_deref(),
+                    state = %status.state,
+                    "a newer version of the key owns its status record; this version is still sent, but writes neither status nor rejects report"
+                );
+            }
+        }
         Ok(())
     }
 
@@ -256,6 +327,7 @@ where
         work: F,
         status: &LedgerStatus,
         progress: &Progress,
+        superseded: &mut bool,
     ) -> F::Output {
         let every = self.options.progress_every.max(Duration::from_millis(1));
         let mut ticks = tokio::time::interval_at(Instant::now() + every, every);
@@ -264,10 +336,10 @@ where
         loop {
             tokio::select! {
                 out = &mut work => return out,
-                _ = ticks.tick() => {
+                _ = ticks.tick(), if !*superseded => {
                     (current.lines_read, current.sent, current.refused) = progress.snapshot();
                     current.touch();
-                    if let Err(e) = self.status.put(&current).await {
+                    if let Err(e) = self.write_status(&current, superseded).await {
                         tracing::warn!(error = %chain(&e), "progress update failed");
                     }
                 }
@@ -275,15 +347,29 @@ where
         }
     }
 
+    /// Stores the rejects report, if any line was refused, and names it in `status` —
+    /// unless a newer version of the key owns the report (as it owns the status record).
     async fn put_report(
         &self,
         object: &ObjectRef,
         report: Option<TempPath>,
         status: &mut LedgerStatus,
+        superseded: &mut bool,
     ) -> Result<(), LedgerError> {
         let (Some(report), Some(key)) = (report, object.rejects_key()) else {
             return Ok(());
         };
+        // The record may have been taken over since the last write: ask the store (a write
+        // of the final counts, still `processing`) right before writing the report.
+        // Without a sequencer there is no owner to ask about.
+        if !*superseded && status.sequencer.is_some() {
+            status.touch();
+            self.write_status(status, superseded).await?;
+        }
+        if *superseded {
+            tracing::warn!(rejects_key = %key, refused = status.refused, "rejects report not written: a newer version of the key owns it");
+            return Ok(());
+        }
         self.rejects
             .put_report(&object.bucket, &key, &report)
             .await?;
@@ -292,12 +378,18 @@ where
         Ok(())
     }
 
-    /// Records `error` as the ledger's failure and returns it.
-    async fn fail(&self, mut status: LedgerStatus, error: LedgerError) -> Result<(), LedgerError> {
+    /// Records `error` as the ledger's failure (unless a newer version of the key owns the
+    /// record) and returns it.
+    async fn fail(
+        &self,
+        mut status: LedgerStatus,
+        error: LedgerError,
+        superseded: &mut bool,
+    ) -> Result<(), LedgerError> {
         status.state = State::Failed;
         status.error = Some(chain(&error));
         status.touch();
-        if let Err(e) = self.status.put(&status).await {
+        if let Err(e) = self.write_status(&status, superseded).await {
             tracing::error!(error = %chain(&e), "could not record the failure in the status record");
         }
         tracing::error!(state = "failed", error = %chain(&error), lines_read = status.lines_read, sent = status.sent, "ledger failed");

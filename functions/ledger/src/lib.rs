@@ -10,7 +10,8 @@
 //!   retries with backoff); [`sender`] drives it against a publisher.
 //! - [`message`]: a transaction as an SQS FIFO message (group, deduplication id, attributes).
 //! - [`rejects`]: the rejects report, spooled to a temporary file.
-//! - [`status`]: the ledger's status record.
+//! - [`status`]: the ledger's status record; one per key, owned by the newest version (by
+//!   the S3 event sequencer), see [`handler`].
 //! - [`ports`]: one trait per capability: [`ObjectSource`], [`TransactionPublisher`],
 //!   [`RejectsSink`], [`StatusStore`].
 //! - [`aws`]: their S3 / SQS / DynamoDB adapters, [`aws::build_handler`] and
@@ -36,5 +37,5 @@ mod memory;
 pub use aws::{build_handler, get_status, AwsHandler};
 pub use config::Config;
 pub use handler::{deadline_from, Handler, HandlerError, HandlerOptions, LedgerError};
-pub use ports::{ObjectSource, RejectsSink, StatusStore, TransactionPublisher};
+pub use ports::{ObjectSource, PutOutcome, RejectsSink, StatusStore, TransactionPublisher};
 pub use status::{LedgerStatus, State};

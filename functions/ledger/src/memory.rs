@@ -5,8 +5,8 @@
 use crate::message::OutgoingMessage;
 use crate::notification::ObjectRef;
 use crate::ports::{
-    ChunkStream, EntryFailure, ObjectSource, PublishError, RejectsSink, SinkError, SourceError,
-    StatusError, StatusStore, TransactionPublisher,
+    ChunkStream, EntryFailure, ObjectSource, PublishError, PutOutcome, RejectsSink, SinkError,
+    SourceError, StatusError, StatusStore, TransactionPublisher,
 };
 use crate::status::LedgerStatus;
 use bytes::Bytes;
@@ -28,9 +28,11 @@ pub struct StoredObject {
 }
 
 /// Objects by (bucket, key), served `chunk` bytes at a time, waiting `delay` per chunk.
+/// Every version inserted is kept, the last one current: as in a versioned bucket, a
+/// version id opens its version; otherwise the current one is opened.
 #[derive(Debug)]
 pub struct MemorySource {
-    objects: Mutex<HashMap<(String, String), StoredObject>>,
+    objects: Mutex<HashMap<(String, String), Vec<StoredObject>>>,
     pub chunk: usize,
     pub delay: Duration,
     /// Fail reading after this many bytes.
@@ -47,8 +49,12 @@ impl MemorySource {
         }
     }
 
+    /// Adds `object` as the current version of `bucket`/`key`.
     pub fn insert(&self, bucket: &str, key: &str, object: StoredObject) {
-        lock(&self.objects).insert((bucket.to_owned(), key.to_owned()), object);
+        lock(&self.objects)
+            .entry((bucket.to_owned(), key.to_owned()))
+            .or_default()
+            .push(object);
     }
 }
 
@@ -66,6 +72,13 @@ impl ObjectSource for MemorySource {
     async fn open(&self, object: &ObjectRef) -> Result<MemoryChunks, SourceError> {
         let stored = lock(&self.objects)
             .get(&(object.bucket.clone(), object.key.clone()))
+            .and_then(|versions| match &object.version_id {
+                Some(id) => versions
+                    .iter()
+                    .rev()
+                    .find(|v| v.version_id.as_ref() == Some(id)),
+                None => versions.last(),
+            })
             .cloned();
         let superseded = |why: &str| SourceError::Superseded {
             bucket: object.bucket.clone(),
@@ -214,11 +227,14 @@ impl RejectsSink for MemoryRejects {
     }
 }
 
-/// Status records by (bucket, key), with every write kept in order.
+/// Status records by (bucket, key), with every write kept in order. Writes follow the rule
+/// of the DynamoDB adapter's condition ([`LedgerStatus::may_replace`]).
 #[derive(Debug, Default)]
 pub struct MemoryStatus {
     pub records: Mutex<HashMap<(String, String), LedgerStatus>>,
     pub writes: Mutex<Vec<LedgerStatus>>,
+    /// Writes refused because a newer version owns the record.
+    pub superseded: Mutex<Vec<LedgerStatus>>,
 }
 
 impl MemoryStatus {
@@ -231,6 +247,10 @@ impl MemoryStatus {
     pub fn writes(&self) -> Vec<LedgerStatus> {
         lock(&self.writes).clone()
     }
+
+    pub fn superseded(&self) -> Vec<LedgerStatus> {
+        lock(&self.superseded).clone()
+    }
 }
 
 impl StatusStore for MemoryStatus {
@@ -238,9 +258,17 @@ impl StatusStore for MemoryStatus {
         Ok(self.get_now(bucket, key))
     }
 
-    async fn put(&self, status: &LedgerStatus) -> Result<(), StatusError> {
-        lock(&self.records).insert((status.bucket.clone(), status.key.clone()), status.clone());
+    async fn put(&self, status: &LedgerStatus) -> Result<PutOutcome, StatusError> {
+        let mut records = lock(&self.records);
+        let id = (status.bucket.clone(), status.key.clone());
+        let current = records.get(&id);
+        if !status.may_replace(current) {
+            let current = current.and_then(|c| c.sequencer.clone());
+            lock(&self.superseded).push(status.clone());
+            return Ok(PutOutcome::Superseded { current });
+        }
+        records.insert(id, status.clone());
         lock(&self.writes).push(status.clone());
-        Ok(())
+        Ok(PutOutcome::Written)
     }
 }

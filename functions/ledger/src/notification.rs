@@ -18,6 +18,27 @@ pub struct ObjectRef {
     /// The ETag as S3 reports it in the event (without quotes).
     pub etag: Option<String>,
     pub size: Option<u64>,
+    /// The event's `sequencer`, normalized by [`normalize_sequencer`]: for the same key, a
+    /// later version has a greater one (as strings). `None` when the event has none (some
+    /// emulators) or it is not hex.
+    pub sequencer: Option<String>,
+}
+
+/// The width to which [`normalize_sequencer`] pads sequencers (S3's are about 18 digits).
+pub const SEQUENCER_WIDTH: usize = 32;
+
+/// The S3 event `sequencer` in a form that orders as a string: upper-case hex, left-padded
+/// with `0` to [`SEQUENCER_WIDTH`]. S3 documents that, for the same key, the later event
+/// has the greater sequencer when compared as strings after left-padding the shorter one
+/// with zeros; a fixed width makes every stored pair comparable (also inside DynamoDB).
+/// `None` if `raw` is empty, not hexadecimal, or has more significant digits than the width.
+pub fn normalize_sequencer(raw: &str) -> Option<String> {
+    let raw = raw.trim();
+    if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let digits = raw.trim_start_matches('0').to_ascii_uppercase();
+    (digits.len() <= SEQUENCER_WIDTH).then(|| format!("{digits:0>SEQUENCER_WIDTH$}"))
 }
 
 impl ObjectRef {
@@ -90,12 +111,23 @@ impl Notification {
                 .name
                 .ok_or_else(|| missing("bucket name"))?;
             let raw_key = record.s3.object.key.ok_or_else(|| missing("object key"))?;
+            let sequencer = match record.s3.object.sequencer.filter(|s| !s.is_empty()) {
+                None => None,
+                Some(raw) => {
+                    let normalized = normalize_sequencer(&raw);
+                    if normalized.is_none() {
+                        tracing::warn!(sequencer = %raw, "S3 event sequencer is not hexadecimal; versions of this key are not ordered");
+                    }
+                    normalized
+                }
+            };
             objects.push(ObjectRef {
                 bucket,
                 key: decode_key(&raw_key)?,
                 version_id: record.s3.object.version_id.filter(|v| !v.is_empty()),
                 etag: record.s3.object.e_tag.filter(|e| !e.is_empty()),
                 size: record.s3.object.size.and_then(|s| u64::try_from(s).ok()),
+                sequencer,
             });
         }
         Ok(Notification::Created(objects))
@@ -143,6 +175,10 @@ mod tests {
             Some("3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY")
         );
         assert_eq!(o.size, Some(14231));
+        assert_eq!(
+            o.sequencer.as_deref(),
+            Some("000000000000000067432F1C3B8A2D5E")
+        );
         assert!(o.is_ledger());
         assert_eq!(
             o.rejects_key().as_deref(),
@@ -186,9 +222,42 @@ mod tests {
             version_id: None,
             etag: None,
             size: None,
+            sequencer: None,
         };
         assert!(!o.is_ledger());
         assert_eq!(o.rejects_key(), None);
+    }
+
+    #[test]
+    fn sequencers_are_normalized_so_that_strings_order_like_s3_events() {
+        let n = |s| normalize_sequencer(s).unwrap();
+        assert_eq!(n("0067432F1C3B8A2D5E"), n("67432f1c3b8a2d5e"));
+        assert_eq!(n("0067432F1C3B8A2D5E").len(), SEQUENCER_WIDTH);
+        // S3's rule: pad the shorter one with zeros on the left, then compare as strings.
+        assert!(n("0055AED6DCD90281E5") < n("0055AED6DCD90281E6"));
+        assert!(n("FF") < n("100"), "a longer sequencer is a later one");
+        assert!(n("0A") > n("9"));
+        assert_eq!(n("0"), "0".repeat(SEQUENCER_WIDTH));
+        assert_eq!(normalize_sequencer(""), None);
+        assert_eq!(normalize_sequencer("not-hex"), None);
+        assert_eq!(normalize_sequencer(&"F".repeat(SEQUENCER_WIDTH + 1)), None);
+        assert!(normalize_sequencer(&format!("00{}", "F".repeat(SEQUENCER_WIDTH))).is_some());
+    }
+
+    #[test]
+    fn an_event_without_a_sequencer_has_none() {
+        let event: SqsEvent =
+            serde_json::from_str(include_str!("fixtures/sqs-s3-put.json")).unwrap();
+        let body = event.records[0].body.clone().unwrap();
+        let parse = |body: &str| match Notification::parse(Some(body)).unwrap() {
+            Notification::Created(objects) => objects[0].sequencer.clone(),
+            other => panic!("{other:?}"),
+        };
+        let without = body.replace(r#","sequencer":"0067432F1C3B8A2D5E""#, "");
+        assert_ne!(without, body);
+        assert_eq!(parse(&without), None);
+        let not_hex = body.replace("0067432F1C3B8A2D5E", "zz");
+        assert_eq!(parse(&not_hex), None, "not hex: not ordered");
     }
 
     #[test]

@@ -124,6 +124,19 @@ pub enum StatusError {
     },
 }
 
+/// What a status write did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub enum PutOutcome {
+    Written,
+    /// Not written, and no failure: the record belongs to a newer version of the key (a
+    /// greater sequencer, see [`LedgerStatus::may_replace`]). `current` is that version's
+    /// sequencer, when the store reports it.
+    Superseded {
+        current: Option<String>,
+    },
+}
+
 /// Keeps one status record per ledger (bucket and key).
 pub trait StatusStore: Send + Sync {
     fn get(
@@ -131,5 +144,10 @@ pub trait StatusStore: Send + Sync {
         bucket: &str,
         key: &str,
     ) -> impl Future<Output = Result<Option<LedgerStatus>, StatusError>> + Send;
-    fn put(&self, status: &LedgerStatus) -> impl Future<Output = Result<(), StatusError>> + Send;
+    /// Writes `status` unless the key's record belongs to a newer version
+    /// ([`LedgerStatus::may_replace`]); that case is [`PutOutcome::Superseded`].
+    fn put(
+        &self,
+        status: &LedgerStatus,
+    ) -> impl Future<Output = Result<PutOutcome, StatusError>> + Send;
 }

@@ -14,7 +14,9 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
-use ledger::{Config, State};
+use ledger::aws::DynamoStatusStore;
+use ledger::notification::{normalize_sequencer, ObjectRef};
+use ledger::{Config, LedgerStatus, PutOutcome, State, StatusStore};
 use std::time::Duration;
 
 const PUT: &str = include_str!("../src/fixtures/sqs-s3-put.json");
@@ -190,6 +192,65 @@ async fn the_aws_adapters_stream_send_report_and_record_status() {
         .send()
         .await
         .unwrap();
+    ddb.delete_table().table_name(&name).send().await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs an emulator: see the module doc"]
+async fn status_writes_of_an_older_version_are_refused() {
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+    let name = format!("ledger-it-{}", fastrand::u32(..));
+    ddb.create_table()
+        .table_name(&name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr("pk"))
+        .attribute_definitions(attr("sk"))
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .send()
+        .await
+        .unwrap();
+    let store = DynamoStatusStore::new(ddb.clone(), name.clone());
+    let status = |version: &str, sequencer: Option<&str>| {
+        let object = ObjectRef {
+            bucket: "b".into(),
+            key: "ledgers/k.jsonl".into(),
+            version_id: Some(version.into()),
+            etag: None,
+            size: None,
+            sequencer: sequencer.map(|s| normalize_sequencer(s).unwrap()),
+        };
+        LedgerStatus::start(&object, State::Processing)
+    };
+    let get = || async { store.get("b", "ledgers/k.jsonl").await.unwrap().unwrap() };
+
+    // "FF" < "100" once padded, though not as raw strings.
+    let newer = status("v-new", Some("100"));
+    let older = status("v-old", Some("ff"));
+    assert_eq!(store.put(&newer).await.unwrap(), PutOutcome::Written);
+    assert_eq!(
+        store.put(&older).await.unwrap(),
+        PutOutcome::Superseded {
+            current: newer.sequencer.clone()
+        }
+    );
+    assert_eq!(get().await, newer);
+    let mut again = newer.clone();
+    again.state = State::Done;
+    assert_eq!(
+        store.put(&again).await.unwrap(),
+        PutOutcome::Written,
+        "same version"
+    );
+    assert_eq!(get().await, again);
+    // Without a sequencer: unconditional; a record without one is replaced by any.
+    let unordered = status("v-x", None);
+    assert_eq!(store.put(&unordered).await.unwrap(), PutOutcome::Written);
+    assert_eq!(get().await, unordered);
+    assert_eq!(store.put(&older).await.unwrap(), PutOutcome::Written);
+    assert_eq!(get().await, older);
+
     ddb.delete_table().table_name(&name).send().await.unwrap();
 }
 

@@ -1,9 +1,12 @@
 //! DynamoDB adapter of the status record: one item per ledger, `pk` = `ledger#<bucket>/<key>`,
-//! `sk` = `status`.
+//! `sk` = `status`. Writes are conditional on the S3 event sequencer, so that an older
+//! version of the key never overwrites a newer version's record.
 
-use crate::ports::{StatusError, StatusStore};
+use crate::ports::{PutOutcome, StatusError, StatusStore};
 use crate::status::{LedgerStatus, State};
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use aws_sdk_dynamodb::Client;
 use std::collections::HashMap;
 
@@ -48,6 +51,7 @@ pub(crate) fn to_item(st: &LedgerStatus) -> Item {
         ("version_id", st.version_id.as_deref().map(s)),
         ("etag", st.etag.as_deref().map(s)),
         ("size", st.size.map(n)),
+        ("sequencer", st.sequencer.as_deref().map(s)),
         ("error", st.error.as_deref().map(s)),
         ("rejects_key", st.rejects_key.as_deref().map(s)),
     ];
@@ -82,6 +86,7 @@ pub(crate) fn from_item(item: &Item) -> Result<LedgerStatus, String> {
         version_id: text("version_id")?,
         etag: text("etag")?,
         size: number("size")?,
+        sequencer: text("sequencer")?,
         state: State::parse(&state).ok_or_else(|| format!("unknown state {state:?}"))?,
         lines_read: number("lines_read")?.unwrap_or(0),
         sent: number("sent")?.unwrap_or(0),
@@ -92,6 +97,13 @@ pub(crate) fn from_item(item: &Item) -> Result<LedgerStatus, String> {
         updated_at: text("updated_at")?.unwrap_or_default(),
     })
 }
+
+/// The condition of a write carrying a sequencer: no record yet, or one that cannot be
+/// ordered (no sequencer), or one of this or an older version. Sequencers are stored
+/// normalized (fixed width, upper-case hex), so DynamoDB's string comparison orders them.
+/// The same rule as [`LedgerStatus::may_replace`].
+pub(crate) const NEWER_OR_SAME_VERSION: &str =
+    "attribute_not_exists(#pk) OR attribute_not_exists(#seq) OR #seq <= :seq";
 
 impl StatusStore for DynamoStatusStore {
     async fn get(&self, bucket: &str, key: &str) -> Result<Option<LedgerStatus>, StatusError> {
@@ -120,19 +132,43 @@ impl StatusStore for DynamoStatusStore {
             .transpose()
     }
 
-    async fn put(&self, status: &LedgerStatus) -> Result<(), StatusError> {
-        self.client
+    async fn put(&self, status: &LedgerStatus) -> Result<PutOutcome, StatusError> {
+        let mut request = self
+            .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(to_item(status)))
-            .send()
-            .await
-            .map_err(|e| StatusError::Put {
+            .set_item(Some(to_item(status)));
+        // Without a sequencer (the event had none, as from some emulators) the versions of
+        // the key cannot be ordered: the write is unconditional, as it was before.
+        if let Some(sequencer) = &status.sequencer {
+            request = request
+                .condition_expression(NEWER_OR_SAME_VERSION)
+                .expression_attribute_names("#pk", "pk")
+                .expression_attribute_names("#seq", "sequencer")
+                .expression_attribute_values(":seq", s(sequencer))
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                );
+        }
+        match request.send().await {
+            Ok(_) => Ok(PutOutcome::Written),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                let current = match e.err() {
+                    PutItemError::ConditionalCheckFailedException(c) => c
+                        .item()
+                        .and_then(|item| item.get("sequencer"))
+                        .and_then(|v| v.as_s().ok())
+                        .cloned(),
+                    _ => None,
+                };
+                Ok(PutOutcome::Superseded { current })
+            }
+            Err(e) => Err(StatusError::Put {
                 bucket: status.bucket.clone(),
                 key: status.key.clone(),
                 source: Box::new(e),
-            })?;
-        Ok(())
+            }),
+        }
     }
 }
 
@@ -149,6 +185,7 @@ mod tests {
             version_id: Some("v1".into()),
             etag: Some("e1".into()),
             size: Some(42),
+            sequencer: Some("000000000000000067432F1C3B8A2D5E".into()),
         };
         let mut st = LedgerStatus::start(&object, State::Failed);
         (st.lines_read, st.sent, st.refused) = (10, 7, 2);
@@ -159,6 +196,7 @@ mod tests {
         assert_eq!(item["sk"], s("status"));
         assert_eq!(item["state"], s("failed"));
         assert_eq!(item["sent"], n(7));
+        assert_eq!(item["sequencer"], s("000000000000000067432F1C3B8A2D5E"));
         assert_eq!(from_item(&item).unwrap(), st);
 
         let bare = LedgerStatus::start(
@@ -166,12 +204,14 @@ mod tests {
                 version_id: None,
                 etag: None,
                 size: None,
+                sequencer: None,
                 ..object
             },
             State::Processing,
         );
         let item = to_item(&bare);
         assert!(!item.contains_key("version_id") && !item.contains_key("error"));
+        assert!(!item.contains_key("sequencer"));
         assert_eq!(from_item(&item).unwrap(), bare);
     }
 
@@ -184,6 +224,7 @@ mod tests {
                 version_id: None,
                 etag: None,
                 size: None,
+                sequencer: None,
             },
             State::Done,
         ));

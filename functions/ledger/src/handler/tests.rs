@@ -682,3 +682,265 @@ fn a_deadline_that_is_a_budget_not_a_time_is_taken_as_a_budget() {
     assert!(d >= now + Duration::from_secs(599), "{:?}", d - now);
     assert!(d <= Instant::now() + Duration::from_secs(600));
 }
+
+/// Sequencers of two uploads of one key, the second later (as S3 orders them).
+const OLDER_SEQ: &str = "0055AED6DCD90281E5";
+const NEWER_SEQ: &str = "0055AED6DCD9028200";
+
+/// The put-notification fixture, announcing version `version` of `key` with `etag` and
+/// `sequencer` (left out if `None`, as some emulators do).
+fn versioned_event(key: &str, version: &str, etag: &str, sequencer: Option<&str>) -> SqsEvent {
+    let mut sqs: serde_json::Value = serde_json::from_str(PUT).unwrap();
+    let body = sqs["Records"][0]["body"].as_str().unwrap();
+    let mut s3: serde_json::Value = serde_json::from_str(body).unwrap();
+    let object = &mut s3["Records"][0]["s3"]["object"];
+    object["key"] = encode_key(key).into();
+    object["eTag"] = etag.into();
+    object["versionId"] = version.into();
+    match sequencer {
+        Some(seq) => object["sequencer"] = seq.into(),
+        None => {
+            object.as_object_mut().unwrap().remove("sequencer");
+        }
+    }
+    sqs["Records"][0]["body"] = s3.to_string().into();
+    serde_json::from_value(sqs).unwrap()
+}
+
+fn store_version(h: &TestHandler, key: &str, bytes: &[u8], version: &str, etag: &str) {
+    h.ports().0.insert(
+        BUCKET,
+        key,
+        StoredObject {
+            bytes: Bytes::copy_from_slice(bytes),
+            version_id: Some(version.to_owned()),
+            etag: etag.to_owned(),
+        },
+    );
+}
+
+/// The status record as left by a version: `state`, with that version's sequencer.
+fn seeded(key: &str, version: &str, sequencer: Option<&str>, state: State) -> LedgerStatus {
+    let object = ObjectRef {
+        bucket: BUCKET.into(),
+        key: key.into(),
+        version_id: Some(version.into()),
+        etag: None,
+        size: None,
+        sequencer: sequencer.and_then(crate::notification::normalize_sequencer),
+    };
+    LedgerStatus::start(&object, state)
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_older_version_finishing_after_a_newer_one_leaves_the_newer_record_and_report() {
+    // Superseded seen at a progress update, or only at the last check before the report.
+    for progress_every in [Duration::from_secs(2), Duration::from_secs(300)] {
+        older_finishing_after_newer(progress_every).await;
+    }
+}
+
+/// The older version (v3: one rejected line) is slow; the newer one (v5: four) is uploaded
+/// while it runs and finishes first.
+async fn older_finishing_after_newer(progress_every: Duration) {
+    let key = "ledgers/same key.jsonl";
+    let (older, newer) = (VECTORS[2].1.as_bytes(), VECTORS[4].1.as_bytes());
+    let mut source = MemorySource::new(256);
+    source.delay = Duration::from_secs(1);
+    let h = Handler::new(
+        source,
+        MemoryPublisher::new(),
+        MemoryRejects::default(),
+        MemoryStatus::default(),
+        HandlerOptions {
+            progress_every,
+            ..options()
+        },
+    );
+    store_version(&h, key, older, "v-old", "e-old");
+    store_version(&h, key, newer, "v-new", "e-new");
+    let (first, second) = tokio::join!(
+        h.handle(
+            versioned_event(key, "v-old", "e-old", Some(OLDER_SEQ)),
+            far_deadline()
+        ),
+        async {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            h.handle(
+                versioned_event(key, "v-new", "e-new", Some(NEWER_SEQ)),
+                far_deadline(),
+            )
+            .await
+        }
+    );
+    assert!(first.unwrap().batch_item_failures.is_empty(), "older: ok");
+    assert!(second.unwrap().batch_item_failures.is_empty(), "newer: ok");
+
+    let status = h.ports().3.get_now(BUCKET, key).unwrap();
+    let (newer_txns, newer_lines) = reference(key, newer);
+    assert_eq!(status.version_id.as_deref(), Some("v-new"), "{status:?}");
+    assert_eq!(
+        (status.state, status.lines_read, status.refused),
+        (State::Done, newer_lines, 4)
+    );
+    assert_eq!(
+        status.sequencer,
+        crate::notification::normalize_sequencer(NEWER_SEQ)
+    );
+    let rejects_key = "rejects/same key.jsonl.jsonl";
+    assert_eq!(status.rejects_key.as_deref(), Some(rejects_key));
+    assert_eq!(
+        lines_and_fields(&report(&h, rejects_key).unwrap()),
+        lines_and_fields(VECTORS[4].2),
+        "the newer version's report"
+    );
+
+    // Every version is a ledger: the older one was sent in full all the same.
+    let (older_txns, _) = reference(key, older);
+    assert_eq!(
+        h.ports().1.accepted().len(),
+        older_txns.len() + newer_txns.len()
+    );
+
+    // The older version wrote until the newer one took over, then only tried to.
+    let writes = h.ports().3.writes();
+    let takeover = writes
+        .iter()
+        .position(|w| w.version_id.as_deref() == Some("v-new"))
+        .unwrap();
+    assert!(takeover > 0 && writes[0].version_id.as_deref() == Some("v-old"));
+    assert!(writes[takeover..]
+        .iter()
+        .all(|w| w.version_id.as_deref() == Some("v-new")));
+    let refused = h.ports().3.superseded();
+    assert!(!refused.is_empty());
+    assert!(refused
+        .iter()
+        .all(|w| w.version_id.as_deref() == Some("v-old")));
+    assert!(
+        writes
+            .iter()
+            .chain(&refused)
+            .all(|w| !(w.version_id.as_deref() == Some("v-old") && w.state == State::Done)),
+        "the older version stopped writing once superseded"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_older_version_delivered_after_the_newer_one_is_sent_without_status_or_report() {
+    let key = "ledgers/late.jsonl";
+    let (older, newer) = (VECTORS[2].1.as_bytes(), VECTORS[4].1.as_bytes());
+    let h = handler();
+    store_version(&h, key, older, "v-old", "e-old");
+    store_version(&h, key, newer, "v-new", "e-new");
+    h.handle(
+        versioned_event(key, "v-new", "e-new", Some(NEWER_SEQ)),
+        far_deadline(),
+    )
+    .await
+    .unwrap();
+    let newer_status = h.ports().3.get_now(BUCKET, key).unwrap();
+    let newer_report = report(&h, "rejects/late.jsonl.jsonl").unwrap();
+    let writes = h.ports().3.writes().len();
+
+    let response = h
+        .handle(
+            versioned_event(key, "v-old", "e-old", Some(OLDER_SEQ)),
+            far_deadline(),
+        )
+        .await
+        .unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(h.ports().3.get_now(BUCKET, key).unwrap(), newer_status);
+    assert_eq!(h.ports().3.writes().len(), writes, "nothing written");
+    assert_eq!(
+        h.ports().3.superseded().len(),
+        1,
+        "one refused write, then no more tries"
+    );
+    assert_eq!(
+        report(&h, "rejects/late.jsonl.jsonl").unwrap(),
+        newer_report
+    );
+    let (older_txns, _) = reference(key, older);
+    let (newer_txns, _) = reference(key, newer);
+    assert_eq!(
+        h.ports().1.accepted().len(),
+        newer_txns.len() + older_txns.len(),
+        "the older version was sent"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_older_unsupported_version_leaves_the_newer_record() {
+    let key = "ledgers/report.xlsx";
+    let h = handler();
+    let newer = seeded(key, "v-new", Some(NEWER_SEQ), State::Unsupported);
+    assert_eq!(h.ports().3.put(&newer).await.unwrap(), PutOutcome::Written);
+    let response = h
+        .handle(
+            versioned_event(key, "v-old", "e-old", Some(OLDER_SEQ)),
+            far_deadline(),
+        )
+        .await
+        .unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(h.ports().3.get_now(BUCKET, key).unwrap(), newer);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_same_version_redelivered_may_write_its_record_again() {
+    // A first attempt left `processing` behind (say, the Lambda was killed); the
+    // redelivery has the same sequencer, so it takes over its own record.
+    let (name, text, _) = VECTORS[0];
+    let key = format!("ledgers/{name}");
+    let h = handler();
+    store_version(&h, &key, text.as_bytes(), "v1", "e1");
+    let crashed = seeded(&key, "v1", Some(OLDER_SEQ), State::Processing);
+    assert_eq!(
+        h.ports().3.put(&crashed).await.unwrap(),
+        PutOutcome::Written
+    );
+    h.handle(
+        versioned_event(&key, "v1", "e1", Some(OLDER_SEQ)),
+        far_deadline(),
+    )
+    .await
+    .unwrap();
+    let status = h.ports().3.get_now(BUCKET, &key).unwrap();
+    assert_eq!(status.state, State::Done);
+    assert_eq!(status.sequencer, crashed.sequencer);
+    assert!(h.ports().3.superseded().is_empty());
+
+    // Redelivered once more: done for this version, skipped.
+    let writes = h.ports().3.writes().len();
+    h.handle(
+        versioned_event(&key, "v1", "e1", Some(OLDER_SEQ)),
+        far_deadline(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(h.ports().3.writes().len(), writes);
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_a_sequencer_status_writes_are_unconditional() {
+    // Events of emulators that send no sequencer cannot be ordered: written as they come.
+    let (name, text, _) = VECTORS[1];
+    let key = format!("ledgers/{name}");
+    let h = handler();
+    store_version(&h, &key, text.as_bytes(), "v-old", "e-old");
+    let newer = seeded(&key, "v-new", Some(NEWER_SEQ), State::Done);
+    assert_eq!(h.ports().3.put(&newer).await.unwrap(), PutOutcome::Written);
+    h.handle(
+        versioned_event(&key, "v-old", "e-old", None),
+        far_deadline(),
+    )
+    .await
+    .unwrap();
+    let status = h.ports().3.get_now(BUCKET, &key).unwrap();
+    assert_eq!(
+        (status.version_id.as_deref(), status.state, status.sequencer),
+        (Some("v-old"), State::Done, None)
+    );
+}
