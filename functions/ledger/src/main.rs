@@ -18,8 +18,9 @@ async fn main() -> Result<(), Error> {
     let handler = &handler;
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| async move {
         let deadline = ledger::deadline_from(event.context.deadline());
-        handler
-            .handle(event.payload, deadline)
+        // Boxed: the handler's future is deeply nested, and unboxed its layout inside the
+        // runtime's own futures exceeds the compiler's default query depth.
+        Box::pin(handler.handle(event.payload, deadline))
             .await
             .map_err(Error::from)
     }))
