@@ -9,9 +9,11 @@
 //! - [`order`]: the order state machine (section 2).
 //! - [`sequencer`]: per-order sequencing — applied, parked, duplicate, conflict (section 3).
 //! - [`view`]: the JSON a user sees for an order (section 4).
+//! - [`error_chain`]: [`BoxError`] and [`chain`], the one way errors and causes are shown.
 //! - [`memory`]: an in-memory order book over the sequencer, for tests and references.
 
 pub mod amount;
+pub mod error_chain;
 pub mod field;
 pub mod ledger;
 pub mod memory;
@@ -23,6 +25,7 @@ pub mod transaction;
 pub mod view;
 
 pub use amount::Amount;
+pub use error_chain::{chain, BoxError};
 pub use field::{Field, FieldError};
 pub use order::{OrderState, Rejection, Status};
 pub use order_id::OrderId;
