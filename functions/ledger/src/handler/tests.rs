@@ -329,26 +329,35 @@ fn flaky_plan() -> FailurePlan {
         let mut failures = failures.lock().unwrap();
         let count = failures.entry(m.line).or_default();
         *count += 1;
-        (*count <= 3).then(|| EntryFailure {
-            index,
-            sender_fault: false,
-            code: "InternalError".into(),
-            message: "try again".into(),
-        })
+        (*count <= 3).then(|| entry_failure(index, false, "InternalError", "try again"))
+    })
+}
+
+fn entry_failure(index: usize, sender_fault: bool, code: &str, message: &str) -> EntryFailure {
+    EntryFailure {
+        index,
+        sender_fault,
+        code: code.into(),
+        message: message.into(),
+    }
+}
+
+/// Fails the entry of `line` on every attempt.
+fn fail_line(
+    line: u64,
+    sender_fault: bool,
+    code: &'static str,
+    message: &'static str,
+) -> FailurePlan {
+    Box::new(move |_, index, m| {
+        (m.line == line).then(|| entry_failure(index, sender_fault, code, message))
     })
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_sender_fault_entry_becomes_a_refused_line_in_line_order() {
     // v5: the decoder refuses lines 8, 15, 16, 17; SQS refuses the transaction of line 11.
-    let plan: FailurePlan = Box::new(|_, index, m| {
-        (m.line == 11).then(|| EntryFailure {
-            index,
-            sender_fault: true,
-            code: "InvalidParameterValue".into(),
-            message: "message too long".into(),
-        })
-    });
+    let plan = fail_line(11, true, "InvalidParameterValue", "message too long");
     let (name, text, _) = VECTORS[4];
     let key = format!("ledgers/{name}");
     let h = handler_with(MemoryPublisher::with_plan(plan), MemorySource::new(7));
@@ -376,14 +385,7 @@ async fn a_sender_fault_entry_becomes_a_refused_line_in_line_order() {
 
 #[tokio::test(start_paused = true)]
 async fn running_out_of_retries_fails_the_ledger() {
-    let plan: FailurePlan = Box::new(|_, index, m| {
-        (m.line == 3).then(|| EntryFailure {
-            index,
-            sender_fault: false,
-            code: "ServiceUnavailable".into(),
-            message: "".into(),
-        })
-    });
+    let plan = fail_line(3, false, "ServiceUnavailable", "");
     let (name, text, _) = VECTORS[0];
     let key = format!("ledgers/{name}");
     let h = handler_with(MemoryPublisher::with_plan(plan), MemorySource::new(64));
