@@ -9,8 +9,8 @@
 
 use aws_sdk_sqs::types::QueueAttributeName;
 use convoy_core::OrderId;
-use convoy_local::inprocess::InProcessConsumer;
 use convoy_store::{FailingStore, Fault};
+use convoy_tests::inprocess::InProcessConsumer;
 use convoy_tests::stores::Recording;
 use convoy_tests::{check, generate, model, Harness};
 use std::sync::atomic::Ordering;

@@ -7,8 +7,7 @@ use crate::error::StoreError;
 use crate::keys::{self, SortKey, PK, SK};
 use crate::port::Version;
 use aws_sdk_dynamodb::types::AttributeValue;
-use convoy_core::memory::StoredOrder;
-use convoy_core::sequencer::{ConflictRecord, Outcome, Processed};
+use convoy_core::sequencer::{ConflictRecord, Outcome, Processed, StoredOrder};
 use convoy_core::{OrderId, OrderState, Seq, Transaction};
 use std::collections::{BTreeMap, HashMap};
 
