@@ -187,24 +187,8 @@ impl OrderStore for DynamoOrderStore {
     }
 
     async fn fetch(&self, id: &OrderId, need: &Need) -> Result<Option<Fact>, StoreError> {
-        Ok(match need {
-            Need::Processed(seq) => match self.get(id, keys::seq_sk(*seq)).await? {
-                Some(i) => Some(Fact::Processed(*seq, item::read_history(&i)?.fingerprint)),
-                None => None,
-            },
-            Need::Parked(seq) => match self.get(id, keys::parked_sk(*seq)).await? {
-                Some(i) => Some(Fact::Parked(item::read_parked(&i)?)),
-                None => None,
-            },
-            Need::Conflict(seq, fingerprint) => Some(Fact::Conflict {
-                seq: *seq,
-                fingerprint: fingerprint.clone(),
-                recorded: self
-                    .get(id, keys::conflict_sk(*seq, fingerprint))
-                    .await?
-                    .is_some(),
-            }),
-        })
+        let found = self.get(id, keys::need_sk(need)).await?;
+        item::read_fact(need, found.as_ref())
     }
 
     async fn fetch_parked(
