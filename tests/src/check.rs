@@ -325,6 +325,22 @@ pub fn status(got: &LedgerStatus, want: &Expected) -> Result<(), Mismatch> {
     done(diffs)
 }
 
+/// Uploads `ledger` as `name` alone, waits until it is settled and checks its status record
+/// says done with `refused` lines refused; returns the upload.
+pub async fn settled(
+    h: &crate::Harness,
+    running: &convoy_local::pipeline::Running,
+    name: &str,
+    ledger: &[u8],
+    refused: u64,
+) -> Result<convoy_local::pipeline::Upload, crate::BoxError> {
+    let upload = h.upload(name, ledger.to_vec()).await?;
+    let statuses = h.settle(running, std::slice::from_ref(&upload)).await?;
+    let got = statuses.first().ok_or("no status record")?;
+    status(got, &Expected::done(&upload.key, ledger, refused))?;
+    Ok(upload)
+}
+
 /// Every order id a ledger mentions, valid or not and whether its line is refused or not:
 /// the orders a test looks up afterwards (those never reached must be absent). JSON Lines
 /// (also for unsupported keys): each line's `order_id` string; CSV: the `order_id` column.

@@ -10,18 +10,24 @@
 //! - [`sequencer`]: per-order sequencing — applied, parked, duplicate, conflict (section 3).
 //! - [`view`]: the JSON a user sees for an order (section 4).
 //! - [`error_chain`]: [`BoxError`] and [`chain`], the one way errors and causes are shown.
-//! - [`memory`]: an in-memory order book over the sequencer, for tests and references.
+//!
+//! Test support, behind the `testing` feature (never in a production build):
+//! - `memory`: an in-memory order book over the sequencer, for tests and references.
+//! - `vectors`: the conformance vectors of the contract, the one list of them.
 
 pub mod amount;
 pub mod error_chain;
 pub mod field;
 pub mod ledger;
+#[cfg(any(test, feature = "testing"))]
 pub mod memory;
 pub mod order;
 pub mod order_id;
 pub mod seq;
 pub mod sequencer;
 pub mod transaction;
+#[cfg(any(test, feature = "testing"))]
+pub mod vectors;
 pub mod view;
 
 pub use amount::Amount;
