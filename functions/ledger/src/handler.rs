@@ -17,6 +17,7 @@ use crate::ports::{
 };
 use crate::status::{LedgerStatus, State};
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use convoy_core::chain;
 use convoy_core::ledger::{kind_of_key, LedgerKind};
 use status_writer::StatusWriter;
 use std::sync::Arc;
@@ -24,9 +25,6 @@ use std::time::Duration;
 use tempfile::TempPath;
 use tokio::time::Instant;
 use tracing::Instrument;
-
-/// Re-exported only for `infra/local`, until it imports [`convoy_core::chain`] itself.
-pub use convoy_core::chain;
 
 mod status_writer;
 #[cfg(test)]
