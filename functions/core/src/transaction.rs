@@ -7,6 +7,8 @@ use crate::seq::Seq;
 use sha2::{Digest, Sha256};
 use std::fmt;
 
+mod wire;
+
 /// The operations of the order state machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -270,7 +272,7 @@ impl fmt::Display for Fingerprint {
 
 /// One valid transaction. `at` and `note` travel with it but are not part of its content.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(try_from = "Wire", into = "Wire")]
+#[serde(try_from = "wire::Wire", into = "wire::Wire")]
 pub struct Transaction {
     pub order_id: OrderId,
     pub seq: Seq,
@@ -286,61 +288,6 @@ impl Transaction {
     }
     pub fn fingerprint(&self) -> Fingerprint {
         self.content.fingerprint()
-    }
-}
-
-/// The flat JSON shape of a transaction on the wire (SQS message body, stored parked
-/// transactions): the ledger's own JSON Lines shape, with `amount` as a string.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Wire {
-    order_id: OrderId,
-    seq: Seq,
-    op: Op,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    txn_id: Option<TxnId>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    amount: Option<Amount>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    currency: Option<Currency>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    at: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    note: Option<String>,
-}
-
-impl From<Transaction> for Wire {
-    fn from(t: Transaction) -> Wire {
-        let (txn_id, amount, currency) = match t.content.clone() {
-            Content::Create { currency } => (None, None, Some(currency)),
-            Content::Add { txn_id, amount } | Content::Modify { txn_id, amount } => {
-                (Some(txn_id), Some(amount), None)
-            }
-            _ => (None, None, None),
-        };
-        Wire {
-            order_id: t.order_id,
-            seq: t.seq,
-            op: t.content.op(),
-            txn_id,
-            amount,
-            currency,
-            at: t.at,
-            note: t.note,
-        }
-    }
-}
-
-impl TryFrom<Wire> for Transaction {
-    type Error = FieldError;
-    fn try_from(w: Wire) -> Result<Self, FieldError> {
-        let content = Content::build(w.op, w.txn_id, w.amount, w.currency)?;
-        Ok(Transaction {
-            order_id: w.order_id,
-            seq: w.seq,
-            content,
-            at: w.at,
-            note: w.note,
-        })
     }
 }
 
