@@ -115,22 +115,12 @@ impl FieldBuffer {
         &self.bytes[..self.len]
     }
 
-    /// The fields of a record that is valid UTF-8; `text` is the record (without line
-    /// ending) if it is at hand.
-    pub(super) fn fields<'s>(&'s self, text: Option<&'s str>) -> Fields<'s> {
-        let ends = &self.ends[..self.ends_len];
-        let commas = ends.len().saturating_sub(1);
-        let unquoted = text.filter(|text| {
-            memchr::memchr(b'"', text.as_bytes()).is_none() && self.len + commas == text.len()
-        });
-        match unquoted {
-            // No quotes (and nothing else dropped, such as a second BOM that csv-core
-            // takes off the first record): each field is the text between commas.
-            Some(text) => Fields::delimited(text, ends),
-            // Quotes dropped: the fields are cut at ASCII bytes of valid UTF-8, so they
-            // are valid UTF-8 too (the check cannot fail).
-            None => Fields::back_to_back(std::str::from_utf8(self.bytes()).unwrap_or(""), ends),
-        }
+    /// The fields of a record that is valid UTF-8. They are cut at ASCII bytes (commas,
+    /// quotes, the line ending) of valid UTF-8, so they are valid UTF-8 too: the check
+    /// cannot fail.
+    pub(super) fn fields(&self) -> Fields<'_> {
+        let text = std::str::from_utf8(self.bytes()).unwrap_or("");
+        Fields::new(text, &self.ends[..self.ends_len])
     }
 
     #[cfg(test)]

@@ -92,11 +92,10 @@ impl CsvRecords {
                 ReadRecordResult::Record if self.spanning.is_empty() => {
                     // The whole record is in this input: its UTF-8 may be known already.
                     let (content, crlf) = content_of(consumed);
-                    let text = utf8.get(pos, pos + content.len());
                     let whole = Whole::Here {
                         content,
                         crlf,
-                        text,
+                        utf8: utf8.get(pos, pos + content.len()).is_some(),
                     };
                     self.record(whole, out)?;
                 }
@@ -206,22 +205,17 @@ impl CsvRecords {
         if self.buffer.bytes().is_empty() || blank {
             return Ok(());
         }
-        let utf8 = match *whole {
-            Whole::Here { content, text, .. } => match text {
-                Some(text) => Ok(Some(text)),
-                None => std::str::from_utf8(content)
-                    .map(Some)
-                    .map_err(|e| e.valid_up_to()),
-            },
-            Whole::Spanning { spanning, .. } => spanning.utf8().map(|()| None),
+        let checked = match *whole {
+            Whole::Here { utf8: true, .. } => Ok(()),
+            Whole::Here { content, .. } => std::str::from_utf8(content)
+                .map(|_| ())
+                .map_err(|e| e.valid_up_to()),
+            Whole::Spanning { spanning, .. } => spanning.utf8(),
         };
-        let text = match utf8 {
-            Ok(text) => text,
-            Err(at) => {
-                let reason = format!("not valid UTF-8 (byte {})", at + 1);
-                return broken(&self.header, out, reason);
-            }
-        };
+        if let Err(at) = checked {
+            let reason = format!("not valid UTF-8 (byte {})", at + 1);
+            return broken(&self.header, out, reason);
+        }
         if let Whole::Spanning {
             at_eof: true,
             spanning,
@@ -238,7 +232,7 @@ impl CsvRecords {
                 let reason = format!("has more than {MAX_COLUMNS} columns");
                 return Err(DecodeError::CsvHeader { line, reason });
             }
-            self.header = Some(Header::read(&self.buffer.fields(text), count));
+            self.header = Some(Header::read(&self.buffer.fields(), count));
             return Ok(());
         };
         let columns = header.columns();
@@ -253,7 +247,7 @@ impl CsvRecords {
         }
         let record = Record {
             header,
-            fields: self.buffer.fields(text),
+            fields: self.buffer.fields(),
         };
         push_parsed(&record, line, excerpt, out);
         Ok(())

@@ -26,31 +26,15 @@ impl Source for Record<'_> {
     }
 }
 
-/// The fields of one record: field `i` ends at `ends[i]` in the fields back to back, or,
-/// if `delimited`, `i` bytes further on in the record itself (one comma before each field).
+/// The fields of one record: field `i` ends at `ends[i]` in `text`, the fields back to back.
 pub(super) struct Fields<'a> {
     text: &'a str,
     ends: &'a [usize],
-    delimited: bool,
 }
 
 impl<'a> Fields<'a> {
-    /// The fields of a record without quotes, cut out of its text between the commas.
-    pub(super) fn delimited(text: &'a str, ends: &'a [usize]) -> Self {
-        Self {
-            text,
-            ends,
-            delimited: true,
-        }
-    }
-
-    /// The fields as `csv-core` wrote them, back to back.
-    pub(super) fn back_to_back(text: &'a str, ends: &'a [usize]) -> Self {
-        Self {
-            text,
-            ends,
-            delimited: false,
-        }
+    pub(super) fn new(text: &'a str, ends: &'a [usize]) -> Self {
+        Self { text, ends }
     }
 
     /// Field `i` (`""` past the last).
@@ -59,19 +43,18 @@ impl<'a> Fields<'a> {
             return "";
         };
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        let commas = if self.delimited { i } else { 0 };
-        self.text.get(start + commas..end + commas).unwrap_or("")
+        self.text.get(start..end).unwrap_or("")
     }
 }
 
 /// A whole record as `CsvRecords::record` takes it.
 pub(super) enum Whole<'a> {
     /// All in the current input: without its line ending, whether that was `\r\n`, and
-    /// the same as text if known to be UTF-8 already.
+    /// whether it is known to be UTF-8 already.
     Here {
         content: &'a [u8],
         crlf: bool,
-        text: Option<&'a str>,
+        utf8: bool,
     },
     /// Spread over reads: what is known of it.
     Spanning {
