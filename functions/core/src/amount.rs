@@ -128,6 +128,13 @@ mod tests {
             "1,5",
             "0x10",
             "1234567890123456789",
+            "1.",
+            "-.5",
+            "1.2.3",
+            "١",
+            "12.5\n",
+            "--1",
+            "1-",
         ] {
             let e = Amount::parse(s).unwrap_err();
             assert_eq!(e.field, Field::Amount, "{s}");
@@ -143,6 +150,16 @@ mod tests {
         assert_eq!(Amount::parse("-0").unwrap(), Amount::ZERO);
         assert!(Amount::parse("123456789012345678.1234").is_ok());
         assert!(Amount::parse("-0.0001").is_ok());
+        for s in [
+            "-0.0",
+            "0.0000",
+            "-0.0000",
+            "007",
+            "-007.0100",
+            "-999999999999999999.9999",
+        ] {
+            assert!(Amount::parse(s).is_ok(), "{s}");
+        }
     }
 
     #[test]
