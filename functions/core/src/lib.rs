@@ -3,9 +3,10 @@
 //! # Layout
 //! - [`field`]: the fields of a ledger line and [`FieldError`], the error naming the one that failed.
 //! - [`order_id`], [`seq`], [`amount`], [`transaction`]: types that parse — a value that
-//!   exists is valid per the contract (section 1).
+//!   exists is valid per the contract (section 1); each has one checked `parse` (or `new`),
+//!   and [`Content::build`] is the one place a content is made from an op and its fields.
 //! - [`ledger`]: streaming decoding of ledger files (JSON Lines, CSV, gzip) into
-//!   transactions and line errors.
+//!   transactions and line errors; it uses only the public items above.
 //! - [`order`]: the order state machine (section 2).
 //! - [`sequencer`]: per-order sequencing — applied, parked, duplicate, conflict (section 3).
 //! - [`view`]: the JSON a user sees for an order (section 4).
