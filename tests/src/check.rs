@@ -3,8 +3,8 @@
 //! and returns them as one [`Mismatch`], so a failed test shows the whole picture.
 
 use crate::rewrite::csv_record_end;
-use convoy_core::ledger::{kind_of_key, Format, MAX_LINE_BYTES, MAX_TEXT_BYTES};
 use ledger::{LedgerStatus, State};
+use ledger_format::{kind_of_key, Format, MAX_LINE_BYTES, MAX_TEXT_BYTES};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

@@ -1,12 +1,11 @@
-//! The pure domain of ledger convoy: no AWS, no I/O, no async.
+//! The pure domain of ledger convoy: no AWS, no I/O, no async. Ledger files are read by the
+//! `ledger-format` crate, which builds on these types.
 //!
 //! # Layout
 //! - [`field`]: the fields of a ledger line and [`FieldError`], the error naming the one that failed.
 //! - [`order_id`], [`seq`], [`amount`], [`transaction`]: types that parse — a value that
 //!   exists is valid per the contract (section 1); each has one checked `parse` (or `new`),
 //!   and [`Content::build`] is the one place a content is made from an op and its fields.
-//! - [`ledger`]: streaming decoding of ledger files (JSON Lines, CSV, gzip) into
-//!   transactions and line errors; it uses only the public items above.
 //! - [`order`]: the order state machine (section 2).
 //! - [`sequencer`]: per-order sequencing — applied, parked, duplicate, conflict (section 3).
 //! - [`view`]: the JSON a user sees for an order (section 4).
@@ -19,7 +18,6 @@
 pub mod amount;
 pub mod error_chain;
 pub mod field;
-pub mod ledger;
 #[cfg(any(test, feature = "testing"))]
 pub mod memory;
 pub mod order;

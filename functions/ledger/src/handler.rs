@@ -18,7 +18,7 @@ use crate::ports::{
 use crate::status::{LedgerStatus, State};
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use convoy_core::chain;
-use convoy_core::ledger::{kind_of_key, LedgerKind};
+use ledger_format::{kind_of_key, LedgerKind};
 use status_writer::StatusWriter;
 use std::sync::Arc;
 use std::time::Duration;

@@ -10,8 +10,8 @@ use crate::ports::{EntryFailure, PutOutcome};
 use crate::scheduler::{Backoff, SchedulerOptions};
 use crate::sender::SenderOptions;
 use bytes::Bytes;
-use convoy_core::ledger::{kind_of_key, Decoder, Parsed};
 use convoy_core::{vectors, Transaction};
+use ledger_format::{kind_of_key, Decoder, Parsed};
 use std::collections::{BTreeMap, HashSet};
 
 type TestHandler = Handler<MemorySource, MemoryPublisher, MemoryRejects, MemoryStatus>;

@@ -2,10 +2,10 @@
 //! its transactions applied in file order must give exactly the expected order JSON.
 #![allow(clippy::unwrap_used)] // a test file: a failed unwrap is a failed test
 
-use convoy_core::ledger::{kind_of_key, Decoder, Parsed};
 use convoy_core::memory::OrderBook;
 use convoy_core::vectors::{self, Vector};
 use convoy_core::OrderView;
+use ledger_format::{kind_of_key, Decoder, Parsed};
 use serde_json::Value;
 use std::collections::BTreeMap;
 

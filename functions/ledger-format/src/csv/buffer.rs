@@ -3,7 +3,7 @@
 
 use super::header::MAX_COLUMNS;
 use super::record::Fields;
-use crate::ledger::MAX_LINE_BYTES;
+use crate::MAX_LINE_BYTES;
 use csv_core::{ReadRecordResult, Reader};
 
 /// A record's field bytes are at most its length: the line limit (plus a `\r`).

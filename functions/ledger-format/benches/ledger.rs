@@ -1,7 +1,7 @@
 //! Ledger decoding throughput in transactions per second, per format, with plain parsers
 //! on the same bytes for information.
 //!
-//! Run: `cargo bench -p convoy-core --bench ledger`
+//! Run: `cargo bench -p ledger-format --bench ledger`
 //! (`LEDGER_BENCH_MB=20` for a smaller ledger than the default 100 MB,
 //! `LEDGER_BENCH_RUNS=3` for fewer timed runs than the default 7,
 //! `LEDGER_BENCH_ONLY=CSV` to time only the rows whose label holds that text, e.g. under a
@@ -20,7 +20,7 @@
 //! run) and MB/s of uncompressed ledger; then whether each format meets the target of
 //! 1,000,000 transactions/s on one core, and the ratio decoder / baseline for information.
 
-use convoy_core::ledger::{Decoder, Format, LedgerKind, Parsed};
+use ledger_format::{Decoder, Format, LedgerKind, Parsed};
 use serde::Deserialize;
 use std::error::Error;
 use std::fmt::Write as _;

@@ -3,7 +3,7 @@
 
 use super::testing::{decode, decode_in_chunks, gz, gzip, refusals, txn_lines, CSV, JSONL};
 use super::LedgerKind;
-use crate::field::Field;
+use convoy_core::field::Field;
 
 /// `(line, field)` pairs of a `.rejects` file: one JSON object per line.
 fn expected_rejects(rejects: &str) -> Vec<(u64, Option<Field>)> {
@@ -34,7 +34,7 @@ fn check(kind: LedgerKind, ledger: &[u8], rejects: &str, valid: usize, lines: u6
 
 /// The ledger and expected rejects of the vector `name`, from the one list of them.
 fn fixture(name: &str) -> (&'static [u8], &'static str) {
-    let v = crate::vectors::get(name).unwrap();
+    let v = convoy_core::vectors::get(name).unwrap();
     (v.ledger.as_bytes(), v.rejects)
 }
 

@@ -5,7 +5,7 @@ use super::error::{DecodeError, LineError};
 use super::gzip::Gunzip;
 use super::jsonl::JsonLines;
 use super::kind::{Format, LedgerKind};
-use crate::transaction::Transaction;
+use convoy_core::transaction::Transaction;
 
 /// What one line (or CSV record) of a ledger gave. Blank lines give nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,7 +29,7 @@ impl Parsed {
 /// Decodes a ledger pushed to it chunk by chunk: synchronous, pure, bounded memory.
 ///
 /// ```
-/// use convoy_core::ledger::{kind_of_key, Decoder, Parsed};
+/// use ledger_format::{kind_of_key, Decoder, Parsed};
 /// let mut decoder = Decoder::new(kind_of_key("ledgers/day.jsonl")?);
 /// let mut out = Vec::new();
 /// decoder.push(br#"{"order_id":"A","seq":1,"op":"create","currency":"EUR"}"#, &mut out)?;

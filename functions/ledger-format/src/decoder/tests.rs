@@ -7,9 +7,9 @@ use super::super::testing::{
 };
 use super::super::MAX_LINE_BYTES;
 use super::*;
-use crate::amount::Amount;
-use crate::field::Field;
-use crate::transaction::{Content, Op, TxnId};
+use convoy_core::amount::Amount;
+use convoy_core::field::Field;
+use convoy_core::transaction::{Content, Op, TxnId};
 use proptest::prelude::*;
 
 const PAY: &str = r#"{"order_id":"A","seq":5,"op":"pay"}"#;

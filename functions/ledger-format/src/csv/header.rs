@@ -1,7 +1,7 @@
 //! The header row of a CSV ledger: how many columns, and which one holds each known field.
 
 use super::record::Fields;
-use crate::field::Field;
+use convoy_core::field::Field;
 
 /// The most columns a header may have (so that reading one stays within bounded memory).
 pub(crate) const MAX_COLUMNS: usize = 4096;

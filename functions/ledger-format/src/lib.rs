@@ -3,7 +3,7 @@
 //!
 //! The caller feeds raw chunks of an object as they arrive ([`Decoder::push`]) and ends
 //! with [`Decoder::finish`]; every complete line (or CSV record) comes out as a
-//! [`Parsed`]: a valid [`Transaction`](crate::Transaction) or a [`LineError`] for the
+//! [`Parsed`]: a valid [`Transaction`](convoy_core::Transaction) or a [`LineError`] for the
 //! rejects report. Memory stays bounded whatever the file: about [`MAX_LINE_BYTES`] of a
 //! line is held at most (plus the current chunk), and gzip is decompressed as it streams.
 //! The output of one `push` is what that chunk completes, so its size follows the chunk
@@ -23,8 +23,10 @@
 //! - `utf8`: UTF-8 checked once per chunk rather than once per line, or piece by piece.
 //! - [`error`]: [`LineError`] (one refused line) and [`DecodeError`] (the whole file).
 //!
-//! The ledger format uses only the public types of the rest of the crate (`OrderId`, `Seq`,
-//! `Amount`, `Transaction` and its parts, `Field`) and their public `parse` constructors.
+//! The ledger format builds on the domain types of `convoy-core` (`OrderId`, `Seq`, `Amount`,
+//! `Transaction` and its parts, `Field`) through their public `parse` constructors only.
+//! Only the ledger function reads ledgers, so only it compiles this crate; the consumer and
+//! the store depend on `convoy-core` alone.
 //!
 //! # Choices where the contract is silent
 //! - A JSON key or CSV column that a known field has twice refuses the line naming that

@@ -4,8 +4,8 @@ use super::super::testing::{
     decode, decode_in_chunks, only_refusal, refusals, try_decode_in_chunks, txn_lines, Outcome, CSV,
 };
 use super::*;
-use crate::field::Field;
-use crate::transaction::Content;
+use convoy_core::field::Field;
+use convoy_core::transaction::Content;
 use proptest::prelude::*;
 
 const HEADER: &str = "order_id,seq,op,txn_id,amount,currency,note";
@@ -14,7 +14,7 @@ fn csv(rows: &[&str]) -> Vec<u8> {
     rows.join("\n").into_bytes()
 }
 
-fn txns(out: &[Parsed]) -> Vec<&crate::Transaction> {
+fn txns(out: &[Parsed]) -> Vec<&convoy_core::Transaction> {
     out.iter()
         .filter_map(|p| match p {
             Parsed::Txn { txn, .. } => Some(txn),
@@ -38,10 +38,10 @@ fn any_column_order_and_unknown_columns_are_ignored() {
     assert_eq!(
         t[0].content,
         Content::build(
-            crate::Op::Create,
+            convoy_core::Op::Create,
             None,
             None,
-            crate::Currency::parse("EUR").ok()
+            convoy_core::Currency::parse("EUR").ok()
         )
         .unwrap()
     );

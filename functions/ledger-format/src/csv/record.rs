@@ -3,8 +3,8 @@
 
 use super::header::{Header, Slot};
 use super::spanning::Spanning;
-use crate::field::Field;
-use crate::ledger::fields::{Source, Value};
+use crate::fields::{Source, Value};
+use convoy_core::field::Field;
 
 /// A row read through the header.
 pub(super) struct Record<'a> {

@@ -9,11 +9,11 @@ use super::datetime::check_rfc3339;
 use super::decoder::Parsed;
 use super::error::LineError;
 use super::MAX_NOTE_BYTES;
-use crate::amount::Amount;
-use crate::field::{Field, FieldError};
-use crate::order_id::OrderId;
-use crate::seq::Seq;
-use crate::transaction::{Content, Currency, Op, Transaction, TxnId};
+use convoy_core::amount::Amount;
+use convoy_core::field::{Field, FieldError};
+use convoy_core::order_id::OrderId;
+use convoy_core::seq::Seq;
+use convoy_core::transaction::{Content, Currency, Op, Transaction, TxnId};
 
 /// One field's value as the line wrote it, before any check.
 #[derive(Debug, Clone, Copy, PartialEq)]
