@@ -8,29 +8,67 @@ use convoy_core::{OrderId, OrderState, Seq, Transaction};
 use convoy_store::{OrderStore, StoreError};
 
 /// What became of an order's inputs. The first `dispositions.len()` inputs are committed;
-/// when `error` is set, the input at that index and all later ones were not.
+/// when `error` is set, the input at that index and all later ones were not. Only the
+/// first [`done`](Applied::done) are finished, though: see [`drain_unfinished`](Applied::drain_unfinished).
 #[derive(Debug, Default)]
 pub struct Applied {
     pub dispositions: Vec<Disposition>,
     /// Parked transactions drained, in `seq` order.
     pub drained: Vec<Seq>,
-    /// The state after the last commit (`None` if nothing was loaded).
+    /// The state after the last commit, or as loaded (`None` if nothing was loaded).
     pub state: Option<OrderState>,
     pub commits: usize,
     /// Reloads after a lost optimistic-lock race.
     pub retries: usize,
     pub error: Option<ApplyError>,
+    /// Every input was committed, but a step after the last of them failed while parked
+    /// transactions were still to drain (from `state.next_seq` on). Nothing else would
+    /// resume that drain: the caller must have the last input delivered again.
+    pub drain_unfinished: bool,
 }
 
 impl Applied {
-    fn failed(mut self, error: ApplyError) -> Self {
+    /// How many inputs are finished for good: committed, and every drain they started
+    /// committed too. With [`drain_unfinished`](Applied::drain_unfinished) the last
+    /// committed input is not finished: its redelivery is a harmless duplicate that
+    /// resumes the drain.
+    pub fn done(&self) -> usize {
+        let committed = self.dispositions.len();
+        if self.drain_unfinished {
+            committed.saturating_sub(1)
+        } else {
+            committed
+        }
+    }
+
+    /// Stops with `error`; `state` is the order as last committed or loaded, if known.
+    fn failed(mut self, error: ApplyError, state: Option<OrderState>) -> Self {
+        if state.is_some() {
+            self.state = state;
+        }
         self.error = Some(error);
         self
     }
 }
 
 /// Applies `inputs` (all of order `id`, in arrival order) and drains what they unblock.
+/// A failure once every input is committed leaves a drain unfinished, and says so.
 pub async fn apply_order<S: OrderStore>(
+    store: &S,
+    id: &OrderId,
+    inputs: &[Transaction],
+    settings: &Settings,
+) -> Applied {
+    let mut applied = apply_steps(store, id, inputs, settings).await;
+    // The loop below only goes on past the last input while a parked transaction is next.
+    applied.drain_unfinished =
+        applied.error.is_some() && !inputs.is_empty() && applied.dispositions.len() == inputs.len();
+    applied
+}
+
+/// The steps of [`apply_order`]: until every input is consumed and nothing is left to drain,
+/// or the first failure.
+async fn apply_steps<S: OrderStore>(
     store: &S,
     id: &OrderId,
     inputs: &[Transaction],
@@ -45,7 +83,7 @@ pub async fn apply_order<S: OrderStore>(
         let (mut state, mut version) = match store.load(id).await {
             Ok(Some((state, version))) => (state, Some(version)),
             Ok(None) => (OrderState::new(id.clone()), None),
-            Err(e) => return applied.failed(store_error(e)),
+            Err(e) => return applied.failed(store_error(e), None),
         };
         let mut known = Known::default();
         // After `TooManyParked`, the rest goes one input per step to find the one to fail.
@@ -66,7 +104,7 @@ pub async fn apply_order<S: OrderStore>(
                 Err(SeqError::Need(need)) => {
                     match resolve(store, id, &state, &need, &mut known, settings).await {
                         Ok(()) => continue,
-                        Err(e) => return applied.failed(e),
+                        Err(e) => return applied.failed(e, Some(state)),
                     }
                 }
                 Err(SeqError::TooManyParked { .. }) if window.len() > 1 => {
@@ -74,16 +112,22 @@ pub async fn apply_order<S: OrderStore>(
                     continue;
                 }
                 Err(source) => {
-                    return applied.failed(ApplyError::Sequencer {
-                        order_id: id.to_string(),
-                        source,
-                    })
+                    return applied.failed(
+                        ApplyError::Sequencer {
+                            order_id: id.to_string(),
+                            source,
+                        },
+                        Some(state),
+                    )
                 }
             };
             if step.consumed() == 0 && step.drained.is_empty() {
-                return applied.failed(ApplyError::Stalled {
-                    order_id: id.to_string(),
-                });
+                return applied.failed(
+                    ApplyError::Stalled {
+                        order_id: id.to_string(),
+                    },
+                    Some(state),
+                );
             }
             if !step.changes.is_empty() || step.state != state {
                 match store.commit(id, version, &step).await {
@@ -94,11 +138,14 @@ pub async fn apply_order<S: OrderStore>(
                     Err(e) if e.is_conflict() => {
                         if applied.retries >= settings.max_conflict_retries {
                             let attempts = applied.retries + 1;
-                            return applied.failed(ApplyError::Contended {
-                                order_id: id.to_string(),
-                                attempts,
-                                source: e,
-                            });
+                            return applied.failed(
+                                ApplyError::Contended {
+                                    order_id: id.to_string(),
+                                    attempts,
+                                    source: e,
+                                },
+                                Some(state),
+                            );
                         }
                         applied.retries += 1;
                         tracing::info!(
@@ -108,9 +155,11 @@ pub async fn apply_order<S: OrderStore>(
                         );
                         tokio::time::sleep(settings.conflict_backoff * applied.retries as u32)
                             .await;
+                        // Kept in case the reload fails: what we last committed or loaded.
+                        applied.state = Some(state);
                         continue 'attempt;
                     }
-                    Err(e) => return applied.failed(store_error(e)),
+                    Err(e) => return applied.failed(store_error(e), Some(state)),
                 }
             }
             remember(&mut known, &step);

@@ -18,7 +18,8 @@ pub async fn handle<S: OrderStore>(store: &S, event: SqsEvent) -> SqsBatchRespon
 }
 
 /// Handles one batch: every record that was not committed is in `batchItemFailures`, and
-/// so is every later record of its group.
+/// so is every later record of its group. So is the last transaction of a group whose
+/// drain stopped after it was committed: its redelivery resumes the drain.
 pub async fn handle_with<S: OrderStore>(
     store: &S,
     event: SqsEvent,
@@ -65,14 +66,16 @@ async fn process_group<S: OrderStore>(store: &S, group: Group, settings: &Settin
             Some(first) => apply_order(store, &first.order_id.clone(), &inputs, settings).await,
             None => Applied::default(),
         };
-        let committed = applied.dispositions.len();
+        // Input i is record i. A record is reported unless it, and every drain it
+        // started, is stored: after an unfinished drain the last input is reported too.
+        let done = applied.done();
         for (i, record) in records.iter().enumerate() {
             log_record(&key, i, record, &applied);
         }
-        summarize(&applied, records.len() - committed);
+        summarize(&applied, records.len() - done);
         records
             .into_iter()
-            .skip(committed)
+            .skip(done)
             .map(|r| r.message_id)
             .collect()
     }
@@ -103,7 +106,19 @@ fn log_record(key: &str, i: usize, record: &Record, applied: &Applied) {
     };
     span.record("seq", txn.seq.get());
     match (applied.dispositions.get(i), i == applied.dispositions.len()) {
-        (Some(d), _) => log_disposition(d),
+        (Some(d), _) if i < applied.done() => log_disposition(d),
+        (Some(d), _) => {
+            log_disposition(d);
+            if let Some(e) = &applied.error {
+                tracing::error!(
+                    error = %chain(e),
+                    disposition = "drain_failed",
+                    drained = applied.drained.len(),
+                    next_seq = applied.state.as_ref().map(|s| s.next_seq),
+                    "the drain after this record failed; retried later to resume it"
+                );
+            }
+        }
         (None, true) if applied.error.is_some() => {
             if let Some(e) = &applied.error {
                 tracing::error!(error = %chain(e), disposition = "failed", "record failed; retried later");

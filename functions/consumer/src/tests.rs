@@ -345,3 +345,105 @@ async fn a_failed_load_fails_the_whole_group() {
         [all[3].clone(), all[6].clone(), all[9].clone()]
     );
 }
+
+/// Parks seqs `2..=last` of order `id` (batches of ten records); seq 1 is left as the gap.
+async fn park_after_a_gap<S: OrderStore>(store: &S, id: &str, last: u64) {
+    let seqs: Vec<u64> = (2..=last).collect();
+    for chunk in seqs.chunks(10) {
+        let records: Vec<_> = chunk.iter().map(|s| (id.into(), body(id, *s))).collect();
+        assert!(handle(store, event_of(&records))
+            .await
+            .batch_item_failures
+            .is_empty());
+    }
+}
+
+/// After the redelivery: A-1 has drained all of `1..=last`, each applied exactly once.
+async fn drained_exactly_once(store: &MemoryOrderStore, last: u64) {
+    let v = json!(views(store).await);
+    assert_eq!(v["A-1"]["next_seq"], last + 1);
+    assert_eq!(v["A-1"]["parked"], json!([]));
+    assert_eq!(v["A-1"]["applied"], last);
+    assert_eq!(v["A-1"]["rejected"], 0);
+    assert_eq!(v["A-1"]["total"], format!("{}.00", last - 1));
+    let a1 = store.load_stored_order(&oid("A-1")).await.unwrap().unwrap();
+    assert!(a1.parked.is_empty());
+    assert_eq!(a1.processed.len() as u64, last);
+    assert!(a1
+        .processed
+        .values()
+        .all(|p| p.outcome == convoy_core::sequencer::Outcome::Applied));
+}
+
+#[tokio::test]
+async fn a_drain_step_failing_after_the_groups_last_record_reports_that_record() {
+    // 69 parked behind seq 1: the step holding seq 1 drains 49 (1 + 49 × 2 = 99 changes),
+    // the drain-only step after it fails, by a backend error or by lost races every time.
+    let last = 70;
+    let faults = [
+        (Fault::CommitFails, 1),
+        (
+            Fault::CommitConflicts,
+            Settings::default().max_conflict_retries + 1,
+        ),
+    ];
+    for (fault, times) in faults {
+        let store = FailingStore::new(MemoryOrderStore::new());
+        park_after_a_gap(&store, "A-1", last).await;
+        store.inject_after(&oid("A-1"), fault, 1, times);
+        let event = event_of(&[
+            ("B-7".into(), body("B-7", 1)),
+            ("A-1".into(), body("A-1", 1)),
+        ]);
+        let all = ids(&event);
+        let settings = Settings {
+            conflict_backoff: std::time::Duration::ZERO,
+            ..Settings::default()
+        };
+        let response = handle_with(&store, event.clone(), &settings).await;
+        assert_eq!(failures(&response), [all[1].clone()], "{fault:?}");
+        let state = store.load(&oid("A-1")).await.unwrap().unwrap().0;
+        assert_eq!(state.next_seq, 51, "{fault:?}");
+        assert!(state.parked.contains(&state.next_seq));
+        // SQS redelivers it: a duplicate that resumes the drain.
+        assert_eq!(store.pending(&oid("A-1"), fault), 0);
+        let response = handle_with(&store, event, &settings).await;
+        assert_eq!(failures(&response), Vec::<String>::new(), "{fault:?}");
+        drained_exactly_once(store.inner(), last).await;
+        let v = json!(views(&store).await);
+        assert_eq!(v["A-1"]["duplicates"], 1);
+        assert_eq!(v["B-7"]["duplicates"], 1);
+    }
+}
+
+#[tokio::test]
+async fn a_drain_step_failing_before_a_trailing_poison_reports_the_last_transaction_too() {
+    // The poison alone would come back alone, and a poison resumes nothing.
+    let last = 70;
+    let store = FailingStore::new(MemoryOrderStore::new());
+    park_after_a_gap(&store, "A-1", last).await;
+    store.inject_after(&oid("A-1"), Fault::CommitFails, 1, 1);
+    let event = event_of(&[
+        ("A-1".into(), body("A-1", 1)),
+        ("A-1".into(), "{ not a transaction".into()),
+    ]);
+    let all = ids(&event);
+    let response = handle(&store, event.clone()).await;
+    assert_eq!(failures(&response), all);
+    let response = handle(&store, event).await;
+    assert_eq!(failures(&response), [all[1].clone()]);
+    drained_exactly_once(store.inner(), last).await;
+}
+
+#[tokio::test]
+async fn a_drain_that_finishes_reports_nothing() {
+    let last = 70;
+    let store = FailingStore::new(MemoryOrderStore::new());
+    park_after_a_gap(&store, "A-1", last).await;
+    // A fault on a commit that never comes (two steps suffice).
+    store.inject_after(&oid("A-1"), Fault::CommitFails, 2, 1);
+    let event = event_of(&[("A-1".into(), body("A-1", 1))]);
+    assert!(handle(&store, event).await.batch_item_failures.is_empty());
+    assert_eq!(store.pending(&oid("A-1"), Fault::CommitFails), 1);
+    drained_exactly_once(store.inner(), last).await;
+}
