@@ -1,5 +1,5 @@
 //! `FailingStore`: a wrapper that injects faults into any store, for tests of the failure
-//! paths (a backend error on commit or load, or a lost optimistic-lock race).
+//! paths (a backend error on commit, load or parked fetch, or a lost optimistic-lock race).
 
 use crate::error::StoreError;
 use crate::port::{Fact, OrderReader, OrderStore, Version};
@@ -18,6 +18,8 @@ pub enum Fault {
     CommitConflicts,
     /// `load` fails with a backend error.
     LoadFails,
+    /// `fetch_parked` (the read of a drain's parked transactions) fails with a backend error.
+    FetchParkedFails,
 }
 
 /// Faults of one kind for one order: after `skip` calls pass, `times` calls fail.
@@ -110,6 +112,12 @@ impl<S: OrderStore + Send> OrderStore for FailingStore<S> {
         from: Seq,
         to: Seq,
     ) -> Result<Vec<Transaction>, StoreError> {
+        if self.trigger(id, Fault::FetchParkedFails) {
+            return Err(StoreError::Injected {
+                operation: "fetch_parked",
+                order_id: id.to_string(),
+            });
+        }
         self.inner.fetch_parked(id, from, to).await
     }
 
@@ -196,5 +204,17 @@ mod tests {
             .await
             .is_err_and(|e| !e.is_conflict()));
         assert_eq!(store.pending(&id, Fault::CommitFails), 0);
+        store.inject(&id, Fault::FetchParkedFails, 1);
+        assert!(store
+            .fetch_parked(&id, Seq::FIRST, Seq::FIRST)
+            .await
+            .is_err_and(|e| !e.is_conflict()));
+        assert_eq!(
+            store
+                .fetch_parked(&id, Seq::FIRST, Seq::FIRST)
+                .await
+                .unwrap(),
+            []
+        );
     }
 }

@@ -11,6 +11,14 @@ use std::collections::{BTreeMap, VecDeque};
 
 const ORDERS: [&str; 3] = ["A-1", "B/7", "c#3"];
 
+/// The faults a round may inject, by index.
+const FAULTS: [Fault; 4] = [
+    Fault::CommitFails,
+    Fault::CommitConflicts,
+    Fault::LoadFails,
+    Fault::FetchParkedFails,
+];
+
 /// The body of transaction `seq` of `order`: `kind` picks the op, `item` and `cents` its fields.
 fn body(order: &str, seq: u64, kind: u8, item: u8, cents: i32) -> String {
     let amount = format!("{}.{:02}", cents / 100, (cents % 100).abs());
@@ -160,7 +168,7 @@ proptest! {
     fn failed_records_come_back_and_nothing_is_lost_or_doubled(
         sends in sends(),
         takes in prop::collection::vec(prop::collection::vec(0usize..=4, ORDERS.len()), 200),
-        faults in prop::collection::vec((0..ORDERS.len(), 0u8..3, 0usize..4), 0..12),
+        faults in prop::collection::vec((0..ORDERS.len(), 0u8..4, 0usize..4), 0..12),
         max_changes in 2usize..=99,
     ) {
         let store = FailingStore::new(MemoryOrderStore::new());
@@ -178,7 +186,7 @@ proptest! {
                 break;
             }
             if let Some((o, kind, skip)) = faults.get(round) {
-                let fault = [Fault::CommitFails, Fault::CommitConflicts, Fault::LoadFails][*kind as usize];
+                let fault = FAULTS[*kind as usize];
                 store.inject_after(&OrderId::parse(ORDERS[*o]).unwrap(), fault, *skip, 1);
             }
             // Up to 10 records, the heads of each group's queue, groups interleaved.
@@ -228,7 +236,7 @@ proptest! {
         parked in Just((2u64..=40).collect::<Vec<_>>()).prop_shuffle(),
         last in 10u64..=40,
         sizes in prop::collection::vec(1usize..=10, 100),
-        faults in prop::collection::vec((0u8..3, 0usize..6), 0..50),
+        faults in prop::collection::vec((0u8..4, 0usize..6), 0..50),
         max_changes in 2usize..=20,
     ) {
         let store = FailingStore::new(MemoryOrderStore::new());
@@ -248,7 +256,7 @@ proptest! {
                 break;
             }
             if let Some((kind, skip)) = faults.get(round) {
-                let fault = [Fault::CommitFails, Fault::CommitConflicts, Fault::LoadFails][*kind as usize];
+                let fault = FAULTS[*kind as usize];
                 store.inject_after(&id, fault, *skip, 1);
             }
             let batch: Vec<_> = queue.iter().take(*size).cloned().collect();
