@@ -1,6 +1,6 @@
 //! In-memory adapters of the ports, for handler tests: objects served in small chunks,
-//! a publisher that checks the one-batch-in-flight-per-group rule and can fail entries,
-//! and maps for rejects reports and status records.
+//! a publisher that checks the one-batch-in-flight-per-group rule and can fail entries or
+//! whole calls, and maps for rejects reports and status records.
 
 use crate::message::OutgoingMessage;
 use crate::notification::ObjectRef;
@@ -129,6 +129,9 @@ impl ChunkStream for MemoryChunks {
 pub type FailurePlan =
     Box<dyn Fn(usize, usize, &OutgoingMessage) -> Option<EntryFailure> + Send + Sync>;
 
+/// Decides the failure of a whole call, by its call number (from 1).
+pub type CallPlan = Box<dyn Fn(usize) -> Option<PublishError> + Send + Sync>;
+
 #[derive(Debug, Default)]
 pub struct PublisherLog {
     /// Messages accepted, in the order the queue accepted them.
@@ -136,6 +139,8 @@ pub struct PublisherLog {
     /// Entries failed on purpose.
     pub failed: Vec<(OutgoingMessage, EntryFailure)>,
     pub calls: usize,
+    /// Calls failed as a whole on purpose.
+    pub failed_calls: usize,
     /// The most batches in flight at once.
     pub max_concurrent: usize,
     concurrent: usize,
@@ -147,6 +152,7 @@ pub struct PublisherLog {
 pub struct MemoryPublisher {
     pub log: Mutex<PublisherLog>,
     plan: FailurePlan,
+    calls_plan: CallPlan,
 }
 
 impl MemoryPublisher {
@@ -158,7 +164,14 @@ impl MemoryPublisher {
         Self {
             log: Mutex::new(PublisherLog::default()),
             plan,
+            calls_plan: Box::new(|_| None),
         }
+    }
+
+    /// Fails whole calls as `calls_plan` says (before any entry is looked at).
+    pub fn failing_calls(mut self, calls_plan: CallPlan) -> Self {
+        self.calls_plan = calls_plan;
+        self
     }
 
     pub fn accepted(&self) -> Vec<OutgoingMessage> {
@@ -194,9 +207,15 @@ impl TransactionPublisher for MemoryPublisher {
         tokio::time::sleep(Duration::from_millis(1 + (call as u64 * 5) % 7)).await;
         let mut log = lock(&self.log);
         log.concurrent -= 1;
+        for m in batch {
+            log.groups_in_flight.remove(&m.group_id);
+        }
+        if let Some(e) = (self.calls_plan)(call) {
+            log.failed_calls += 1;
+            return Err(e);
+        }
         let mut failures = Vec::new();
         for (index, m) in batch.iter().enumerate() {
-            log.groups_in_flight.remove(&m.group_id);
             match (self.plan)(call, index, m) {
                 Some(f) => {
                     log.failed.push((m.clone(), f.clone()));

@@ -65,7 +65,32 @@ pub struct EntryFailure {
 /// A whole `SendMessageBatch` call failed (after the SDK's own retries).
 #[derive(Debug, thiserror::Error)]
 #[error("SendMessageBatch failed")]
-pub struct PublishError(#[source] pub BoxError);
+pub struct PublishError {
+    /// Throttling, a server error, a timeout or a lost connection: the same call may
+    /// succeed later. Otherwise (access denied, no such queue, a malformed request) no
+    /// retry can help.
+    pub retryable: bool,
+    #[source]
+    pub source: BoxError,
+}
+
+impl PublishError {
+    /// A failure that a later retry of the same call may not meet.
+    pub fn transient(source: impl Into<BoxError>) -> Self {
+        Self {
+            retryable: true,
+            source: source.into(),
+        }
+    }
+
+    /// A failure that every retry of the same call would meet again.
+    pub fn permanent(source: impl Into<BoxError>) -> Self {
+        Self {
+            retryable: false,
+            source: source.into(),
+        }
+    }
+}
 
 /// Sends transactions to the FIFO transactions queue.
 pub trait TransactionPublisher: Send + Sync {

@@ -2,6 +2,9 @@
 
 use crate::message::OutgoingMessage;
 use crate::ports::{EntryFailure, PublishError, TransactionPublisher};
+use aws_sdk_sqs::config::http::HttpResponse;
+use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_sqs::operation::send_message_batch::SendMessageBatchError;
 use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 use aws_sdk_sqs::Client;
 
@@ -23,7 +26,7 @@ fn attribute(data_type: &str, value: String) -> Result<MessageAttributeValue, Pu
         .data_type(data_type)
         .string_value(value)
         .build()
-        .map_err(|e| PublishError(Box::new(e)))
+        .map_err(PublishError::permanent)
 }
 
 fn entry(index: usize, m: &OutgoingMessage) -> Result<SendMessageBatchRequestEntry, PublishError> {
@@ -35,7 +38,7 @@ fn entry(index: usize, m: &OutgoingMessage) -> Result<SendMessageBatchRequestEnt
         .message_attributes("ledger", attribute("String", m.ledger.to_string())?)
         .message_attributes("line", attribute("Number", m.line.to_string())?)
         .build()
-        .map_err(|e| PublishError(Box::new(e)))
+        .map_err(PublishError::permanent)
 }
 
 impl TransactionPublisher for SqsPublisher {
@@ -55,16 +58,22 @@ impl TransactionPublisher for SqsPublisher {
             .set_entries(Some(entries))
             .send()
             .await
-            .map_err(|e| PublishError(Box::new(e)))?;
+            .map_err(|e| {
+                if retryable(&e) {
+                    PublishError::transient(e)
+                } else {
+                    PublishError::permanent(e)
+                }
+            })?;
         out.failed()
             .iter()
             .map(|f| {
                 let index = f.id().parse::<usize>().ok().filter(|i| *i < batch.len());
                 let index = index.ok_or_else(|| {
-                    PublishError(
-                        format!("SendMessageBatch reported an unknown entry id {:?}", f.id())
-                            .into(),
-                    )
+                    PublishError::permanent(format!(
+                        "SendMessageBatch reported an unknown entry id {:?}",
+                        f.id()
+                    ))
                 })?;
                 Ok(EntryFailure {
                     index,
@@ -74,5 +83,111 @@ impl TransactionPublisher for SqsPublisher {
                 })
             })
             .collect()
+    }
+}
+
+/// Whether a failed `SendMessageBatch` call may succeed if made again (the SDK has already
+/// retried it): throttling, a server error, a timeout, a lost connection or an unreadable
+/// response may pass; a request the SDK could not build, access denied, a missing queue or
+/// a malformed or too-large batch will not.
+fn retryable(e: &SdkError<SendMessageBatchError, HttpResponse>) -> bool {
+    match e {
+        SdkError::ConstructionFailure(_) => false,
+        SdkError::TimeoutError(_) | SdkError::ResponseError(_) => true,
+        SdkError::DispatchFailure(d) => !d.is_user(),
+        SdkError::ServiceError(s) => service_error_retryable(s.err(), s.raw().status().as_u16()),
+        _ => false,
+    }
+}
+
+/// The service's answer: throttling (SQS's or KMS's) and 5xx may pass, any other error not.
+fn service_error_retryable(e: &SendMessageBatchError, status: u16) -> bool {
+    /// The throttling and transient codes the SDK's own retry classifier knows.
+    const TRANSIENT_CODES: &[&str] = &[
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "SlowDown",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "KMS.ThrottlingException",
+        "AWS.SimpleQueueService.RequestThrottled",
+        "ServiceUnavailable",
+        "InternalError",
+        "InternalFailure",
+    ];
+    match e {
+        SendMessageBatchError::RequestThrottled(_) | SendMessageBatchError::KmsThrottled(_) => true,
+        _ => {
+            status == 429 || status >= 500 || e.code().is_some_and(|c| TRANSIENT_CODES.contains(&c))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_sqs::error::{ConnectorError, ErrorMetadata};
+    use aws_sdk_sqs::types::error::{KmsThrottled, QueueDoesNotExist, RequestThrottled};
+
+    fn unhandled(code: &str) -> SendMessageBatchError {
+        SendMessageBatchError::generic(ErrorMetadata::builder().code(code).build())
+    }
+
+    #[test]
+    fn throttling_and_server_errors_are_retryable() {
+        let throttled =
+            SendMessageBatchError::RequestThrottled(RequestThrottled::builder().build());
+        let kms = SendMessageBatchError::KmsThrottled(KmsThrottled::builder().build());
+        assert!(service_error_retryable(&throttled, 400));
+        assert!(service_error_retryable(&kms, 400));
+        assert!(service_error_retryable(
+            &unhandled("ThrottlingException"),
+            400
+        ));
+        assert!(service_error_retryable(&unhandled("InternalError"), 500));
+        assert!(service_error_retryable(&unhandled("Whatever"), 503));
+        assert!(service_error_retryable(&unhandled("Whatever"), 429));
+    }
+
+    #[test]
+    fn access_a_missing_queue_and_bad_batches_are_permanent() {
+        let missing =
+            SendMessageBatchError::QueueDoesNotExist(QueueDoesNotExist::builder().build());
+        assert!(!service_error_retryable(&missing, 400));
+        assert!(!service_error_retryable(&unhandled("AccessDenied"), 403));
+        assert!(!service_error_retryable(
+            &unhandled("AccessDeniedException"),
+            400
+        ));
+        assert!(!service_error_retryable(
+            &unhandled("BatchRequestTooLong"),
+            400
+        ));
+        assert!(!service_error_retryable(
+            &unhandled("InvalidParameterValue"),
+            400
+        ));
+    }
+
+    #[test]
+    fn timeouts_and_lost_connections_are_retryable_a_request_never_built_is_not() {
+        type E = SdkError<SendMessageBatchError, HttpResponse>;
+        assert!(retryable(&E::timeout_error("operation timed out")));
+        let reset = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
+        assert!(retryable(&E::dispatch_failure(ConnectorError::io(
+            reset.into()
+        ))));
+        assert!(retryable(&E::dispatch_failure(ConnectorError::timeout(
+            "slow".into()
+        ))));
+        assert!(!retryable(&E::dispatch_failure(ConnectorError::user(
+            "bad uri".into()
+        ))));
+        assert!(!retryable(&E::construction_failure("no queue url")));
     }
 }

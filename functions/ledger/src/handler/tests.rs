@@ -6,7 +6,7 @@ use crate::memory::{
     FailurePlan, MemoryPublisher, MemoryRejects, MemorySource, MemoryStatus, StoredObject,
 };
 use crate::message::OutgoingMessage;
-use crate::ports::{EntryFailure, PutOutcome};
+use crate::ports::{EntryFailure, PublishError, PutOutcome};
 use crate::scheduler::{Backoff, SchedulerOptions};
 use crate::sender::SenderOptions;
 use bytes::Bytes;
@@ -374,6 +374,38 @@ async fn running_out_of_retries_fails_the_ledger() {
     let status = h.status.get_now(BUCKET, &key).unwrap();
     assert_eq!(status.state, State::Failed);
     assert!(status.error.unwrap().contains("ServiceUnavailable"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn throttled_calls_are_retried_and_the_ledger_is_done() {
+    // Calls 1, 3, 5 and 7 fail as a whole (throttled after the SDK's retries): no entry
+    // fails more than four times, within the five attempts allowed.
+    let throttled = |call: usize| {
+        (call <= 7 && call % 2 == 1)
+            .then(|| PublishError::transient("RequestThrottled: rate exceeded"))
+    };
+    for (name, text) in vectors::ALL.iter().map(|v| (v.name, v.ledger)) {
+        let key = format!("ledgers/{name}");
+        let publisher = MemoryPublisher::new().failing_calls(Box::new(throttled));
+        let h = handler_with(publisher, MemorySource::new(64));
+        store(&h, &key, text.as_bytes(), "e");
+        h.handle(put_event(&key, "e"), far_deadline())
+            .await
+            .unwrap();
+        let accepted = h.publisher.accepted();
+        let (want, _) = reference(&key, text.as_bytes());
+        assert_eq!(accepted.len(), want.len(), "{name}: each once");
+        let lines: HashSet<u64> = accepted.iter().map(|m| m.line).collect();
+        assert_eq!(lines.len(), want.len(), "{name}: no line twice");
+        assert_group_order(&accepted);
+        let failed_calls = h.publisher.log.lock().unwrap().failed_calls;
+        assert!(failed_calls > 0, "{name}: failures were injected");
+        let status = h.status.get_now(BUCKET, &key).unwrap();
+        assert_eq!(
+            (status.state, status.sent),
+            (State::Done, want.len() as u64)
+        );
+    }
 }
 
 #[tokio::test(start_paused = true)]

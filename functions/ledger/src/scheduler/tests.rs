@@ -102,6 +102,40 @@ fn a_retried_entry_goes_first_in_its_group_after_its_backoff() {
 }
 
 #[test]
+fn a_batch_failed_as_a_whole_goes_back_first_in_every_group() {
+    // How the sender handles a throttled call: every entry fails, retryably.
+    let mut s = Scheduler::new(options(8, 5), 7);
+    for (g, n) in [("a", 0), ("b", 0), ("a", 1), ("b", 1)] {
+        s.push(msg(g, n));
+    }
+    let b = s.next_batch(Duration::ZERO).unwrap();
+    let all: Vec<Failure> = (0..b.items.len())
+        .map(|index| Failure {
+            index,
+            retryable: true,
+            reason: "RequestThrottled".into(),
+        })
+        .collect();
+    let done = s.complete(b.id, &all, Duration::ZERO);
+    assert!(done.delivered.is_empty() && done.refused.is_empty() && done.gave_up.is_none());
+    assert_eq!(s.waiting(), 4);
+    // Nothing goes before the backoff, and then the failed heads go first again.
+    assert!(s.next_batch(Duration::ZERO).is_none());
+    let mut resent = Vec::new();
+    while resent.len() < 2 {
+        let now = s.next_wake().unwrap();
+        let retry = s.next_batch(now).unwrap();
+        resent.extend(
+            groups_of(&retry)
+                .into_iter()
+                .map(|(g, n)| (g.to_owned(), n)),
+        );
+    }
+    resent.sort();
+    assert_eq!(resent, vec![("a".to_owned(), 0), ("b".to_owned(), 0)]);
+}
+
+#[test]
 fn a_sender_fault_is_refused_not_retried() {
     let mut s = Scheduler::new(options(8, 5), 7);
     s.push(msg("a", 0));
