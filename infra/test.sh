@@ -33,6 +33,10 @@ SAM_CLI_TELEMETRY=0 "$CONVOY_TOOLS_VENV/bin/sam" validate --lint --template temp
 step "building tests and binaries"
 cargo test --workspace --no-run >&2
 
+# Every test that needs the emulator finds it through the AWS environment: LocalStack's
+# endpoint and dummy credentials (never real ones; no AWS config or credentials file).
+convoy_emulator_env
+
 step "starting a fresh LocalStack"
 bash infra/localstack.sh stop
 cleanup() {
