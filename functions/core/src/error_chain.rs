@@ -64,7 +64,10 @@ mod tests {
 
     #[test]
     fn a_cause_the_text_already_ends_with_is_left_out() {
-        let err = e("send failed: throttled", Some(e("throttled", Some(e("root", None)))));
+        let err = e(
+            "send failed: throttled",
+            Some(e("throttled", Some(e("root", None)))),
+        );
         assert_eq!(chain(&err), "send failed: throttled: root");
     }
 

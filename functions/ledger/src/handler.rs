@@ -13,19 +13,22 @@
 use crate::notification::{Notification, NotificationError, ObjectRef};
 use crate::pipeline::{self, PipelineError, PipelineOptions, Progress};
 use crate::ports::{
-    ObjectSource, PutOutcome, RejectsSink, SinkError, SourceError, StatusError, StatusStore,
-    TransactionPublisher,
+    ObjectSource, RejectsSink, SinkError, SourceError, StatusStore, TransactionPublisher,
 };
 use crate::status::{LedgerStatus, State};
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use convoy_core::ledger::{kind_of_key, LedgerKind};
-use std::error::Error;
+use status_writer::StatusWriter;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use tempfile::TempPath;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+/// Re-exported only for `infra/local`, until it imports [`convoy_core::chain`] itself.
+pub use convoy_core::chain;
+
+mod status_writer;
 #[cfg(test)]
 mod tests;
 
@@ -106,12 +109,6 @@ where
         }
     }
 
-    /// The adapters, for tests to inspect.
-    #[cfg(test)]
-    pub(crate) fn ports(&self) -> (&S, &P, &R, &T) {
-        (&self.source, &self.publisher, &self.rejects, &self.status)
-    }
-
     /// Handles one ledger-queue event; must be done by `deadline`. Failed records are listed
     /// in the batch response; if every record failed, the result is an error instead.
     pub async fn handle(
@@ -174,12 +171,13 @@ where
             tracing::info!("object outside ledgers/ ignored");
             return Ok(());
         }
+        let mut writer = StatusWriter::new(&self.status);
         let kind = match kind_of_key(&object.key) {
             Ok(kind) => kind,
             Err(unsupported) => {
                 let mut status = LedgerStatus::start(object, State::Unsupported);
                 status.error = Some(unsupported.to_string());
-                self.write_status(&status, &mut false).await?;
+                writer.write(&status).await?;
                 tracing::info!(state = "unsupported", "ledger refused as a whole");
                 return Ok(());
             }
@@ -211,16 +209,12 @@ where
                 return Ok(());
             }
             Err(e) => {
-                return self
-                    .fail(
-                        LedgerStatus::start(object, State::Failed),
-                        LedgerError::Open(e),
-                        &mut false,
-                    )
-                    .await
+                let status = LedgerStatus::start(object, State::Failed);
+                return writer.fail(status, LedgerError::Open(e)).await;
             }
         };
-        self.process(object, kind, chunks, deadline).await
+        self.process(object, kind, chunks, deadline, &mut writer)
+            .await
     }
 
     /// Processes an opened ledger: status `processing`, the pipeline until `deadline` less
@@ -233,11 +227,15 @@ where
         kind: LedgerKind,
         chunks: S::Chunks,
         deadline: Instant,
+        writer: &mut StatusWriter<'_, T>,
     ) -> Result<(), LedgerError> {
-        let mut superseded = false;
         let mut status = LedgerStatus::start(object, State::Processing);
-        self.write_status(&status, &mut superseded).await?;
-        tracing::info!(state = "processing", superseded, "ledger started");
+        writer.write(&status).await?;
+        tracing::info!(
+            state = "processing",
+            superseded = writer.superseded(),
+            "ledger started"
+        );
 
         let progress = Progress::default();
         let stop_at = deadline
@@ -254,97 +252,35 @@ where
         );
         let outcome = tokio::time::timeout_at(
             stop_at,
-            self.with_progress(work, &status, &progress, &mut superseded),
+            writer.with_progress(work, &status, &progress, self.options.progress_every),
         )
         .await;
         let (lines_read, sent, refused) = progress.snapshot();
         (status.lines_read, status.sent, status.refused) = (lines_read, sent, refused);
         let report = match outcome {
             Err(_elapsed) => {
-                return self
-                    .fail(
-                        status,
-                        LedgerError::Deadline { lines_read, sent },
-                        &mut superseded,
-                    )
+                return writer
+                    .fail(status, LedgerError::Deadline { lines_read, sent })
                     .await
             }
-            Ok(Err(e)) => {
-                return self
-                    .fail(status, LedgerError::Pipeline(e), &mut superseded)
-                    .await
-            }
+            Ok(Err(e)) => return writer.fail(status, LedgerError::Pipeline(e)).await,
             Ok(Ok(report)) => report,
         };
-        if let Err(e) = self
-            .put_report(object, report, &mut status, &mut superseded)
-            .await
-        {
-            return self.fail(status, e, &mut superseded).await;
+        if let Err(e) = self.put_report(object, report, &mut status, writer).await {
+            return writer.fail(status, e).await;
         }
         status.state = State::Done;
         status.touch();
-        self.write_status(&status, &mut superseded).await?;
+        writer.write(&status).await?;
         tracing::info!(
             state = "done",
             lines_read,
             sent,
             refused,
-            superseded,
+            superseded = writer.superseded(),
             "ledger done"
         );
         Ok(())
-    }
-
-    /// Writes `status`, unless a newer version of the key owns the record: then nothing is
-    /// written, now or later (`superseded` is set, and logged the first time).
-    async fn write_status(
-        &self,
-        status: &LedgerStatus,
-        superseded: &mut bool,
-    ) -> Result<(), StatusError> {
-        if *superseded {
-            return Ok(());
-        }
-        match self.status.put(status).await? {
-            PutOutcome::Written => {}
-            PutOutcome::Superseded { current } => {
-                *superseded = true;
-                tracing::warn!(
-                    sequencer = status.sequencer.as_deref(),
-                    newer_sequencer = current.as_deref(),
-                    state = %status.state,
-                    "a newer version of the key owns its status record; this version is still sent, but writes neither status nor rejects report"
-                );
-            }
-        }
-        Ok(())
-    }
-
-    /// Runs `work`, writing the progress to the status record every `progress_every`.
-    async fn with_progress<F: std::future::Future>(
-        &self,
-        work: F,
-        status: &LedgerStatus,
-        progress: &Progress,
-        superseded: &mut bool,
-    ) -> F::Output {
-        let every = self.options.progress_every.max(Duration::from_millis(1));
-        let mut ticks = tokio::time::interval_at(Instant::now() + every, every);
-        let mut current = status.clone();
-        tokio::pin!(work);
-        loop {
-            tokio::select! {
-                out = &mut work => return out,
-                _ = ticks.tick(), if !*superseded => {
-                    (current.lines_read, current.sent, current.refused) = progress.snapshot();
-                    current.touch();
-                    if let Err(e) = self.write_status(&current, superseded).await {
-                        tracing::warn!(error = %chain(&e), "progress update failed");
-                    }
-                }
-            }
-        }
     }
 
     /// Stores the rejects report, if any line was refused, and names it in `status` —
@@ -354,19 +290,12 @@ where
         object: &ObjectRef,
         report: Option<TempPath>,
         status: &mut LedgerStatus,
-        superseded: &mut bool,
+        writer: &mut StatusWriter<'_, T>,
     ) -> Result<(), LedgerError> {
         let (Some(report), Some(key)) = (report, object.rejects_key()) else {
             return Ok(());
         };
-        // The record may have been taken over since the last write: ask the store (a write
-        // of the final counts, still `processing`) right before writing the report.
-        // Without a sequencer there is no owner to ask about.
-        if !*superseded && status.sequencer.is_some() {
-            status.touch();
-            self.write_status(status, superseded).await?;
-        }
-        if *superseded {
+        if !writer.owns_report(status).await? {
             tracing::warn!(rejects_key = %key, refused = status.refused, "rejects report not written: a newer version of the key owns it");
             return Ok(());
         }
@@ -376,57 +305,5 @@ where
         tracing::info!(rejects_key = %key, refused = status.refused, "rejects report written");
         status.rejects_key = Some(key);
         Ok(())
-    }
-
-    /// Records `error` as the ledger's failure (unless a newer version of the key owns the
-    /// record) and returns it.
-    async fn fail(
-        &self,
-        mut status: LedgerStatus,
-        error: LedgerError,
-        superseded: &mut bool,
-    ) -> Result<(), LedgerError> {
-        status.state = State::Failed;
-        status.error = Some(chain(&error));
-        status.touch();
-        if let Err(e) = self.write_status(&status, superseded).await {
-            tracing::error!(error = %chain(&e), "could not record the failure in the status record");
-        }
-        tracing::error!(state = "failed", error = %chain(&error), lines_read = status.lines_read, sent = status.sent, "ledger failed");
-        Err(error)
-    }
-}
-
-/// An error and its causes, `outer: inner: …`.
-pub fn chain(error: &dyn Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(e) = cause {
-        let s = e.to_string();
-        if !text.ends_with(&s) {
-            text.push_str(": ");
-            text.push_str(&s);
-        }
-        cause = e.source();
-    }
-    text
-}
-
-/// The `Instant` of a wall-clock deadline (such as the Lambda context's).
-///
-/// A "deadline" before 2001-09-09 (10^12 ms after the epoch) is no wall-clock time: some
-/// local Runtime API emulators (`cargo lambda watch` 1.9) send the function's timeout in
-/// `Lambda-Runtime-Deadline-Ms` instead of an absolute time. It is taken as that budget.
-pub fn deadline_from(deadline: SystemTime) -> Instant {
-    const EARLIEST_REAL_DEADLINE_MS: u128 = 1_000_000_000_000;
-    let now = Instant::now();
-    if let Ok(since_epoch) = deadline.duration_since(SystemTime::UNIX_EPOCH) {
-        if since_epoch.as_millis() < EARLIEST_REAL_DEADLINE_MS {
-            return now + since_epoch;
-        }
-    }
-    match deadline.duration_since(SystemTime::now()) {
-        Ok(left) => now + left,
-        Err(_) => now,
     }
 }

@@ -16,11 +16,13 @@
 //!   [`RejectsSink`], [`StatusStore`].
 //! - [`aws`]: their S3 / SQS / DynamoDB adapters, [`aws::build_handler`] and
 //!   [`aws::get_status`] for the Lambda and the local driver.
-//! - [`config`]: the environment the function reads once.
+//! - [`config`]: the environment the function reads once; [`deadline`]: the invocation's
+//!   deadline.
 //! - `memory` (tests only): in-memory adapters.
 
 pub mod aws;
 pub mod config;
+pub mod deadline;
 pub mod handler;
 pub mod message;
 pub mod notification;
@@ -36,6 +38,7 @@ mod memory;
 
 pub use aws::{build_handler, get_status, AwsHandler};
 pub use config::Config;
-pub use handler::{deadline_from, Handler, HandlerError, HandlerOptions, LedgerError};
+pub use deadline::deadline_from;
+pub use handler::{Handler, HandlerError, HandlerOptions, LedgerError};
 pub use ports::{ObjectSource, PutOutcome, RejectsSink, StatusStore, TransactionPublisher};
 pub use status::{LedgerStatus, State};

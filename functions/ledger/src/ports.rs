@@ -6,11 +6,9 @@ use crate::message::OutgoingMessage;
 use crate::notification::ObjectRef;
 use crate::status::LedgerStatus;
 use bytes::Bytes;
+use convoy_core::BoxError;
 use std::future::Future;
 use std::path::Path;
-
-/// A boxed error from an adapter, kept as the cause.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Reading a ledger object failed.
 #[derive(Debug, thiserror::Error)]

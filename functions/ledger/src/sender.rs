@@ -197,7 +197,7 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, SendError::Publish(_)));
         assert_eq!(
-            crate::handler::chain(&err),
+            convoy_core::chain(&err),
             "sending to the transactions queue failed: SendMessageBatch failed: connection refused"
         );
     }

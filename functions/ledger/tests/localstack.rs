@@ -1,16 +1,19 @@
 //! The AWS adapters against an emulator (LocalStack): the handler built with
-//! `ledger::build_handler` on throwaway resources of its own (bucket, FIFO queue, table).
+//! `ledger::build_handler` on throwaway resources of its own (bucket, FIFO queue, table),
+//! named uniquely, so they run beside the end-to-end tests on the same emulator.
 //!
-//! Ignored by default; run with an emulator up and its environment set:
-//! `AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test
-//! AWS_SECRET_ACCESS_KEY=test cargo test -p ledger --test localstack -- --ignored`
+//! They need the emulator: `bash infra/test.sh` starts it and runs them with its
+//! environment (`AWS_ENDPOINT_URL=http://127.0.0.1:4566`, `AWS_REGION=us-east-1`,
+//! `AWS_ACCESS_KEY_ID=test`, `AWS_SECRET_ACCESS_KEY=test`). Without `AWS_ENDPOINT_URL` they
+//! fail, saying so: they never run against real AWS, nor pass without running.
 
 // A test file throughout: a failed unwrap is a failed test, helpers included.
 #![allow(clippy::unwrap_used)]
 
+use aws_config::{BehaviorVersion, SdkConfig};
 use aws_lambda_events::sqs::SqsEvent;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TableStatus,
 };
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
@@ -37,13 +40,12 @@ fn put_event(bucket: &str, encoded_key: &str, etag: &str) -> SqsEvent {
 }
 
 #[tokio::test]
-#[ignore = "needs an emulator: see the module doc"]
 async fn the_aws_adapters_stream_send_report_and_record_status() {
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = emulator().await;
     let s3 = ledger::aws::s3_client(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let ddb = aws_sdk_dynamodb::Client::new(&sdk);
-    let name = format!("ledger-it-{}", fastrand::u32(..));
+    let name = unique_name();
 
     s3.create_bucket().bucket(&name).send().await.unwrap();
     let queue_url = sqs
@@ -55,16 +57,7 @@ async fn the_aws_adapters_stream_send_report_and_record_status() {
         .unwrap()
         .queue_url
         .unwrap();
-    ddb.create_table()
-        .table_name(&name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attr("pk"))
-        .attribute_definitions(attr("sk"))
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
-        .send()
-        .await
-        .unwrap();
+    create_status_table(&ddb, &name).await;
 
     let key = "ledgers/it run/a+b €.jsonl";
     let etag = s3
@@ -196,21 +189,11 @@ async fn the_aws_adapters_stream_send_report_and_record_status() {
 }
 
 #[tokio::test]
-#[ignore = "needs an emulator: see the module doc"]
 async fn status_writes_of_an_older_version_are_refused() {
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = emulator().await;
     let ddb = aws_sdk_dynamodb::Client::new(&sdk);
-    let name = format!("ledger-it-{}", fastrand::u32(..));
-    ddb.create_table()
-        .table_name(&name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attr("pk"))
-        .attribute_definitions(attr("sk"))
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
-        .send()
-        .await
-        .unwrap();
+    let name = unique_name();
+    create_status_table(&ddb, &name).await;
     let store = DynamoStatusStore::new(ddb.clone(), name.clone());
     let status = |version: &str, sequencer: Option<&str>| {
         let object = ObjectRef {
@@ -252,6 +235,47 @@ async fn status_writes_of_an_older_version_are_refused() {
     assert_eq!(get().await, older);
 
     ddb.delete_table().table_name(&name).send().await.unwrap();
+}
+
+/// The SDK configuration of the emulator named by `AWS_ENDPOINT_URL`; without one the test
+/// fails (it must not reach real AWS, nor pass without having run).
+async fn emulator() -> SdkConfig {
+    match std::env::var("AWS_ENDPOINT_URL") {
+        Ok(endpoint) if !endpoint.trim().is_empty() => {}
+        _ => panic!(
+            "this test needs the emulator (LocalStack) and AWS_ENDPOINT_URL is not set: run \
+             `bash infra/test.sh`, which starts LocalStack and sets AWS_ENDPOINT_URL, \
+             AWS_REGION and the test credentials"
+        ),
+    }
+    aws_config::load_defaults(BehaviorVersion::latest()).await
+}
+
+/// A name for this test's own bucket, queue and table, unlike any other test's.
+fn unique_name() -> String {
+    format!("ledger-it-{}-{}", std::process::id(), fastrand::u32(..))
+}
+
+/// Creates the status table `name` (the template's key schema) and waits until it is active.
+async fn create_status_table(ddb: &aws_sdk_dynamodb::Client, name: &str) {
+    ddb.create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr("pk"))
+        .attribute_definitions(attr("sk"))
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .send()
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        let out = ddb.describe_table().table_name(name).send().await.unwrap();
+        if out.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("table {name} did not become active within 10 s");
 }
 
 fn attr(name: &str) -> AttributeDefinition {

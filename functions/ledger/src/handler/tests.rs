@@ -6,7 +6,7 @@ use crate::memory::{
     FailurePlan, MemoryPublisher, MemoryRejects, MemorySource, MemoryStatus, StoredObject,
 };
 use crate::message::OutgoingMessage;
-use crate::ports::EntryFailure;
+use crate::ports::{EntryFailure, PutOutcome};
 use crate::scheduler::{Backoff, SchedulerOptions};
 use crate::sender::SenderOptions;
 use bytes::Bytes;
@@ -15,6 +15,7 @@ use convoy_core::Transaction;
 use std::collections::{BTreeMap, HashSet};
 
 type TestHandler = Handler<MemorySource, MemoryPublisher, MemoryRejects, MemoryStatus>;
+type JsonObject = serde_json::Map<String, serde_json::Value>;
 
 const BUCKET: &str = "convoy-ledgers";
 const PUT: &str = include_str!("../fixtures/sqs-s3-put.json");
@@ -101,30 +102,43 @@ fn encode_key(key: &str) -> String {
     out
 }
 
-/// The put-notification fixture, announcing `key` with `etag` (no version: unversioned).
-fn put_event(key: &str, etag: &str) -> SqsEvent {
+/// The put-notification fixture, announcing `key` with `etag`, its S3 object then edited
+/// by `edit`.
+fn announce(key: &str, etag: &str, edit: impl FnOnce(&mut JsonObject)) -> SqsEvent {
     let mut sqs: serde_json::Value = serde_json::from_str(PUT).unwrap();
     let body = sqs["Records"][0]["body"].as_str().unwrap();
     let mut s3: serde_json::Value = serde_json::from_str(body).unwrap();
-    let object = &mut s3["Records"][0]["s3"]["object"];
-    object["key"] = encode_key(key).into();
-    object["eTag"] = etag.into();
-    object.as_object_mut().unwrap().remove("versionId");
+    let object = s3["Records"][0]["s3"]["object"].as_object_mut().unwrap();
+    object.insert("key".into(), encode_key(key).into());
+    object.insert("eTag".into(), etag.into());
+    edit(object);
     sqs["Records"][0]["body"] = s3.to_string().into();
     serde_json::from_value(sqs).unwrap()
+}
+
+/// The put-notification fixture, announcing `key` with `etag` (no version: unversioned).
+fn put_event(key: &str, etag: &str) -> SqsEvent {
+    announce(key, etag, |object| {
+        object.remove("versionId");
+    })
 }
 
 fn event(fixture: &str) -> SqsEvent {
     serde_json::from_str(fixture).unwrap()
 }
 
+/// Stores `bytes` as the current version of `key` (unversioned).
 fn store(h: &TestHandler, key: &str, bytes: &[u8], etag: &str) {
-    h.ports().0.insert(
+    insert(h, key, bytes, None, etag);
+}
+
+fn insert(h: &TestHandler, key: &str, bytes: &[u8], version: Option<&str>, etag: &str) {
+    h.source.insert(
         BUCKET,
         key,
         StoredObject {
             bytes: Bytes::copy_from_slice(bytes),
-            version_id: None,
+            version_id: version.map(str::to_owned),
             etag: etag.to_owned(),
         },
     );
@@ -180,8 +194,7 @@ fn assert_group_order(accepted: &[OutgoingMessage]) {
 }
 
 fn report(h: &TestHandler, key: &str) -> Option<String> {
-    h.ports()
-        .2
+    h.rejects
         .reports
         .lock()
         .unwrap()
@@ -201,7 +214,7 @@ async fn every_vector_is_sent_exactly_once_in_group_order_with_its_rejects_and_s
             .unwrap();
         assert!(response.batch_item_failures.is_empty(), "{name}");
 
-        let accepted = h.ports().1.accepted();
+        let accepted = h.publisher.accepted();
         let (want, lines) = reference(&key, text.as_bytes());
         let mut got: Vec<(u64, Transaction)> = accepted
             .iter()
@@ -239,7 +252,7 @@ async fn every_vector_is_sent_exactly_once_in_group_order_with_its_rejects_and_s
             }
         }
 
-        let status = h.ports().3.get_now(BUCKET, &key).unwrap();
+        let status = h.status.get_now(BUCKET, &key).unwrap();
         assert_eq!(status.state, State::Done, "{name}");
         assert_eq!(status.lines_read, lines, "{name}");
         assert_eq!(status.sent, accepted.len() as u64, "{name}");
@@ -250,7 +263,7 @@ async fn every_vector_is_sent_exactly_once_in_group_order_with_its_rejects_and_s
         );
         assert_eq!(status.etag.as_deref(), Some("etag-1"));
         assert_eq!(status.error, None);
-        let writes = h.ports().3.writes();
+        let writes = h.status.writes();
         assert_eq!(writes.first().unwrap().state, State::Processing);
     }
 }
@@ -264,7 +277,7 @@ async fn batches_overlap_but_never_share_a_group() {
     h.handle(put_event(&key, "e"), far_deadline())
         .await
         .unwrap();
-    let log = h.ports().1.log.lock().unwrap();
+    let log = h.publisher.log.lock().unwrap();
     assert!(
         log.max_concurrent > 1,
         "batches were sent concurrently: {}",
@@ -289,15 +302,15 @@ async fn partially_failed_batches_are_retried_without_reordering_a_group() {
         h.handle(put_event(&key, "e"), far_deadline())
             .await
             .unwrap();
-        let accepted = h.ports().1.accepted();
+        let accepted = h.publisher.accepted();
         let (want, _) = reference(&key, text.as_bytes());
         assert_eq!(accepted.len(), want.len(), "{name}: each once");
         let lines: HashSet<u64> = accepted.iter().map(|m| m.line).collect();
         assert_eq!(lines.len(), want.len(), "{name}: no line twice");
         assert_group_order(&accepted);
-        let failed = h.ports().1.log.lock().unwrap().failed.len();
+        let failed = h.publisher.log.lock().unwrap().failed.len();
         assert!(failed > 0, "{name}: failures were injected");
-        let status = h.ports().3.get_now(BUCKET, &key).unwrap();
+        let status = h.status.get_now(BUCKET, &key).unwrap();
         assert_eq!(
             (status.state, status.sent),
             (State::Done, want.len() as u64)
@@ -316,26 +329,35 @@ fn flaky_plan() -> FailurePlan {
         let mut failures = failures.lock().unwrap();
         let count = failures.entry(m.line).or_default();
         *count += 1;
-        (*count <= 3).then(|| EntryFailure {
-            index,
-            sender_fault: false,
-            code: "InternalError".into(),
-            message: "try again".into(),
-        })
+        (*count <= 3).then(|| entry_failure(index, false, "InternalError", "try again"))
+    })
+}
+
+fn entry_failure(index: usize, sender_fault: bool, code: &str, message: &str) -> EntryFailure {
+    EntryFailure {
+        index,
+        sender_fault,
+        code: code.into(),
+        message: message.into(),
+    }
+}
+
+/// Fails the entry of `line` on every attempt.
+fn fail_line(
+    line: u64,
+    sender_fault: bool,
+    code: &'static str,
+    message: &'static str,
+) -> FailurePlan {
+    Box::new(move |_, index, m| {
+        (m.line == line).then(|| entry_failure(index, sender_fault, code, message))
     })
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_sender_fault_entry_becomes_a_refused_line_in_line_order() {
     // v5: the decoder refuses lines 8, 15, 16, 17; SQS refuses the transaction of line 11.
-    let plan: FailurePlan = Box::new(|_, index, m| {
-        (m.line == 11).then(|| EntryFailure {
-            index,
-            sender_fault: true,
-            code: "InvalidParameterValue".into(),
-            message: "message too long".into(),
-        })
-    });
+    let plan = fail_line(11, true, "InvalidParameterValue", "message too long");
     let (name, text, _) = VECTORS[4];
     let key = format!("ledgers/{name}");
     let h = handler_with(MemoryPublisher::with_plan(plan), MemorySource::new(7));
@@ -356,21 +378,14 @@ async fn a_sender_fault_entry_becomes_a_refused_line_in_line_order() {
         "{eleven}"
     );
     assert!(eleven["text"].as_str().unwrap().contains("E-2"));
-    assert!(h.ports().1.accepted().iter().all(|m| m.line != 11));
-    let status = h.ports().3.get_now(BUCKET, &key).unwrap();
+    assert!(h.publisher.accepted().iter().all(|m| m.line != 11));
+    let status = h.status.get_now(BUCKET, &key).unwrap();
     assert_eq!((status.state, status.refused), (State::Done, 5));
 }
 
 #[tokio::test(start_paused = true)]
 async fn running_out_of_retries_fails_the_ledger() {
-    let plan: FailurePlan = Box::new(|_, index, m| {
-        (m.line == 3).then(|| EntryFailure {
-            index,
-            sender_fault: false,
-            code: "ServiceUnavailable".into(),
-            message: "".into(),
-        })
-    });
+    let plan = fail_line(3, false, "ServiceUnavailable", "");
     let (name, text, _) = VECTORS[0];
     let key = format!("ledgers/{name}");
     let h = handler_with(MemoryPublisher::with_plan(plan), MemorySource::new(64));
@@ -384,7 +399,7 @@ async fn running_out_of_retries_fails_the_ledger() {
         "{}",
         chain(&err)
     );
-    let status = h.ports().3.get_now(BUCKET, &key).unwrap();
+    let status = h.status.get_now(BUCKET, &key).unwrap();
     assert_eq!(status.state, State::Failed);
     assert!(status.error.unwrap().contains("ServiceUnavailable"));
 }
@@ -401,7 +416,7 @@ async fn the_deadline_fails_the_ledger_and_the_message() {
     let err = h.handle(put_event(&key, "e"), deadline).await.unwrap_err();
     assert_eq!(err.failed, 1);
     assert!(matches!(err.source, LedgerError::Deadline { .. }));
-    let status = h.ports().3.get_now(BUCKET, &key).unwrap();
+    let status = h.status.get_now(BUCKET, &key).unwrap();
     assert_eq!(status.state, State::Failed);
     let error = status.error.clone().unwrap();
     assert!(
@@ -424,8 +439,8 @@ async fn an_unsupported_extension_is_recorded_and_nothing_is_sent() {
     store(&h, key, b"{}", "e");
     let response = h.handle(put_event(key, "e"), far_deadline()).await.unwrap();
     assert!(response.batch_item_failures.is_empty());
-    assert!(h.ports().1.accepted().is_empty());
-    let status = h.ports().3.get_now(BUCKET, key).unwrap();
+    assert!(h.publisher.accepted().is_empty());
+    let status = h.status.get_now(BUCKET, key).unwrap();
     assert_eq!(status.state, State::Unsupported);
     assert!(status.error.unwrap().contains("unsupported"));
 }
@@ -452,8 +467,8 @@ async fn a_gzip_ledger_is_streamed_all_members() {
         .await
         .unwrap();
     let (want, lines) = reference(&format!("ledgers/{name}"), text.as_bytes());
-    assert_eq!(h.ports().1.accepted().len(), want.len());
-    let status = h.ports().3.get_now(BUCKET, &key).unwrap();
+    assert_eq!(h.publisher.accepted().len(), want.len());
+    let status = h.status.get_now(BUCKET, &key).unwrap();
     assert_eq!(
         (status.state, status.lines_read, status.sent),
         (State::Done, lines, want.len() as u64)
@@ -473,7 +488,7 @@ async fn a_corrupt_gzip_fails_with_the_cause() {
         .await
         .unwrap_err();
     assert!(matches!(err.source, LedgerError::Pipeline(_)));
-    let status = h.ports().3.get_now(BUCKET, key).unwrap();
+    let status = h.status.get_now(BUCKET, key).unwrap();
     assert_eq!(status.state, State::Failed);
     assert!(status.error.unwrap().contains("gzip"));
 }
@@ -490,7 +505,7 @@ async fn a_read_error_fails_the_ledger() {
         .handle(put_event(&key, "e"), far_deadline())
         .await
         .unwrap_err();
-    let status = h.ports().3.get_now(BUCKET, &key).unwrap();
+    let status = h.status.get_now(BUCKET, &key).unwrap();
     assert_eq!(status.state, State::Failed);
     assert!(status.error.unwrap().contains("connection reset"), "{err}");
 }
@@ -500,26 +515,23 @@ async fn the_s3_test_event_is_ignored() {
     let h = handler();
     let response = h.handle(event(TEST_EVENT), far_deadline()).await.unwrap();
     assert!(response.batch_item_failures.is_empty());
-    assert!(h.ports().3.writes().is_empty());
-    assert_eq!(h.ports().1.log.lock().unwrap().calls, 0);
+    assert!(h.status.writes().is_empty());
+    assert_eq!(h.publisher.log.lock().unwrap().calls, 0);
 }
 
 #[tokio::test(start_paused = true)]
 async fn the_fixture_notification_is_processed_under_its_version() {
     let h = handler();
-    h.ports().0.insert(
-        BUCKET,
+    store_version(
+        &h,
         "ledgers/v1-interleaved.jsonl",
-        StoredObject {
-            bytes: Bytes::from_static(VECTORS[0].1.as_bytes()),
-            version_id: Some("3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY".into()),
-            etag: "8f2a6d4c1b0e7f3a9c5d2e1f0a4b6c8d".into(),
-        },
+        VECTORS[0].1.as_bytes(),
+        "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY",
+        "8f2a6d4c1b0e7f3a9c5d2e1f0a4b6c8d",
     );
     h.handle(event(PUT), far_deadline()).await.unwrap();
     let status = h
-        .ports()
-        .3
+        .status
         .get_now(BUCKET, "ledgers/v1-interleaved.jsonl")
         .unwrap();
     assert_eq!(status.state, State::Done);
@@ -534,21 +546,19 @@ async fn the_fixture_notification_is_processed_under_its_version() {
 async fn a_key_with_spaces_plus_and_unicode_is_found_and_reported() {
     let key = "ledgers/Q4 2026/a+b Zürich €.jsonl";
     let h = handler();
-    h.ports().0.insert(
-        BUCKET,
+    store_version(
+        &h,
         key,
-        StoredObject {
-            bytes: Bytes::from_static(VECTORS[4].1.as_bytes()),
-            version_id: Some("Ea_3rAbpN6rA9qmXW7Hd6eoRpFDfH2y.".into()),
-            etag: "1c5e1b0c2f3c4a7b8d9e0f1a2b3c4d5e".into(),
-        },
+        VECTORS[4].1.as_bytes(),
+        "Ea_3rAbpN6rA9qmXW7Hd6eoRpFDfH2y.",
+        "1c5e1b0c2f3c4a7b8d9e0f1a2b3c4d5e",
     );
     h.handle(event(PUT_ODD_KEY), far_deadline()).await.unwrap();
-    let accepted = h.ports().1.accepted();
+    let accepted = h.publisher.accepted();
     assert!(!accepted.is_empty());
     assert!(accepted.iter().all(|m| &*m.ledger == key));
     assert!(report(&h, "rejects/Q4 2026/a+b Zürich €.jsonl.jsonl").is_some());
-    assert_eq!(h.ports().3.get_now(BUCKET, key).unwrap().state, State::Done);
+    assert_eq!(h.status.get_now(BUCKET, key).unwrap().state, State::Done);
 }
 
 #[tokio::test(start_paused = true)]
@@ -560,19 +570,19 @@ async fn a_redelivered_done_ledger_is_skipped_but_a_new_upload_is_processed() {
     h.handle(put_event(&key, "e1"), far_deadline())
         .await
         .unwrap();
-    let first = h.ports().1.accepted().len();
-    let writes = h.ports().3.writes().len();
+    let first = h.publisher.accepted().len();
+    let writes = h.status.writes().len();
     h.handle(put_event(&key, "e1"), far_deadline())
         .await
         .unwrap();
-    assert_eq!(h.ports().1.accepted().len(), first, "nothing resent");
-    assert_eq!(h.ports().3.writes().len(), writes, "status untouched");
+    assert_eq!(h.publisher.accepted().len(), first, "nothing resent");
+    assert_eq!(h.status.writes().len(), writes, "status untouched");
 
     store(&h, &key, text.as_bytes(), "e2");
     h.handle(put_event(&key, "e2"), far_deadline())
         .await
         .unwrap();
-    let accepted = h.ports().1.accepted();
+    let accepted = h.publisher.accepted();
     assert_eq!(accepted.len(), 2 * first, "a re-upload is sent again");
     // ... with the same deduplication ids, so SQS drops the copies.
     let ids: HashSet<&str> = accepted.iter().map(|m| m.dedup_id.as_str()).collect();
@@ -593,8 +603,8 @@ async fn a_superseded_notification_is_dropped_quietly() {
         .await
         .unwrap();
     assert!(response.batch_item_failures.is_empty());
-    assert!(h.ports().3.writes().is_empty());
-    assert!(h.ports().1.accepted().is_empty());
+    assert!(h.status.writes().is_empty());
+    assert!(h.publisher.accepted().is_empty());
 }
 
 #[tokio::test(start_paused = true)]
@@ -603,8 +613,8 @@ async fn objects_outside_ledgers_are_ignored() {
     let h = handler();
     store(&h, key, VECTORS[4].1.as_bytes(), "e");
     h.handle(put_event(key, "e"), far_deadline()).await.unwrap();
-    assert!(h.ports().3.writes().is_empty());
-    assert!(h.ports().1.accepted().is_empty());
+    assert!(h.status.writes().is_empty());
+    assert!(h.publisher.accepted().is_empty());
 }
 
 #[tokio::test(start_paused = true)]
@@ -625,14 +635,8 @@ async fn only_the_failed_record_of_a_batch_is_reported() {
         .map(|f| f.item_identifier.as_str())
         .collect();
     assert_eq!(failed, vec!["second-message"]);
-    assert_eq!(
-        h.ports().3.get_now(BUCKET, good).unwrap().state,
-        State::Done
-    );
-    assert_eq!(
-        h.ports().3.get_now(BUCKET, bad).unwrap().state,
-        State::Failed
-    );
+    assert_eq!(h.status.get_now(BUCKET, good).unwrap().state, State::Done);
+    assert_eq!(h.status.get_now(BUCKET, bad).unwrap().state, State::Failed);
 }
 
 #[tokio::test(start_paused = true)]
@@ -655,7 +659,7 @@ async fn progress_is_written_while_a_slow_ledger_runs() {
     h.handle(put_event(&key, "e"), far_deadline())
         .await
         .unwrap();
-    let writes = h.ports().3.writes();
+    let writes = h.status.writes();
     let progress: Vec<&LedgerStatus> = writes
         .iter()
         .filter(|w| w.state == State::Processing)
@@ -665,24 +669,6 @@ async fn progress_is_written_while_a_slow_ledger_runs() {
     assert_eq!(writes.last().unwrap().state, State::Done);
 }
 
-#[test]
-fn deadlines_from_wall_clock_time() {
-    let now = Instant::now();
-    let later = deadline_from(SystemTime::now() + Duration::from_secs(60));
-    assert!(later > now + Duration::from_secs(59));
-    let past = deadline_from(SystemTime::now() - Duration::from_secs(60));
-    assert!(past >= now);
-}
-
-#[test]
-fn a_deadline_that_is_a_budget_not_a_time_is_taken_as_a_budget() {
-    // cargo lambda watch sends `Lambda-Runtime-Deadline-Ms: 600000` (the timeout).
-    let now = Instant::now();
-    let d = deadline_from(SystemTime::UNIX_EPOCH + Duration::from_millis(600_000));
-    assert!(d >= now + Duration::from_secs(599), "{:?}", d - now);
-    assert!(d <= Instant::now() + Duration::from_secs(600));
-}
-
 /// Sequencers of two uploads of one key, the second later (as S3 orders them).
 const OLDER_SEQ: &str = "0055AED6DCD90281E5";
 const NEWER_SEQ: &str = "0055AED6DCD9028200";
@@ -690,33 +676,17 @@ const NEWER_SEQ: &str = "0055AED6DCD9028200";
 /// The put-notification fixture, announcing version `version` of `key` with `etag` and
 /// `sequencer` (left out if `None`, as some emulators do).
 fn versioned_event(key: &str, version: &str, etag: &str, sequencer: Option<&str>) -> SqsEvent {
-    let mut sqs: serde_json::Value = serde_json::from_str(PUT).unwrap();
-    let body = sqs["Records"][0]["body"].as_str().unwrap();
-    let mut s3: serde_json::Value = serde_json::from_str(body).unwrap();
-    let object = &mut s3["Records"][0]["s3"]["object"];
-    object["key"] = encode_key(key).into();
-    object["eTag"] = etag.into();
-    object["versionId"] = version.into();
-    match sequencer {
-        Some(seq) => object["sequencer"] = seq.into(),
-        None => {
-            object.as_object_mut().unwrap().remove("sequencer");
-        }
-    }
-    sqs["Records"][0]["body"] = s3.to_string().into();
-    serde_json::from_value(sqs).unwrap()
+    announce(key, etag, |object| {
+        object.insert("versionId".into(), version.into());
+        match sequencer {
+            Some(seq) => object.insert("sequencer".into(), seq.into()),
+            None => object.remove("sequencer"),
+        };
+    })
 }
 
 fn store_version(h: &TestHandler, key: &str, bytes: &[u8], version: &str, etag: &str) {
-    h.ports().0.insert(
-        BUCKET,
-        key,
-        StoredObject {
-            bytes: Bytes::copy_from_slice(bytes),
-            version_id: Some(version.to_owned()),
-            etag: etag.to_owned(),
-        },
-    );
+    insert(h, key, bytes, Some(version), etag);
 }
 
 /// The status record as left by a version: `state`, with that version's sequencer.
@@ -776,7 +746,7 @@ async fn older_finishing_after_newer(progress_every: Duration) {
     assert!(first.unwrap().batch_item_failures.is_empty(), "older: ok");
     assert!(second.unwrap().batch_item_failures.is_empty(), "newer: ok");
 
-    let status = h.ports().3.get_now(BUCKET, key).unwrap();
+    let status = h.status.get_now(BUCKET, key).unwrap();
     let (newer_txns, newer_lines) = reference(key, newer);
     assert_eq!(status.version_id.as_deref(), Some("v-new"), "{status:?}");
     assert_eq!(
@@ -798,12 +768,12 @@ async fn older_finishing_after_newer(progress_every: Duration) {
     // Every version is a ledger: the older one was sent in full all the same.
     let (older_txns, _) = reference(key, older);
     assert_eq!(
-        h.ports().1.accepted().len(),
+        h.publisher.accepted().len(),
         older_txns.len() + newer_txns.len()
     );
 
     // The older version wrote until the newer one took over, then only tried to.
-    let writes = h.ports().3.writes();
+    let writes = h.status.writes();
     let takeover = writes
         .iter()
         .position(|w| w.version_id.as_deref() == Some("v-new"))
@@ -812,7 +782,7 @@ async fn older_finishing_after_newer(progress_every: Duration) {
     assert!(writes[takeover..]
         .iter()
         .all(|w| w.version_id.as_deref() == Some("v-new")));
-    let refused = h.ports().3.superseded();
+    let refused = h.status.superseded();
     assert!(!refused.is_empty());
     assert!(refused
         .iter()
@@ -839,9 +809,9 @@ async fn an_older_version_delivered_after_the_newer_one_is_sent_without_status_o
     )
     .await
     .unwrap();
-    let newer_status = h.ports().3.get_now(BUCKET, key).unwrap();
+    let newer_status = h.status.get_now(BUCKET, key).unwrap();
     let newer_report = report(&h, "rejects/late.jsonl.jsonl").unwrap();
-    let writes = h.ports().3.writes().len();
+    let writes = h.status.writes().len();
 
     let response = h
         .handle(
@@ -851,10 +821,10 @@ async fn an_older_version_delivered_after_the_newer_one_is_sent_without_status_o
         .await
         .unwrap();
     assert!(response.batch_item_failures.is_empty());
-    assert_eq!(h.ports().3.get_now(BUCKET, key).unwrap(), newer_status);
-    assert_eq!(h.ports().3.writes().len(), writes, "nothing written");
+    assert_eq!(h.status.get_now(BUCKET, key).unwrap(), newer_status);
+    assert_eq!(h.status.writes().len(), writes, "nothing written");
     assert_eq!(
-        h.ports().3.superseded().len(),
+        h.status.superseded().len(),
         1,
         "one refused write, then no more tries"
     );
@@ -865,7 +835,7 @@ async fn an_older_version_delivered_after_the_newer_one_is_sent_without_status_o
     let (older_txns, _) = reference(key, older);
     let (newer_txns, _) = reference(key, newer);
     assert_eq!(
-        h.ports().1.accepted().len(),
+        h.publisher.accepted().len(),
         newer_txns.len() + older_txns.len(),
         "the older version was sent"
     );
@@ -876,7 +846,7 @@ async fn an_older_unsupported_version_leaves_the_newer_record() {
     let key = "ledgers/report.xlsx";
     let h = handler();
     let newer = seeded(key, "v-new", Some(NEWER_SEQ), State::Unsupported);
-    assert_eq!(h.ports().3.put(&newer).await.unwrap(), PutOutcome::Written);
+    assert_eq!(h.status.put(&newer).await.unwrap(), PutOutcome::Written);
     let response = h
         .handle(
             versioned_event(key, "v-old", "e-old", Some(OLDER_SEQ)),
@@ -885,7 +855,7 @@ async fn an_older_unsupported_version_leaves_the_newer_record() {
         .await
         .unwrap();
     assert!(response.batch_item_failures.is_empty());
-    assert_eq!(h.ports().3.get_now(BUCKET, key).unwrap(), newer);
+    assert_eq!(h.status.get_now(BUCKET, key).unwrap(), newer);
 }
 
 #[tokio::test(start_paused = true)]
@@ -897,30 +867,27 @@ async fn the_same_version_redelivered_may_write_its_record_again() {
     let h = handler();
     store_version(&h, &key, text.as_bytes(), "v1", "e1");
     let crashed = seeded(&key, "v1", Some(OLDER_SEQ), State::Processing);
-    assert_eq!(
-        h.ports().3.put(&crashed).await.unwrap(),
-        PutOutcome::Written
-    );
+    assert_eq!(h.status.put(&crashed).await.unwrap(), PutOutcome::Written);
     h.handle(
         versioned_event(&key, "v1", "e1", Some(OLDER_SEQ)),
         far_deadline(),
     )
     .await
     .unwrap();
-    let status = h.ports().3.get_now(BUCKET, &key).unwrap();
+    let status = h.status.get_now(BUCKET, &key).unwrap();
     assert_eq!(status.state, State::Done);
     assert_eq!(status.sequencer, crashed.sequencer);
-    assert!(h.ports().3.superseded().is_empty());
+    assert!(h.status.superseded().is_empty());
 
     // Redelivered once more: done for this version, skipped.
-    let writes = h.ports().3.writes().len();
+    let writes = h.status.writes().len();
     h.handle(
         versioned_event(&key, "v1", "e1", Some(OLDER_SEQ)),
         far_deadline(),
     )
     .await
     .unwrap();
-    assert_eq!(h.ports().3.writes().len(), writes);
+    assert_eq!(h.status.writes().len(), writes);
 }
 
 #[tokio::test(start_paused = true)]
@@ -931,14 +898,14 @@ async fn without_a_sequencer_status_writes_are_unconditional() {
     let h = handler();
     store_version(&h, &key, text.as_bytes(), "v-old", "e-old");
     let newer = seeded(&key, "v-new", Some(NEWER_SEQ), State::Done);
-    assert_eq!(h.ports().3.put(&newer).await.unwrap(), PutOutcome::Written);
+    assert_eq!(h.status.put(&newer).await.unwrap(), PutOutcome::Written);
     h.handle(
         versioned_event(&key, "v-old", "e-old", None),
         far_deadline(),
     )
     .await
     .unwrap();
-    let status = h.ports().3.get_now(BUCKET, &key).unwrap();
+    let status = h.status.get_now(BUCKET, &key).unwrap();
     assert_eq!(
         (status.version_id.as_deref(), status.state, status.sequencer),
         (Some("v-old"), State::Done, None)
