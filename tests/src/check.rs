@@ -3,8 +3,8 @@
 //! and returns them as one [`Mismatch`], so a failed test shows the whole picture.
 
 use crate::rewrite::csv_record_end;
-use convoy_core::ledger::{kind_of_key, Format, MAX_LINE_BYTES, MAX_TEXT_BYTES};
 use ledger::{LedgerStatus, State};
+use ledger_format::{kind_of_key, Format, MAX_LINE_BYTES, MAX_TEXT_BYTES};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -323,6 +323,22 @@ pub fn status(got: &LedgerStatus, want: &Expected) -> Result<(), Mismatch> {
         diffs.push(format!("{key}: done with an error {:?}", got.error));
     }
     done(diffs)
+}
+
+/// Uploads `ledger` as `name` alone, waits until it is settled and checks its status record
+/// says done with `refused` lines refused; returns the upload.
+pub async fn settled(
+    h: &crate::Harness,
+    running: &convoy_local::pipeline::Running,
+    name: &str,
+    ledger: &[u8],
+    refused: u64,
+) -> Result<convoy_local::pipeline::Upload, crate::BoxError> {
+    let upload = h.upload(name, ledger.to_vec()).await?;
+    let statuses = h.settle(running, std::slice::from_ref(&upload)).await?;
+    let got = statuses.first().ok_or("no status record")?;
+    status(got, &Expected::done(&upload.key, ledger, refused))?;
+    Ok(upload)
 }
 
 /// Every order id a ledger mentions, valid or not and whether its line is refused or not:

@@ -1,11 +1,11 @@
 //! One test's exclusive use of the emulator: the global lock, the run id that namespaces
 //! its ledger keys and order ids, and the pipeline driven with in-process functions.
 
+use crate::inprocess::{InProcessConsumer, InProcessLedger};
 use crate::BoxError;
 use convoy_core::OrderId;
 use convoy_core::OrderView;
 use convoy_local::function::LambdaFunction;
-use convoy_local::inprocess::{InProcessConsumer, InProcessLedger};
 use convoy_local::pipeline::{Pipeline, PipelineError, Running, Upload};
 use convoy_local::stack::{Stack, StackError};
 use convoy_store::{DynamoOrderStore, OrderReader, OrderStore, StoreError};

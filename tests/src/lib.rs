@@ -5,6 +5,8 @@
 //! fails every test with a message saying so — nothing is skipped silently.
 //!
 //! # Layout
+//! - [`inprocess`]: the ledger and consumer handlers called in-process, with the events and
+//!   responses of the Invoke API (so a test can inject faults into their ports).
 //! - [`harness`]: [`Harness`] — one test's exclusive use of the emulator (a global lock),
 //!   its run id and namespaced keys and order ids, the mappings started with in-process
 //!   functions over the real adapters, stopped even when the test fails.
@@ -20,6 +22,7 @@
 pub mod check;
 pub mod generate;
 pub mod harness;
+pub mod inprocess;
 pub mod model;
 pub mod rewrite;
 pub mod stores;
@@ -27,17 +30,5 @@ pub mod vectors;
 
 pub use harness::{Harness, HarnessError};
 
-/// Errors of the harness's own helpers, with their causes.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// An error and its causes, `outer: inner: …`, for failure messages.
-pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(e) = cause {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        cause = e.source();
-    }
-    text
-}
+/// Errors of the harness's own helpers, with their causes; and how they are shown.
+pub use convoy_core::{chain, BoxError};

@@ -7,10 +7,10 @@
 //! Only order ids that are valid (contract section 1) are prefixed: an invalid one (empty,
 //! say) must stay invalid, or a refused line would become a valid one.
 
-use convoy_core::ledger::MAX_LINE_BYTES;
 use convoy_core::OrderId;
 use flate2::write::GzEncoder;
 use flate2::Compression;
+use ledger_format::MAX_LINE_BYTES;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use std::fmt;

@@ -1,38 +1,27 @@
-//! The conformance vectors of `fixtures/vectors/` (read-only), rewritten for one run: the
-//! ledger with its order ids prefixed, the expected orders likewise, the expected rejects.
+//! The conformance vectors ([`convoy_core::vectors`], the one list of them), rewritten for
+//! one run: the ledger with its order ids prefixed, the expected orders likewise, the
+//! expected rejects.
 
 use crate::check::Reject;
 use crate::rewrite::{prefix_csv, prefix_jsonl, prefix_view, RewriteError};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
-/// The vectors, by file name.
-pub const ALL: [&str; 5] = [
-    "v1-interleaved.jsonl",
-    "v2-reordered.jsonl",
-    "v3-gap-dup-conflict.jsonl",
-    "v4-quoted.csv",
-    "v5-edges.jsonl",
-];
+pub use convoy_core::vectors::ALL;
 
 #[derive(Debug, thiserror::Error)]
 pub enum VectorError {
-    #[error("reading {path}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{path}:{line}: not the expected JSON")]
+    #[error("no vector {0}")]
+    Unknown(String),
+    #[error("{file}:{line}: not the expected JSON")]
     Json {
-        path: PathBuf,
+        file: String,
         line: usize,
         #[source]
         source: serde_json::Error,
     },
-    #[error("{path}:{line}: no line number")]
-    NoLine { path: PathBuf, line: usize },
+    #[error("{file}:{line}: no line number")]
+    NoLine { file: String, line: usize },
     #[error("rewriting {name}")]
     Rewrite {
         name: String,
@@ -54,67 +43,51 @@ pub struct Vector {
     pub rejects: Vec<Reject>,
 }
 
-/// Where the vectors are.
-pub fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join("vectors")
-}
-
-fn read(path: &Path) -> Result<Vec<u8>, VectorError> {
-    std::fs::read(path).map_err(|source| VectorError::Read {
-        path: path.to_owned(),
-        source,
-    })
+/// The non-blank lines of `text`, numbered from 1.
+fn numbered(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| (i + 1, l))
 }
 
 /// Loads vector `name` with its order ids prefixed by `prefix`.
 pub fn load(name: &str, prefix: &str) -> Result<Vector, VectorError> {
-    let dir = dir();
-    let raw = read(&dir.join(name))?;
+    let v = convoy_core::vectors::get(name).ok_or_else(|| VectorError::Unknown(name.into()))?;
+    let raw = v.ledger.as_bytes();
     let rewritten = if name.ends_with(".csv") {
-        prefix_csv(&raw, prefix)
+        prefix_csv(raw, prefix)
     } else {
-        prefix_jsonl(&raw, prefix)
+        prefix_jsonl(raw, prefix)
     };
     let ledger = rewritten.map_err(|source| VectorError::Rewrite {
         name: name.to_owned(),
         source,
     })?;
 
-    let path = dir.join(format!("{name}.expected"));
-    let text = String::from_utf8_lossy(&read(&path)?).into_owned();
+    let file = format!("{name}.expected");
     let mut expected = BTreeMap::new();
-    for (i, line) in text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        let view = prefix_view(line, prefix).map_err(|source| VectorError::Json {
-            path: path.clone(),
-            line: i + 1,
+    for (line, text) in numbered(v.expected) {
+        let view = prefix_view(text, prefix).map_err(|source| VectorError::Json {
+            file: file.clone(),
+            line,
             source,
         })?;
         let id = view["order_id"].as_str().unwrap_or_default().to_owned();
         expected.insert(id, view);
     }
 
-    let path = dir.join(format!("{name}.rejects"));
-    let text = String::from_utf8_lossy(&read(&path)?).into_owned();
+    let file = format!("{name}.rejects");
     let mut rejects = Vec::new();
-    for (i, line) in text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        let entry: Value = serde_json::from_str(line).map_err(|source| VectorError::Json {
-            path: path.clone(),
-            line: i + 1,
+    for (line, text) in numbered(v.rejects) {
+        let entry: Value = serde_json::from_str(text).map_err(|source| VectorError::Json {
+            file: file.clone(),
+            line,
             source,
         })?;
         let line_no = entry["line"].as_u64().ok_or_else(|| VectorError::NoLine {
-            path: path.clone(),
-            line: i + 1,
+            file: file.clone(),
+            line,
         })?;
         rejects.push(Reject::new(line_no, entry["field"].as_str()));
     }

@@ -35,7 +35,7 @@ async fn the_real_binaries_run_vector_v1() {
     }
 
     let running = h.start_with(ledger, consumer).await.unwrap();
-    let name = vectors::ALL[0];
+    let name = vectors::ALL[0].name;
     let outcome = h
         .with_running(running, async |running| {
             vectors::check(&h, running, name).await

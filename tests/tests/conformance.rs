@@ -25,35 +25,35 @@ async fn vector_as(name: &str, gzip: bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn v1_interleaved() {
-    vector(vectors::ALL[0]).await;
+    vector(vectors::ALL[0].name).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn v2_reordered() {
-    vector(vectors::ALL[1]).await;
+    vector(vectors::ALL[1].name).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn v3_gap_dup_conflict() {
-    vector(vectors::ALL[2]).await;
+    vector(vectors::ALL[2].name).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn v4_quoted_csv() {
-    vector(vectors::ALL[3]).await;
+    vector(vectors::ALL[3].name).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn v5_edges() {
-    vector(vectors::ALL[4]).await;
+    vector(vectors::ALL[4].name).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn v3_gap_dup_conflict_gzipped() {
-    vector_as(vectors::ALL[2], true).await;
+    vector_as(vectors::ALL[2].name, true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn v4_quoted_csv_gzipped() {
-    vector_as(vectors::ALL[3], true).await;
+    vector_as(vectors::ALL[3].name, true).await;
 }

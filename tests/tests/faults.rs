@@ -9,8 +9,8 @@
 
 use aws_sdk_sqs::types::QueueAttributeName;
 use convoy_core::OrderId;
-use convoy_local::inprocess::InProcessConsumer;
 use convoy_store::{FailingStore, Fault};
+use convoy_tests::inprocess::InProcessConsumer;
 use convoy_tests::stores::Recording;
 use convoy_tests::{check, generate, model, Harness};
 use std::sync::atomic::Ordering;
@@ -87,10 +87,9 @@ async fn a_failing_order_is_retried_in_order_while_the_others_go_on() {
     let h = &h;
     h.with_running(running, async |running| {
         let started = Instant::now();
-        let upload = h.upload("day.jsonl", ledger.clone()).await.unwrap();
-        let key = upload.key.clone();
-        let status = h.settle(running, &[upload]).await.unwrap();
-        check::status(&status[0], &check::Expected::done(&key, &ledger, 0)).unwrap();
+        check::settled(h, running, "day.jsonl", &ledger, 0)
+            .await
+            .unwrap();
 
         assert_eq!(store.inner().pending(&faulty_id, Fault::CommitFails), 0, "faults fired");
         for (id, fault, _) in &others {

@@ -290,10 +290,9 @@ async fn unusual_ids_amounts_and_texts_pass_through() {
     let running = h.start_in_process().await.unwrap();
     let h = &h;
     h.with_running(running, async |running| {
-        let upload = h.upload("unusual.jsonl", ledger.clone()).await.unwrap();
-        let key = upload.key.clone();
-        let status = h.settle(running, &[upload]).await.unwrap();
-        check::status(&status[0], &check::Expected::done(&key, &ledger, 0)).unwrap();
+        check::settled(h, running, "unusual.jsonl", &ledger, 0)
+            .await
+            .unwrap();
         check::views_except(&h.views().await.unwrap(), &want, &[]).unwrap();
     })
     .await;

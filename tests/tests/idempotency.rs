@@ -12,12 +12,7 @@ use std::collections::BTreeMap;
 
 /// Uploads `bytes` as `name`, waits until settled and checks the status (nothing refused).
 async fn upload_settled(h: &Harness, running: &Running, name: &str, bytes: &[u8]) {
-    let upload = h.upload(name, bytes.to_vec()).await.unwrap();
-    let status = h
-        .settle(running, std::slice::from_ref(&upload))
-        .await
-        .unwrap();
-    check::status(&status[0], &check::Expected::done(&upload.key, bytes, 0)).unwrap();
+    check::settled(h, running, name, bytes, 0).await.unwrap();
 }
 
 fn by_id(views: impl IntoIterator<Item = Value>) -> BTreeMap<String, Value> {

@@ -80,13 +80,7 @@ async fn later_ledger_first_parks_then_the_earlier_one_drains() {
     h.with_running(running, async |running| {
         let settle = async |name: &str, lines: &[Value]| -> Upload {
             let bytes = generate::jsonl(lines);
-            let upload = h.upload(name, bytes.clone()).await.unwrap();
-            let status = h
-                .settle(running, std::slice::from_ref(&upload))
-                .await
-                .unwrap();
-            check::status(&status[0], &check::Expected::done(&upload.key, &bytes, 0)).unwrap();
-            upload
+            check::settled(&h, running, name, &bytes, 0).await.unwrap()
         };
 
         settle("later.jsonl", &later).await;
@@ -136,12 +130,7 @@ async fn a_long_order_parked_whole_drains_in_many_commits() {
             ("first.jsonl", first, &want),
         ] {
             let bytes = generate::jsonl(lines);
-            let upload = h.upload(name, bytes.clone()).await.unwrap();
-            let status = h
-                .settle(running, std::slice::from_ref(&upload))
-                .await
-                .unwrap();
-            check::status(&status[0], &check::Expected::done(&upload.key, &bytes, 0)).unwrap();
+            check::settled(h, running, name, &bytes, 0).await.unwrap();
             check::views_except(&h.views().await.unwrap(), want, &[]).unwrap();
         }
     })

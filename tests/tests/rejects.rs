@@ -144,10 +144,8 @@ async fn refused_lines_are_reported_and_leave_gaps() {
     let running = h.start_in_process().await.unwrap();
     let h = &h;
     h.with_running(running, async |running| {
-        let upload = h.upload("bad lines.jsonl", l.bytes.clone()).await.unwrap();
-        let key = upload.key.clone();
-        let status = h.settle(running, &[upload]).await.unwrap();
-        check::status(&status[0], &check::Expected::done(&key, &l.bytes, refused)).unwrap();
+        let upload = check::settled(h, running, "bad lines.jsonl", &l.bytes, refused);
+        let key = upload.await.unwrap().key;
         let report = h
             .pipeline
             .read_object(&check::rejects_key(&key))

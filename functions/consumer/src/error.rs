@@ -2,7 +2,6 @@
 
 use convoy_core::sequencer::SeqError;
 use convoy_store::StoreError;
-use std::error::Error as StdError;
 
 /// A message that can never be processed as it is: it goes to the dead-letter queue after
 /// `maxReceiveCount` receives, where an operator can see it.
@@ -44,16 +43,4 @@ pub enum ApplyError {
     MissingFact { order_id: String, need: String },
     #[error("order {order_id}: the sequencer made no progress")]
     Stalled { order_id: String },
-}
-
-/// The error and all its causes on one line (`a: b: c`), for structured log fields.
-pub fn chain(e: &(dyn StdError + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        out.push_str(": ");
-        out.push_str(&c.to_string());
-        cause = c.source();
-    }
-    out
 }

@@ -3,9 +3,9 @@
 
 use crate::apply::{apply_order, Applied};
 use crate::batch::{self, Group, Record};
-use crate::error::chain;
 use crate::settings::Settings;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use convoy_core::chain;
 use convoy_core::sequencer::Disposition;
 use convoy_core::Transaction;
 use convoy_store::OrderStore;

@@ -1,50 +1,20 @@
 //! Handler tests: real SQS FIFO event fixtures through the handler into the in-memory store.
 
-mod live;
+mod events;
 mod prop;
+
+pub(crate) use events::{event_of, fixture, views};
 
 use crate::apply::apply_order;
 use crate::{handle, handle_with, Settings};
-use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use convoy_core::sequencer::{Need, Step};
-use convoy_core::{OrderId, OrderState, OrderView, Seq, Transaction};
+use convoy_core::{OrderId, OrderState, Seq, Transaction};
 use convoy_store::{
     Fact, FailingStore, Fault, MemoryOrderStore, OrderReader, OrderStore, StoreError, Version,
 };
 use serde_json::json;
-use std::collections::BTreeMap;
 use std::sync::Mutex;
-
-pub(crate) fn fixture(name: &str) -> SqsEvent {
-    let text = match name {
-        "mixed_groups" => include_str!("fixtures/mixed_groups.json"),
-        "poison" => include_str!("fixtures/poison.json"),
-        "parked_first" => include_str!("fixtures/parked_first.json"),
-        "gap_closed" => include_str!("fixtures/gap_closed.json"),
-        "single" => include_str!("fixtures/single.json"),
-        other => panic!("no fixture {other}"),
-    };
-    serde_json::from_str(text).unwrap()
-}
-
-/// An event of the given (group, body) records, each a copy of the fixture's record with
-/// its own message id.
-pub(crate) fn event_of(records: &[(String, String)]) -> SqsEvent {
-    let mut event = fixture("single");
-    let template: SqsMessage = event.records.remove(0);
-    event.records = records
-        .iter()
-        .enumerate()
-        .map(|(i, (group, body))| {
-            let mut m = template.clone();
-            m.message_id = Some(format!("{i:08}-{group}-{}", body.len()));
-            m.attributes.insert("MessageGroupId".into(), group.clone());
-            m.body = Some(body.clone());
-            m
-        })
-        .collect();
-    event
-}
 
 fn ids(event: &SqsEvent) -> Vec<String> {
     event
@@ -59,19 +29,6 @@ fn failures(response: &SqsBatchResponse) -> Vec<String> {
         .batch_item_failures
         .iter()
         .map(|f| f.item_identifier.clone())
-        .collect()
-}
-
-pub(crate) async fn views<S: OrderReader>(store: &S) -> BTreeMap<String, serde_json::Value> {
-    store
-        .list_orders()
-        .await
-        .unwrap()
-        .iter()
-        .map(|s| {
-            let v = serde_json::to_value(OrderView::from(s)).unwrap();
-            (s.order_id.to_string(), v)
-        })
         .collect()
 }
 

@@ -1,21 +1,11 @@
-//! An in-memory order book: the sequencer over complete storage, for tests and references.
+//! An in-memory order book: the sequencer over complete storage, for tests and references
+//! (feature `testing`).
 
 use crate::order::OrderState;
 use crate::order_id::OrderId;
-use crate::sequencer::{
-    process, Change, ConflictRecord, Disposition, Known, Need, Processed, SeqError,
-};
-use crate::transaction::{Fingerprint, Transaction};
+use crate::sequencer::{process, Change, Disposition, Known, Need, SeqError, StoredOrder};
+use crate::transaction::Transaction;
 use std::collections::{BTreeMap, HashMap};
-
-/// Everything stored for one order, as a store would hold it.
-#[derive(Debug, Clone)]
-pub struct StoredOrder {
-    pub state: OrderState,
-    pub processed: BTreeMap<u64, Processed>,
-    pub parked: BTreeMap<u64, Transaction>,
-    pub conflicts: HashMap<(u64, Fingerprint), ConflictRecord>,
-}
 
 /// Orders by id, each changed only through [`process`] steps, like the real store.
 #[derive(Debug, Clone, Default)]

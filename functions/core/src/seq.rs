@@ -27,12 +27,6 @@ impl Seq {
         Ok(Self(n))
     }
 
-    /// [`new`](Self::new) without the reason.
-    #[inline]
-    pub(crate) fn new_quick(n: u64) -> Option<Self> {
-        (1..=Self::MAX).contains(&n).then_some(Self(n))
-    }
-
     pub fn get(self) -> u64 {
         self.0
     }

@@ -10,7 +10,7 @@
 use crate::order::{OrderState, Rejection};
 use crate::seq::Seq;
 use crate::transaction::{Fingerprint, Transaction};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// The most parked transactions one order may hold (the state keeps their `seq`s).
 pub const MAX_PARKED: usize = 10_000;
@@ -38,6 +38,15 @@ pub struct ConflictRecord {
     pub fingerprint: Fingerprint,
     /// The fingerprint of the transaction that holds the `seq`.
     pub holder: Fingerprint,
+}
+
+/// Everything stored for one order: its state and every item written by its steps.
+#[derive(Debug, Clone)]
+pub struct StoredOrder {
+    pub state: OrderState,
+    pub processed: BTreeMap<u64, Processed>,
+    pub parked: BTreeMap<u64, Transaction>,
+    pub conflicts: HashMap<(u64, Fingerprint), ConflictRecord>,
 }
 
 /// A stored fact the sequencer needs and was not given.

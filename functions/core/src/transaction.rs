@@ -7,6 +7,8 @@ use crate::seq::Seq;
 use sha2::{Digest, Sha256};
 use std::fmt;
 
+mod wire;
+
 /// The operations of the order state machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -23,35 +25,35 @@ pub enum Op {
 
 impl Op {
     pub fn parse(s: &str) -> Result<Self, FieldError> {
-        Self::from_name(s).ok_or_else(|| Self::refusal(s))
-    }
-
-    /// The op named `s`, if any.
-    #[inline]
-    pub(crate) fn from_name(s: &str) -> Option<Self> {
-        // By length first, then one fixed-size comparison: cheaper than trying each name.
-        Some(match s.as_bytes() {
-            [_, _, _] if s == "add" => Op::Add,
-            [_, _, _] if s == "pay" => Op::Pay,
-            [_, _, _, _] if s == "ship" => Op::Ship,
-            [_, _, _, _, _, _] if s == "create" => Op::Create,
-            [_, _, _, _, _, _] if s == "modify" => Op::Modify,
-            [_, _, _, _, _, _] if s == "cancel" => Op::Cancel,
-            [_, _, _, _, _, _] if s == "delete" => Op::Delete,
-            [_, _, _, _, _, _, _, _] if s == "complete" => Op::Complete,
-            _ => return None,
+        Ok(match s {
+            "create" => Op::Create,
+            "add" => Op::Add,
+            "modify" => Op::Modify,
+            "pay" => Op::Pay,
+            "ship" => Op::Ship,
+            "complete" => Op::Complete,
+            "cancel" => Op::Cancel,
+            "delete" => Op::Delete,
+            other => {
+                return Err(FieldError::new(
+                    Field::Op,
+                    format!(
+                        "{other:?} is not one of create, add, modify, pay, ship, complete, cancel, delete"
+                    ),
+                ))
+            }
         })
     }
 
-    #[cold]
-    #[inline(never)]
-    fn refusal(other: &str) -> FieldError {
-        FieldError::new(
-            Field::Op,
-            format!(
-                "{other:?} is not one of create, add, modify, pay, ship, complete, cancel, delete"
-            ),
-        )
+    /// Whether this op's content holds `field` (`txn_id` and `amount` for add and modify,
+    /// `currency` for create); every other field but `order_id`, `seq`, `op`, `at` and
+    /// `note` is ignored.
+    pub fn uses(self, field: Field) -> bool {
+        match field {
+            Field::TxnId | Field::Amount => matches!(self, Op::Add | Op::Modify),
+            Field::Currency => self == Op::Create,
+            Field::OrderId | Field::Seq | Field::Op | Field::At | Field::Note => true,
+        }
     }
 
     pub fn as_str(self) -> &'static str {
@@ -85,25 +87,13 @@ impl TxnId {
     pub const MAX_LEN: usize = 128;
 
     pub fn parse(s: &str) -> Result<Self, FieldError> {
-        if let Some(id) = Self::parse_quick(s) {
-            return Ok(id);
+        match s.chars().count() {
+            0 => Err(FieldError::new(Field::TxnId, "must not be empty")),
+            n if n > Self::MAX_LEN => {
+                Err(FieldError::new(Field::TxnId, "longer than 128 characters"))
+            }
+            _ => Ok(Self(s.into())),
         }
-        let n = if s.is_empty() { 0 } else { s.chars().count() };
-        if n == 0 {
-            return Err(FieldError::new(Field::TxnId, "must not be empty"));
-        }
-        if n > Self::MAX_LEN {
-            return Err(FieldError::new(Field::TxnId, "longer than 128 characters"));
-        }
-        Ok(Self(s.into()))
-    }
-
-    /// [`parse`](Self::parse) of the usual id, without the reason: a string has at most as
-    /// many characters as bytes, and at least one if it has a byte, so 1..=128 bytes is
-    /// 1..=128 characters without counting them. (`None` for longer ones too.)
-    #[inline]
-    pub(crate) fn parse_quick(s: &str) -> Option<Self> {
-        (!s.is_empty() && s.len() <= Self::MAX_LEN).then(|| Self(s.into()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -135,24 +125,15 @@ pub struct Currency([u8; 3]);
 
 impl Currency {
     pub fn parse(s: &str) -> Result<Self, FieldError> {
-        Self::parse_quick(s).ok_or_else(|| {
-            FieldError::new(
+        match s.as_bytes() {
+            &[a, b, c] if [a, b, c].iter().all(u8::is_ascii_uppercase) => Ok(Self([a, b, c])),
+            _ => Err(FieldError::new(
                 Field::Currency,
                 format!("{s:?} is not three ASCII upper-case letters"),
-            )
-        })
-    }
-
-    /// [`parse`](Self::parse) without the reason.
-    #[inline]
-    pub(crate) fn parse_quick(s: &str) -> Option<Self> {
-        match s.as_bytes() {
-            [a, b, c] if [a, b, c].iter().all(|x| x.is_ascii_uppercase()) => {
-                Some(Self([*a, *b, *c]))
-            }
-            _ => None,
+            )),
         }
     }
+
     pub fn as_str(&self) -> &str {
         // Only ASCII upper-case letters get in, so this is always valid UTF-8.
         std::str::from_utf8(&self.0).unwrap_or("???")
@@ -191,6 +172,38 @@ pub enum Content {
 }
 
 impl Content {
+    /// The content of `op` from the fields that op needs ([`Op::uses`]); fields it ignores
+    /// are dropped. The error names the first missing field in the contract's order. The one
+    /// place a content is made from an op and its fields: ledger lines and the wire shape
+    /// both come here.
+    pub fn build(
+        op: Op,
+        txn_id: Option<TxnId>,
+        amount: Option<Amount>,
+        currency: Option<Currency>,
+    ) -> Result<Content, FieldError> {
+        let need = |field: Field| FieldError::new(field, format!("required for {op}"));
+        Ok(match op {
+            Op::Create => Content::Create {
+                currency: currency.ok_or_else(|| need(Field::Currency))?,
+            },
+            Op::Add | Op::Modify => {
+                let txn_id = txn_id.ok_or_else(|| need(Field::TxnId))?;
+                let amount = amount.ok_or_else(|| need(Field::Amount))?;
+                if op == Op::Add {
+                    Content::Add { txn_id, amount }
+                } else {
+                    Content::Modify { txn_id, amount }
+                }
+            }
+            Op::Pay => Content::Pay,
+            Op::Ship => Content::Ship,
+            Op::Complete => Content::Complete,
+            Op::Cancel => Content::Cancel,
+            Op::Delete => Content::Delete,
+        })
+    }
+
     pub fn op(&self) -> Op {
         match self {
             Content::Create { .. } => Op::Create,
@@ -259,7 +272,7 @@ impl fmt::Display for Fingerprint {
 
 /// One valid transaction. `at` and `note` travel with it but are not part of its content.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(try_from = "Wire", into = "Wire")]
+#[serde(try_from = "wire::Wire", into = "wire::Wire")]
 pub struct Transaction {
     pub order_id: OrderId,
     pub seq: Seq,
@@ -275,93 +288,6 @@ impl Transaction {
     }
     pub fn fingerprint(&self) -> Fingerprint {
         self.content.fingerprint()
-    }
-}
-
-/// The flat JSON shape of a transaction on the wire (SQS message body, stored parked
-/// transactions): the ledger's own JSON Lines shape, with `amount` as a string.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Wire {
-    order_id: OrderId,
-    seq: Seq,
-    op: Op,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    txn_id: Option<TxnId>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    amount: Option<Amount>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    currency: Option<Currency>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    at: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    note: Option<String>,
-}
-
-impl From<Transaction> for Wire {
-    fn from(t: Transaction) -> Wire {
-        let (txn_id, amount, currency) = match t.content.clone() {
-            Content::Create { currency } => (None, None, Some(currency)),
-            Content::Add { txn_id, amount } | Content::Modify { txn_id, amount } => {
-                (Some(txn_id), Some(amount), None)
-            }
-            _ => (None, None, None),
-        };
-        Wire {
-            order_id: t.order_id,
-            seq: t.seq,
-            op: t.content.op(),
-            txn_id,
-            amount,
-            currency,
-            at: t.at,
-            note: t.note,
-        }
-    }
-}
-
-impl TryFrom<Wire> for Transaction {
-    type Error = FieldError;
-    fn try_from(w: Wire) -> Result<Self, FieldError> {
-        let content = Content::build(w.op, w.txn_id, w.amount, w.currency)?;
-        Ok(Transaction {
-            order_id: w.order_id,
-            seq: w.seq,
-            content,
-            at: w.at,
-            note: w.note,
-        })
-    }
-}
-
-impl Content {
-    /// Builds the content of `op` from the fields that op needs; fields it ignores are dropped.
-    /// The error names the first missing field in the contract's order.
-    pub fn build(
-        op: Op,
-        txn_id: Option<TxnId>,
-        amount: Option<Amount>,
-        currency: Option<Currency>,
-    ) -> Result<Content, FieldError> {
-        let need = |field: Field| FieldError::new(field, format!("required for {op}"));
-        Ok(match op {
-            Op::Create => Content::Create {
-                currency: currency.ok_or_else(|| need(Field::Currency))?,
-            },
-            Op::Add | Op::Modify => {
-                let txn_id = txn_id.ok_or_else(|| need(Field::TxnId))?;
-                let amount = amount.ok_or_else(|| need(Field::Amount))?;
-                if op == Op::Add {
-                    Content::Add { txn_id, amount }
-                } else {
-                    Content::Modify { txn_id, amount }
-                }
-            }
-            Op::Pay => Content::Pay,
-            Op::Ship => Content::Ship,
-            Op::Complete => Content::Complete,
-            Op::Cancel => Content::Cancel,
-            Op::Delete => Content::Delete,
-        })
     }
 }
 

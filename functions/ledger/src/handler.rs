@@ -17,16 +17,14 @@ use crate::ports::{
 };
 use crate::status::{LedgerStatus, State};
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use convoy_core::ledger::{kind_of_key, LedgerKind};
+use convoy_core::chain;
+use ledger_format::{kind_of_key, LedgerKind};
 use status_writer::StatusWriter;
 use std::sync::Arc;
 use std::time::Duration;
 use tempfile::TempPath;
 use tokio::time::Instant;
 use tracing::Instrument;
-
-/// Re-exported only for `infra/local`, until it imports [`convoy_core::chain`] itself.
-pub use convoy_core::chain;
 
 mod status_writer;
 #[cfg(test)]

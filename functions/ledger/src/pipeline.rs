@@ -6,7 +6,7 @@ use crate::message::OutgoingMessage;
 use crate::ports::{ChunkStream, SourceError, TransactionPublisher};
 use crate::rejects::{RejectsSpool, SpoolError};
 use crate::sender::{send_all, SendError, SenderOptions};
-use convoy_core::ledger::{DecodeError, Decoder, LedgerKind, Parsed};
+use ledger_format::{DecodeError, Decoder, LedgerKind, Parsed};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tempfile::TempPath;

@@ -4,7 +4,7 @@
 //! Lines refused by the decoder arrive in line order; the few refused later by SQS (a
 //! `SenderFault` entry) arrive in send order and are merged in by line number at the end.
 
-use convoy_core::ledger::LineError;
+use ledger_format::LineError;
 use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
 use tempfile::{NamedTempFile, TempPath};
 
@@ -119,7 +119,7 @@ fn line_of(text: &str) -> Result<u64, SpoolError> {
 
 /// `text` cut at 1 KiB on a character boundary, like the decoder's excerpts.
 pub fn excerpt(text: &str) -> String {
-    let mut end = text.len().min(convoy_core::ledger::MAX_TEXT_BYTES);
+    let mut end = text.len().min(ledger_format::MAX_TEXT_BYTES);
     while !text.is_char_boundary(end) {
         end -= 1;
     }

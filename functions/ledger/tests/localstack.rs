@@ -23,7 +23,11 @@ use ledger::{Config, LedgerStatus, PutOutcome, State, StatusStore};
 use std::time::Duration;
 
 const PUT: &str = include_str!("../src/fixtures/sqs-s3-put.json");
-const V5: &str = include_str!("../../../tests/fixtures/vectors/v5-edges.jsonl");
+
+/// The edge-case conformance vector, uploaded as the ledger.
+fn v5() -> &'static convoy_core::vectors::Vector {
+    convoy_core::vectors::get("v5-edges.jsonl").unwrap()
+}
 
 /// The put-notification fixture, announcing `bucket`/`key` (already URL-encoded) with `etag`.
 fn put_event(bucket: &str, encoded_key: &str, etag: &str) -> SqsEvent {
@@ -64,7 +68,7 @@ async fn the_aws_adapters_stream_send_report_and_record_status() {
         .put_object()
         .bucket(&name)
         .key(key)
-        .body(ByteStream::from_static(V5.as_bytes()))
+        .body(ByteStream::from_static(v5().ledger.as_bytes()))
         .send()
         .await
         .unwrap()

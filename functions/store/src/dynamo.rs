@@ -1,7 +1,7 @@
 //! `DynamoOrderStore`: the ports over one DynamoDB table (strongly consistent reads, one
 //! conditional `TransactWriteItems` per commit).
 
-use crate::error::{BoxError, StoreError};
+use crate::error::StoreError;
 use crate::item::{self, Item};
 use crate::keys::{self, PK, SK};
 use crate::plan::{self, Condition, Write};
@@ -9,9 +9,8 @@ use crate::port::{Fact, OrderReader, OrderStore, Version};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
-use convoy_core::memory::StoredOrder;
-use convoy_core::sequencer::{Need, Step};
-use convoy_core::{OrderId, OrderState, Seq, Transaction};
+use convoy_core::sequencer::{Need, Step, StoredOrder};
+use convoy_core::{BoxError, OrderId, OrderState, Seq, Transaction};
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 
@@ -188,24 +187,8 @@ impl OrderStore for DynamoOrderStore {
     }
 
     async fn fetch(&self, id: &OrderId, need: &Need) -> Result<Option<Fact>, StoreError> {
-        Ok(match need {
-            Need::Processed(seq) => match self.get(id, keys::seq_sk(*seq)).await? {
-                Some(i) => Some(Fact::Processed(*seq, item::read_history(&i)?.fingerprint)),
-                None => None,
-            },
-            Need::Parked(seq) => match self.get(id, keys::parked_sk(*seq)).await? {
-                Some(i) => Some(Fact::Parked(item::read_parked(&i)?)),
-                None => None,
-            },
-            Need::Conflict(seq, fingerprint) => Some(Fact::Conflict {
-                seq: *seq,
-                fingerprint: fingerprint.clone(),
-                recorded: self
-                    .get(id, keys::conflict_sk(*seq, fingerprint))
-                    .await?
-                    .is_some(),
-            }),
-        })
+        let found = self.get(id, keys::need_sk(need)).await?;
+        item::read_fact(need, found.as_ref())
     }
 
     async fn fetch_parked(
@@ -292,6 +275,3 @@ impl OrderReader for DynamoOrderStore {
         item::stored_order(&items)
     }
 }
-
-#[cfg(test)]
-pub(crate) mod live;

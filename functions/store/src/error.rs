@@ -1,9 +1,6 @@
 //! `StoreError`: everything that can go wrong between the domain and the table.
 
-use std::error::Error as StdError;
-
-/// A boxed cause from the AWS SDK (or any other backend), kept whole for the logs.
-pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+use convoy_core::BoxError;
 
 /// What can fail when loading or committing an order.
 #[derive(Debug, thiserror::Error)]
@@ -59,7 +56,8 @@ pub enum StoreError {
         limit: usize,
     },
 
-    /// A fault injected by a test double ([`crate::FailingStore`]).
+    /// A fault injected by a test double (`FailingStore`, feature `testing`).
+    #[cfg(any(test, feature = "testing"))]
     #[error("{operation} failed for order {order_id}: injected fault")]
     Injected {
         operation: &'static str,

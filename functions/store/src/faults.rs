@@ -3,8 +3,7 @@
 
 use crate::error::StoreError;
 use crate::port::{Fact, OrderReader, OrderStore, Version};
-use convoy_core::memory::StoredOrder;
-use convoy_core::sequencer::{Need, Step};
+use convoy_core::sequencer::{Need, Step, StoredOrder};
 use convoy_core::{OrderId, OrderState, Seq, Transaction};
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};

@@ -5,10 +5,9 @@
 
 use crate::error::StoreError;
 use crate::keys::{self, SortKey, PK, SK};
-use crate::port::Version;
+use crate::port::{Fact, Version};
 use aws_sdk_dynamodb::types::AttributeValue;
-use convoy_core::memory::StoredOrder;
-use convoy_core::sequencer::{ConflictRecord, Outcome, Processed};
+use convoy_core::sequencer::{ConflictRecord, Need, Outcome, Processed, StoredOrder};
 use convoy_core::{OrderId, OrderState, Seq, Transaction};
 use std::collections::{BTreeMap, HashMap};
 
@@ -191,6 +190,23 @@ pub fn read_head(item: &Item) -> Result<(OrderState, Version), StoreError> {
 
 pub fn read_history(item: &Item) -> Result<Processed, StoreError> {
     Reader::new(item).json(PROCESSED)
+}
+
+/// The fact `need` asks for, from the item at [`keys::need_sk`] (`None` when there is
+/// none): a conflict is a fact either way — recorded or not.
+pub fn read_fact(need: &Need, found: Option<&Item>) -> Result<Option<Fact>, StoreError> {
+    Ok(match (need, found) {
+        (Need::Processed(seq), Some(i)) => {
+            Some(Fact::Processed(*seq, read_history(i)?.fingerprint))
+        }
+        (Need::Parked(_), Some(i)) => Some(Fact::Parked(read_parked(i)?)),
+        (Need::Processed(_) | Need::Parked(_), None) => None,
+        (Need::Conflict(seq, fingerprint), found) => Some(Fact::Conflict {
+            seq: *seq,
+            fingerprint: fingerprint.clone(),
+            recorded: found.is_some(),
+        }),
+    })
 }
 
 pub fn read_parked(item: &Item) -> Result<Transaction, StoreError> {

@@ -4,6 +4,7 @@
 //! `state` (the head), `seq#<seq>` (history), `parked#<seq>`, `conflict#<seq>#<fingerprint>`.
 //! Sequence numbers are zero-padded to 20 digits so sort keys order like numbers.
 
+use convoy_core::sequencer::Need;
 use convoy_core::{Fingerprint, OrderId, Seq};
 
 pub const PK: &str = "pk";
@@ -34,6 +35,15 @@ pub fn parked_sk(seq: Seq) -> String {
 /// `conflict#<seq, 20 digits>#<fingerprint>`: a recorded conflict.
 pub fn conflict_sk(seq: Seq, fingerprint: &Fingerprint) -> String {
     format!("{CONFLICT_PREFIX}{:020}#{fingerprint}", seq.get())
+}
+
+/// The sort key of the item that holds a fact the sequencer needs.
+pub fn need_sk(need: &Need) -> String {
+    match need {
+        Need::Processed(seq) => seq_sk(*seq),
+        Need::Parked(seq) => parked_sk(*seq),
+        Need::Conflict(seq, fingerprint) => conflict_sk(*seq, fingerprint),
+    }
 }
 
 /// What a sort key of an order item names.

@@ -22,21 +22,31 @@
 //! - [`keys`]: `pk` / `sk` encoding; [`item`]: items to and from the domain types;
 //!   [`plan`]: a step as conditional writes.
 //! - [`dynamo`]: [`DynamoOrderStore`], the adapter over the AWS SDK.
-//! - [`memory`]: [`MemoryOrderStore`], the same table and conditions in memory, for tests.
-//! - [`faults`]: [`FailingStore`], a wrapper injecting faults, for tests.
 //! - [`error`]: [`StoreError`], one enum for every failure, causes kept.
+//!
+//! Test support, behind the `testing` feature (never in a production build):
+//! - `memory`: `MemoryOrderStore`, the same table and conditions in memory.
+//! - `faults`: `FailingStore`, a wrapper injecting faults (`StoreError::Injected`).
+//! - `emulator`: a client for the test command's DynamoDB emulator and fresh tables on it.
 
 pub mod dynamo;
 pub mod error;
-pub mod faults;
 pub mod item;
 pub mod keys;
-pub mod memory;
 pub mod plan;
 pub mod port;
 
+#[cfg(feature = "testing")]
+pub mod emulator;
+#[cfg(any(test, feature = "testing"))]
+pub mod faults;
+#[cfg(any(test, feature = "testing"))]
+pub mod memory;
+
 pub use dynamo::DynamoOrderStore;
 pub use error::StoreError;
+#[cfg(any(test, feature = "testing"))]
 pub use faults::{FailingStore, Fault};
+#[cfg(any(test, feature = "testing"))]
 pub use memory::MemoryOrderStore;
 pub use port::{Fact, OrderReader, OrderStore, Version, MAX_CHANGES};

@@ -6,8 +6,7 @@ use crate::item::{self, Item};
 use crate::keys::{self, SortKey};
 use crate::plan::{self, Condition, Plan, Write};
 use crate::port::{Fact, OrderReader, OrderStore, Version};
-use convoy_core::memory::StoredOrder;
-use convoy_core::sequencer::{Need, Step};
+use convoy_core::sequencer::{Need, Step, StoredOrder};
 use convoy_core::{OrderId, OrderState, Seq, Transaction};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -98,22 +97,8 @@ impl OrderStore for MemoryOrderStore {
     }
 
     async fn fetch(&self, id: &OrderId, need: &Need) -> Result<Option<Fact>, StoreError> {
-        let pk = keys::order_pk(id);
-        Ok(match need {
-            Need::Processed(seq) => match self.get(pk, keys::seq_sk(*seq)) {
-                Some(i) => Some(Fact::Processed(*seq, item::read_history(&i)?.fingerprint)),
-                None => None,
-            },
-            Need::Parked(seq) => match self.get(pk, keys::parked_sk(*seq)) {
-                Some(i) => Some(Fact::Parked(item::read_parked(&i)?)),
-                None => None,
-            },
-            Need::Conflict(seq, fingerprint) => Some(Fact::Conflict {
-                seq: *seq,
-                fingerprint: fingerprint.clone(),
-                recorded: self.get(pk, keys::conflict_sk(*seq, fingerprint)).is_some(),
-            }),
-        })
+        let found = self.get(keys::order_pk(id), keys::need_sk(need));
+        item::read_fact(need, found.as_ref())
     }
 
     async fn fetch_parked(

@@ -2,8 +2,7 @@
 //! tests read ([`OrderReader`]), with the small types they speak in.
 
 use crate::error::StoreError;
-use convoy_core::memory::StoredOrder;
-use convoy_core::sequencer::{Known, Need, Step};
+use convoy_core::sequencer::{Known, Need, Step, StoredOrder};
 use convoy_core::{Fingerprint, OrderId, OrderState, Seq, Transaction};
 use std::fmt;
 use std::future::Future;

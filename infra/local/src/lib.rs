@@ -12,14 +12,12 @@
 //!   or in-process.
 //! - [`mapping`]: an event source mapping with Lambda's semantics: batches, partial batch
 //!   responses, delete only successes, failures return after the visibility timeout.
-//! - [`inprocess`]: the two functions called in-process (for fault injection in tests).
 //! - [`demo`]: the main job — one ledger through the pipeline, its orders printed.
 //! - [`pipeline`]: start the mappings, upload ledgers, wait until settled, read orders.
 
 pub mod demo;
 pub mod event;
 pub mod function;
-pub mod inprocess;
 pub mod mapping;
 pub mod pipeline;
 pub mod stack;

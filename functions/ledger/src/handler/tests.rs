@@ -10,8 +10,8 @@ use crate::ports::{EntryFailure, PutOutcome};
 use crate::scheduler::{Backoff, SchedulerOptions};
 use crate::sender::SenderOptions;
 use bytes::Bytes;
-use convoy_core::ledger::{kind_of_key, Decoder, Parsed};
-use convoy_core::Transaction;
+use convoy_core::{vectors, Transaction};
+use ledger_format::{kind_of_key, Decoder, Parsed};
 use std::collections::{BTreeMap, HashSet};
 
 type TestHandler = Handler<MemorySource, MemoryPublisher, MemoryRejects, MemoryStatus>;
@@ -21,35 +21,6 @@ const BUCKET: &str = "convoy-ledgers";
 const PUT: &str = include_str!("../fixtures/sqs-s3-put.json");
 const PUT_ODD_KEY: &str = include_str!("../fixtures/sqs-s3-put-odd-key.json");
 const TEST_EVENT: &str = include_str!("../fixtures/sqs-s3-test-event.json");
-
-/// (file name, contents, expected rejects).
-const VECTORS: [(&str, &str, &str); 5] = [
-    (
-        "v1-interleaved.jsonl",
-        include_str!("../../../../tests/fixtures/vectors/v1-interleaved.jsonl"),
-        include_str!("../../../../tests/fixtures/vectors/v1-interleaved.jsonl.rejects"),
-    ),
-    (
-        "v2-reordered.jsonl",
-        include_str!("../../../../tests/fixtures/vectors/v2-reordered.jsonl"),
-        include_str!("../../../../tests/fixtures/vectors/v2-reordered.jsonl.rejects"),
-    ),
-    (
-        "v3-gap-dup-conflict.jsonl",
-        include_str!("../../../../tests/fixtures/vectors/v3-gap-dup-conflict.jsonl"),
-        include_str!("../../../../tests/fixtures/vectors/v3-gap-dup-conflict.jsonl.rejects"),
-    ),
-    (
-        "v4-quoted.csv",
-        include_str!("../../../../tests/fixtures/vectors/v4-quoted.csv"),
-        include_str!("../../../../tests/fixtures/vectors/v4-quoted.csv.rejects"),
-    ),
-    (
-        "v5-edges.jsonl",
-        include_str!("../../../../tests/fixtures/vectors/v5-edges.jsonl"),
-        include_str!("../../../../tests/fixtures/vectors/v5-edges.jsonl.rejects"),
-    ),
-];
 
 fn options() -> HandlerOptions {
     HandlerOptions {
@@ -204,7 +175,8 @@ fn report(h: &TestHandler, key: &str) -> Option<String> {
 
 #[tokio::test(start_paused = true)]
 async fn every_vector_is_sent_exactly_once_in_group_order_with_its_rejects_and_status() {
-    for (name, text, rejects) in VECTORS {
+    for v in &vectors::ALL {
+        let (name, text, rejects) = (v.name, v.ledger, v.rejects);
         let key = format!("ledgers/{name}");
         let h = handler();
         store(&h, &key, text.as_bytes(), "etag-1");
@@ -270,7 +242,7 @@ async fn every_vector_is_sent_exactly_once_in_group_order_with_its_rejects_and_s
 
 #[tokio::test(start_paused = true)]
 async fn batches_overlap_but_never_share_a_group() {
-    let (name, text, _) = VECTORS[0];
+    let (name, text) = (vectors::ALL[0].name, vectors::ALL[0].ledger);
     let key = format!("ledgers/{name}");
     let h = handler_with(MemoryPublisher::new(), MemorySource::new(4096));
     store(&h, &key, text.as_bytes(), "e");
@@ -292,7 +264,7 @@ async fn batches_overlap_but_never_share_a_group() {
 
 #[tokio::test(start_paused = true)]
 async fn partially_failed_batches_are_retried_without_reordering_a_group() {
-    for (name, text, _) in VECTORS {
+    for (name, text) in vectors::ALL.iter().map(|v| (v.name, v.ledger)) {
         let key = format!("ledgers/{name}");
         let h = handler_with(
             MemoryPublisher::with_plan(flaky_plan()),
@@ -358,7 +330,7 @@ fn fail_line(
 async fn a_sender_fault_entry_becomes_a_refused_line_in_line_order() {
     // v5: the decoder refuses lines 8, 15, 16, 17; SQS refuses the transaction of line 11.
     let plan = fail_line(11, true, "InvalidParameterValue", "message too long");
-    let (name, text, _) = VECTORS[4];
+    let (name, text) = (vectors::ALL[4].name, vectors::ALL[4].ledger);
     let key = format!("ledgers/{name}");
     let h = handler_with(MemoryPublisher::with_plan(plan), MemorySource::new(7));
     store(&h, &key, text.as_bytes(), "e");
@@ -386,7 +358,7 @@ async fn a_sender_fault_entry_becomes_a_refused_line_in_line_order() {
 #[tokio::test(start_paused = true)]
 async fn running_out_of_retries_fails_the_ledger() {
     let plan = fail_line(3, false, "ServiceUnavailable", "");
-    let (name, text, _) = VECTORS[0];
+    let (name, text) = (vectors::ALL[0].name, vectors::ALL[0].ledger);
     let key = format!("ledgers/{name}");
     let h = handler_with(MemoryPublisher::with_plan(plan), MemorySource::new(64));
     store(&h, &key, text.as_bytes(), "e");
@@ -406,7 +378,7 @@ async fn running_out_of_retries_fails_the_ledger() {
 
 #[tokio::test(start_paused = true)]
 async fn the_deadline_fails_the_ledger_and_the_message() {
-    let (name, text, _) = VECTORS[0];
+    let (name, text) = (vectors::ALL[0].name, vectors::ALL[0].ledger);
     let key = format!("ledgers/{name}");
     let mut source = MemorySource::new(512);
     source.delay = Duration::from_secs(1);
@@ -458,7 +430,7 @@ fn gzip(parts: &[&[u8]]) -> Vec<u8> {
 
 #[tokio::test(start_paused = true)]
 async fn a_gzip_ledger_is_streamed_all_members() {
-    let (name, text, _) = VECTORS[0];
+    let (name, text) = (vectors::ALL[0].name, vectors::ALL[0].ledger);
     let (first, second) = text.as_bytes().split_at(text.len() / 3);
     let key = format!("ledgers/{name}.GZ");
     let h = handler();
@@ -478,7 +450,7 @@ async fn a_gzip_ledger_is_streamed_all_members() {
 #[tokio::test(start_paused = true)]
 async fn a_corrupt_gzip_fails_with_the_cause() {
     let key = "ledgers/broken.jsonl.gz";
-    let mut bytes = gzip(&[VECTORS[0].1.as_bytes()]);
+    let mut bytes = gzip(&[vectors::ALL[0].ledger.as_bytes()]);
     bytes.truncate(bytes.len() / 2);
     bytes.extend_from_slice(b"garbage that is not deflate");
     let h = handler();
@@ -495,7 +467,7 @@ async fn a_corrupt_gzip_fails_with_the_cause() {
 
 #[tokio::test(start_paused = true)]
 async fn a_read_error_fails_the_ledger() {
-    let (name, text, _) = VECTORS[0];
+    let (name, text) = (vectors::ALL[0].name, vectors::ALL[0].ledger);
     let key = format!("ledgers/{name}");
     let mut source = MemorySource::new(100);
     source.fail_after = Some(1000);
@@ -525,7 +497,7 @@ async fn the_fixture_notification_is_processed_under_its_version() {
     store_version(
         &h,
         "ledgers/v1-interleaved.jsonl",
-        VECTORS[0].1.as_bytes(),
+        vectors::ALL[0].ledger.as_bytes(),
         "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY",
         "8f2a6d4c1b0e7f3a9c5d2e1f0a4b6c8d",
     );
@@ -549,7 +521,7 @@ async fn a_key_with_spaces_plus_and_unicode_is_found_and_reported() {
     store_version(
         &h,
         key,
-        VECTORS[4].1.as_bytes(),
+        vectors::ALL[4].ledger.as_bytes(),
         "Ea_3rAbpN6rA9qmXW7Hd6eoRpFDfH2y.",
         "1c5e1b0c2f3c4a7b8d9e0f1a2b3c4d5e",
     );
@@ -563,7 +535,7 @@ async fn a_key_with_spaces_plus_and_unicode_is_found_and_reported() {
 
 #[tokio::test(start_paused = true)]
 async fn a_redelivered_done_ledger_is_skipped_but_a_new_upload_is_processed() {
-    let (name, text, _) = VECTORS[0];
+    let (name, text) = (vectors::ALL[0].name, vectors::ALL[0].ledger);
     let key = format!("ledgers/{name}");
     let h = handler();
     store(&h, &key, text.as_bytes(), "e1");
@@ -597,7 +569,7 @@ async fn a_redelivered_done_ledger_is_skipped_but_a_new_upload_is_processed() {
 async fn a_superseded_notification_is_dropped_quietly() {
     let key = "ledgers/day.jsonl";
     let h = handler();
-    store(&h, key, VECTORS[0].1.as_bytes(), "newer");
+    store(&h, key, vectors::ALL[0].ledger.as_bytes(), "newer");
     let response = h
         .handle(put_event(key, "older"), far_deadline())
         .await
@@ -611,7 +583,7 @@ async fn a_superseded_notification_is_dropped_quietly() {
 async fn objects_outside_ledgers_are_ignored() {
     let key = "rejects/v5-edges.jsonl.jsonl";
     let h = handler();
-    store(&h, key, VECTORS[4].1.as_bytes(), "e");
+    store(&h, key, vectors::ALL[4].ledger.as_bytes(), "e");
     h.handle(put_event(key, "e"), far_deadline()).await.unwrap();
     assert!(h.status.writes().is_empty());
     assert!(h.publisher.accepted().is_empty());
@@ -622,7 +594,7 @@ async fn only_the_failed_record_of_a_batch_is_reported() {
     let h = handler();
     let good = "ledgers/good.jsonl";
     let bad = "ledgers/bad.jsonl.gz";
-    store(&h, good, VECTORS[1].1.as_bytes(), "g");
+    store(&h, good, vectors::ALL[1].ledger.as_bytes(), "g");
     store(&h, bad, b"definitely not gzip", "b");
     let mut events = put_event(good, "g");
     let mut second = put_event(bad, "b").records.remove(0);
@@ -650,7 +622,7 @@ async fn a_body_that_is_not_an_s3_event_fails_the_message() {
 
 #[tokio::test(start_paused = true)]
 async fn progress_is_written_while_a_slow_ledger_runs() {
-    let (name, text, _) = VECTORS[0];
+    let (name, text) = (vectors::ALL[0].name, vectors::ALL[0].ledger);
     let key = format!("ledgers/{name}");
     let mut source = MemorySource::new(2048);
     source.delay = Duration::from_secs(20);
@@ -714,7 +686,10 @@ async fn an_older_version_finishing_after_a_newer_one_leaves_the_newer_record_an
 /// while it runs and finishes first.
 async fn older_finishing_after_newer(progress_every: Duration) {
     let key = "ledgers/same key.jsonl";
-    let (older, newer) = (VECTORS[2].1.as_bytes(), VECTORS[4].1.as_bytes());
+    let (older, newer) = (
+        vectors::ALL[2].ledger.as_bytes(),
+        vectors::ALL[4].ledger.as_bytes(),
+    );
     let mut source = MemorySource::new(256);
     source.delay = Duration::from_secs(1);
     let h = Handler::new(
@@ -761,7 +736,7 @@ async fn older_finishing_after_newer(progress_every: Duration) {
     assert_eq!(status.rejects_key.as_deref(), Some(rejects_key));
     assert_eq!(
         lines_and_fields(&report(&h, rejects_key).unwrap()),
-        lines_and_fields(VECTORS[4].2),
+        lines_and_fields(vectors::ALL[4].rejects),
         "the newer version's report"
     );
 
@@ -799,7 +774,10 @@ async fn older_finishing_after_newer(progress_every: Duration) {
 #[tokio::test(start_paused = true)]
 async fn an_older_version_delivered_after_the_newer_one_is_sent_without_status_or_report() {
     let key = "ledgers/late.jsonl";
-    let (older, newer) = (VECTORS[2].1.as_bytes(), VECTORS[4].1.as_bytes());
+    let (older, newer) = (
+        vectors::ALL[2].ledger.as_bytes(),
+        vectors::ALL[4].ledger.as_bytes(),
+    );
     let h = handler();
     store_version(&h, key, older, "v-old", "e-old");
     store_version(&h, key, newer, "v-new", "e-new");
@@ -862,7 +840,7 @@ async fn an_older_unsupported_version_leaves_the_newer_record() {
 async fn the_same_version_redelivered_may_write_its_record_again() {
     // A first attempt left `processing` behind (say, the Lambda was killed); the
     // redelivery has the same sequencer, so it takes over its own record.
-    let (name, text, _) = VECTORS[0];
+    let (name, text) = (vectors::ALL[0].name, vectors::ALL[0].ledger);
     let key = format!("ledgers/{name}");
     let h = handler();
     store_version(&h, &key, text.as_bytes(), "v1", "e1");
@@ -893,7 +871,7 @@ async fn the_same_version_redelivered_may_write_its_record_again() {
 #[tokio::test(start_paused = true)]
 async fn without_a_sequencer_status_writes_are_unconditional() {
     // Events of emulators that send no sequencer cannot be ordered: written as they come.
-    let (name, text, _) = VECTORS[1];
+    let (name, text) = (vectors::ALL[1].name, vectors::ALL[1].ledger);
     let key = format!("ledgers/{name}");
     let h = handler();
     store_version(&h, &key, text.as_bytes(), "v-old", "e-old");

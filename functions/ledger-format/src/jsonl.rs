@@ -11,7 +11,7 @@ use super::error::LineError;
 use super::fields::{push_parsed, Source, Value};
 use super::utf8::Utf8Window;
 use super::MAX_LINE_BYTES;
-use crate::field::Field;
+use convoy_core::field::Field;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use std::borrow::Cow;

@@ -2,30 +2,12 @@
 //! its transactions applied in file order must give exactly the expected order JSON.
 #![allow(clippy::unwrap_used)] // a test file: a failed unwrap is a failed test
 
-use convoy_core::ledger::{kind_of_key, Decoder, Parsed};
 use convoy_core::memory::OrderBook;
+use convoy_core::vectors::{self, Vector};
 use convoy_core::OrderView;
+use ledger_format::{kind_of_key, Decoder, Parsed};
 use serde_json::Value;
 use std::collections::BTreeMap;
-
-macro_rules! vector {
-    ($name:literal) => {
-        (
-            $name,
-            include_bytes!(concat!("../../../tests/fixtures/vectors/", $name)).as_slice(),
-            include_str!(concat!(
-                "../../../tests/fixtures/vectors/",
-                $name,
-                ".expected"
-            )),
-            include_str!(concat!(
-                "../../../tests/fixtures/vectors/",
-                $name,
-                ".rejects"
-            )),
-        )
-    };
-}
 
 type Refused = Vec<(u64, Option<String>)>;
 
@@ -73,7 +55,8 @@ fn run(name: &str, bytes: &[u8], batch: usize) -> (BTreeMap<String, Value>, Refu
     (views, refused)
 }
 
-fn check((name, bytes, expected, rejects): (&str, &[u8], &str, &str)) {
+fn check(v: &Vector) {
+    let (name, bytes, expected, rejects) = (v.name, v.ledger.as_bytes(), v.expected, v.rejects);
     let want: BTreeMap<String, Value> = expected
         .lines()
         .filter(|l| !l.trim().is_empty())
@@ -109,26 +92,8 @@ fn check((name, bytes, expected, rejects): (&str, &[u8], &str, &str)) {
 }
 
 #[test]
-fn v1_interleaved() {
-    check(vector!("v1-interleaved.jsonl"));
-}
-
-#[test]
-fn v2_reordered() {
-    check(vector!("v2-reordered.jsonl"));
-}
-
-#[test]
-fn v3_gap_dup_conflict() {
-    check(vector!("v3-gap-dup-conflict.jsonl"));
-}
-
-#[test]
-fn v4_quoted_csv() {
-    check(vector!("v4-quoted.csv"));
-}
-
-#[test]
-fn v5_edges() {
-    check(vector!("v5-edges.jsonl"));
+fn every_vector() {
+    for v in &vectors::ALL {
+        check(v);
+    }
 }

@@ -1,7 +1,7 @@
 //! Test helpers: decode whole byte strings, in chunks, gzip them, and summarize the output.
 
 use super::{Decoder, Format, LedgerKind, Parsed};
-use crate::field::Field;
+use convoy_core::field::Field;
 use std::io::Write;
 
 pub(crate) const JSONL: LedgerKind = LedgerKind {

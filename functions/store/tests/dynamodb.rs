@@ -1,52 +1,15 @@
-//! Live tests against a real DynamoDB API (DynamoDB Local, LocalStack or AWS), ignored by
-//! default. Run with the endpoint and credentials in the environment, for example:
-//! `AWS_ENDPOINT_URL=http://127.0.0.1:8000 AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=x
-//! AWS_SECRET_ACCESS_KEY=x cargo test -p convoy-store live -- --ignored`.
-//! Each test makes its own table and deletes it at the end.
+//! The DynamoDB adapter against a real DynamoDB API: the emulator of the test command
+//! (`bash infra/test.sh` starts LocalStack and exports `AWS_ENDPOINT_URL`), DynamoDB Local
+//! or AWS. Without `AWS_ENDPOINT_URL` every test fails saying so. Each test makes its own
+//! table and deletes it at the end.
+#![allow(clippy::unwrap_used)] // a test file: a failed unwrap is a failed test
 
-use super::*;
-use crate::plan::MAX_TRANSACT_ITEMS;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+use convoy_core::sequencer::{process, Known, Need};
+use convoy_core::{OrderId, OrderState, Seq, Transaction};
+use convoy_store::plan::MAX_TRANSACT_ITEMS;
+use convoy_store::{
+    emulator, item, DynamoOrderStore, Fact, OrderReader, OrderStore, StoreError, Version,
 };
-use convoy_core::sequencer::{process, Known};
-
-/// A client from the environment and a fresh table with keys `pk` and `sk`.
-pub(crate) async fn table(prefix: &str) -> (Client, String) {
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let client = Client::new(&config);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let name = format!("{prefix}-{nanos}");
-    let attr = |n: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(n)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .unwrap()
-    };
-    let key = |n: &str, t| {
-        KeySchemaElement::builder()
-            .attribute_name(n)
-            .key_type(t)
-            .build()
-            .unwrap()
-    };
-    client
-        .create_table()
-        .table_name(&name)
-        .attribute_definitions(attr(PK))
-        .attribute_definitions(attr(SK))
-        .key_schema(key(PK, KeyType::Hash))
-        .key_schema(key(SK, KeyType::Range))
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap();
-    (client, name)
-}
 
 fn txns(lines: &[String]) -> Vec<Transaction> {
     lines
@@ -60,9 +23,9 @@ fn line(seq: u64, rest: &str) -> String {
 }
 
 #[tokio::test]
-#[ignore = "needs a DynamoDB endpoint (AWS_ENDPOINT_URL)"]
 async fn transactions_conditions_and_reads_against_dynamodb() {
-    let (client, name) = table("convoy-store-live").await;
+    let client = emulator::client().await;
+    let name = emulator::create_table(&client, "convoy-store-live").await;
     let store = DynamoOrderStore::new(client.clone(), &name);
     let id = OrderId::parse("A-1").unwrap();
     let seq = |n| Seq::new(n).unwrap();
@@ -188,19 +151,13 @@ async fn transactions_conditions_and_reads_against_dynamodb() {
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].parked.len(), 99);
 
-    client
-        .delete_table()
-        .table_name(&name)
-        .send()
-        .await
-        .unwrap();
+    emulator::delete_table(&client, &name).await;
 }
 
 #[tokio::test]
-#[ignore = "needs a DynamoDB endpoint (AWS_ENDPOINT_URL)"]
 async fn a_missing_table_is_a_backend_error_not_a_conflict() {
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let store = DynamoOrderStore::new(Client::new(&config), "convoy-no-such-table");
+    let client = emulator::client().await;
+    let store = DynamoOrderStore::new(client, emulator::unique_name("convoy-no-such-table"));
     let id = OrderId::parse("A-1").unwrap();
     let t = txns(&[line(1, r#""op":"create","currency":"EUR""#)]);
     let step = process(&OrderState::new(id.clone()), &Known::default(), &t, 99).unwrap();

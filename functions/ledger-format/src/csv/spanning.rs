@@ -5,8 +5,8 @@
 //! rejects report), and what the checks need of the rest is gathered as the bytes pass:
 //! length, UTF-8, quotes, and how the record ends.
 
-use crate::ledger::utf8::Utf8Stream;
-use crate::ledger::MAX_TEXT_BYTES;
+use crate::utf8::Utf8Stream;
+use crate::MAX_TEXT_BYTES;
 
 /// Enough of the head for the excerpt, cut on a character boundary.
 const HEAD: usize = MAX_TEXT_BYTES + 4;

@@ -3,7 +3,7 @@
 
 use super::testing::{decode, decode_in_chunks, gz, gzip, refusals, txn_lines, CSV, JSONL};
 use super::LedgerKind;
-use crate::field::Field;
+use convoy_core::field::Field;
 
 /// `(line, field)` pairs of a `.rejects` file: one JSON object per line.
 fn expected_rejects(rejects: &str) -> Vec<(u64, Option<Field>)> {
@@ -32,47 +32,40 @@ fn check(kind: LedgerKind, ledger: &[u8], rejects: &str, valid: usize, lines: u6
     assert_eq!(read, lines);
 }
 
-macro_rules! fixture {
-    ($name:literal) => {
-        (
-            include_bytes!(concat!("../../../../tests/fixtures/vectors/", $name)).as_slice(),
-            include_str!(concat!(
-                "../../../../tests/fixtures/vectors/",
-                $name,
-                ".rejects"
-            )),
-        )
-    };
+/// The ledger and expected rejects of the vector `name`, from the one list of them.
+fn fixture(name: &str) -> (&'static [u8], &'static str) {
+    let v = convoy_core::vectors::get(name).unwrap();
+    (v.ledger.as_bytes(), v.rejects)
 }
 
 #[test]
 fn v1_interleaved() {
-    let (ledger, rejects) = fixture!("v1-interleaved.jsonl");
+    let (ledger, rejects) = fixture("v1-interleaved.jsonl");
     check(JSONL, ledger, rejects, 142, 142);
 }
 
 #[test]
 fn v2_reordered() {
-    let (ledger, rejects) = fixture!("v2-reordered.jsonl");
+    let (ledger, rejects) = fixture("v2-reordered.jsonl");
     check(JSONL, ledger, rejects, 98, 98);
 }
 
 #[test]
 fn v3_gap_dup_conflict() {
-    let (ledger, rejects) = fixture!("v3-gap-dup-conflict.jsonl");
+    let (ledger, rejects) = fixture("v3-gap-dup-conflict.jsonl");
     check(JSONL, ledger, rejects, 67, 68);
 }
 
 #[test]
 fn v4_quoted_csv() {
-    let (ledger, rejects) = fixture!("v4-quoted.csv");
+    let (ledger, rejects) = fixture("v4-quoted.csv");
     // 59 lines: the header and 58 records.
     check(CSV, ledger, rejects, 58, 59);
 }
 
 #[test]
 fn v5_edges() {
-    let (ledger, rejects) = fixture!("v5-edges.jsonl");
+    let (ledger, rejects) = fixture("v5-edges.jsonl");
     // 19 lines: 2 blank, 4 refused.
     check(JSONL, ledger, rejects, 13, 19);
 }

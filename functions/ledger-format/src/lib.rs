@@ -3,7 +3,7 @@
 //!
 //! The caller feeds raw chunks of an object as they arrive ([`Decoder::push`]) and ends
 //! with [`Decoder::finish`]; every complete line (or CSV record) comes out as a
-//! [`Parsed`]: a valid [`Transaction`](crate::Transaction) or a [`LineError`] for the
+//! [`Parsed`]: a valid [`Transaction`](convoy_core::Transaction) or a [`LineError`] for the
 //! rejects report. Memory stays bounded whatever the file: about [`MAX_LINE_BYTES`] of a
 //! line is held at most (plus the current chunk), and gzip is decompressed as it streams.
 //! The output of one `push` is what that chunk completes, so its size follows the chunk
@@ -12,17 +12,21 @@
 //! # Layout
 //! - [`kind`]: which format a key names ([`kind_of_key`]).
 //! - [`decoder`]: [`Decoder`], the push-based pipeline gzip → BOM → lines/records.
-//! - `gzip`: push-based decompression of every member of a gzip file.
+//! - `gzip`: push-based decompression of every member of a gzip file (`flate2` on zlib-rs).
 //! - `jsonl`: JSON Lines, line by line, with `carry` holding a line that spans chunks.
-//! - `csv`: CSV records found by `csv-core`, with `csv::spanning` for a record that spans
-//!   reads; a whole line without quotes skips `csv-core` (its fields are cut out where
-//!   they are, with the same result).
-//! - `fields`: a line's field values into a transaction, checked in the contract's order
-//!   (all at once without reasons first; one by one, naming the failing field, if that
-//!   fails).
+//! - `csv`: CSV records found by `csv-core`: the reading loop, the field buffer, the
+//!   header, one record read through the header, and `csv::spanning` for a record that
+//!   spans reads.
+//! - `fields`: a line's field values into a transaction, each checked by its type's one
+//!   `parse`, in the contract's order, naming the first failing field.
 //! - `datetime`: the RFC 3339 check of `at`.
 //! - `utf8`: UTF-8 checked once per chunk rather than once per line, or piece by piece.
 //! - [`error`]: [`LineError`] (one refused line) and [`DecodeError`] (the whole file).
+//!
+//! The ledger format builds on the domain types of `convoy-core` (`OrderId`, `Seq`, `Amount`,
+//! `Transaction` and its parts, `Field`) through their public `parse` constructors only.
+//! Only the ledger function reads ledgers, so only it compiles this crate; the consumer and
+//! the store depend on `convoy-core` alone.
 //!
 //! # Choices where the contract is silent
 //! - A JSON key or CSV column that a known field has twice refuses the line naming that

@@ -2,7 +2,7 @@
 //! ([`DecodeError`]).
 
 use super::MAX_TEXT_BYTES;
-use crate::field::Field;
+use convoy_core::field::Field;
 use std::fmt;
 
 /// A line (or CSV record) refused at the ledger: the entry of the rejects report

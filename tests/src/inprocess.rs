@@ -1,8 +1,9 @@
 //! The two functions called in-process, with the same events and responses as over the
 //! Invoke API (for tests that inject faults into a function's ports).
 
-use crate::function::{InvokeError, LambdaFunction};
 use aws_lambda_events::sqs::SqsEvent;
+use convoy_core::chain;
+use convoy_local::function::{InvokeError, LambdaFunction};
 use convoy_store::OrderStore;
 use ledger::{ObjectSource, RejectsSink, StatusStore, TransactionPublisher};
 use serde_json::Value;
@@ -46,7 +47,7 @@ where
             Ok(response) => to_value("ledger", response),
             Err(e) => Err(InvokeError::InProcess {
                 function: "ledger".into(),
-                message: ledger::handler::chain(&e),
+                message: chain(&e),
             }),
         }
     }

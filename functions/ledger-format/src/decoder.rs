@@ -1,0 +1,233 @@
+//! [`Decoder`]: the push-based pipeline raw chunks → (gunzip) → BOM → lines or records.
+
+use super::csv::CsvRecords;
+use super::error::{DecodeError, LineError};
+use super::gzip::Gunzip;
+use super::jsonl::JsonLines;
+use super::kind::{Format, LedgerKind};
+use convoy_core::transaction::Transaction;
+
+/// What one line (or CSV record) of a ledger gave. Blank lines give nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parsed {
+    /// A valid transaction, from the physical line where it starts.
+    Txn { line: u64, txn: Transaction },
+    /// A line refused at the ledger, for the rejects report.
+    Refused(LineError),
+}
+
+impl Parsed {
+    /// The physical line where the line or record starts, from 1.
+    pub fn line(&self) -> u64 {
+        match self {
+            Parsed::Txn { line, .. } => *line,
+            Parsed::Refused(e) => e.line,
+        }
+    }
+}
+
+/// Decodes a ledger pushed to it chunk by chunk: synchronous, pure, bounded memory.
+///
+/// ```
+/// use ledger_format::{kind_of_key, Decoder, Parsed};
+/// let mut decoder = Decoder::new(kind_of_key("ledgers/day.jsonl")?);
+/// let mut out = Vec::new();
+/// decoder.push(br#"{"order_id":"A","seq":1,"op":"create","currency":"EUR"}"#, &mut out)?;
+/// decoder.push(b"\n{\"order_id\":\"A\",\"seq\":\"2\",\"op\":\"pay\"}", &mut out)?;
+/// decoder.finish(&mut out)?;
+/// assert!(matches!(&out[0], Parsed::Txn { line: 1, .. }));
+/// assert!(matches!(&out[1], Parsed::Refused(e) if e.line == 2));
+/// assert_eq!(decoder.lines_read(), 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Decoder {
+    gunzip: Option<Gunzip>,
+    text: Text,
+    state: State,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Open,
+    Finished,
+    Failed,
+}
+
+impl Decoder {
+    pub fn new(kind: LedgerKind) -> Self {
+        let body = match kind.format {
+            Format::JsonLines => Body::JsonLines(JsonLines::new()),
+            Format::Csv => Body::Csv(Box::new(CsvRecords::new())),
+        };
+        Self {
+            gunzip: kind.gzip.then(Gunzip::new),
+            text: Text {
+                bom: [0; 3],
+                bom_len: 0,
+                bom_done: false,
+                ends_mid_line: false,
+                body,
+            },
+            state: State::Open,
+        }
+    }
+
+    /// Feeds the next chunk of raw bytes (gzip-compressed if the kind says so); the lines
+    /// it completes are appended to `out`, in line order.
+    pub fn push(&mut self, chunk: &[u8], out: &mut Vec<Parsed>) -> Result<(), DecodeError> {
+        self.check_open()?;
+        let text = &mut self.text;
+        let result = match &mut self.gunzip {
+            Some(gunzip) => gunzip.push(chunk, |bytes| text.feed(bytes, out)),
+            None => text.feed(chunk, out),
+        };
+        self.fail_on_error(result)
+    }
+
+    /// End of input: decodes the last line (which needs no line ending) and checks that
+    /// a gzip stream is complete.
+    pub fn finish(&mut self, out: &mut Vec<Parsed>) -> Result<(), DecodeError> {
+        self.check_open()?;
+        let text = &mut self.text;
+        let result = match &mut self.gunzip {
+            Some(gunzip) => gunzip.finish(|bytes| text.feed(bytes, out)),
+            None => Ok(()),
+        }
+        .and_then(|()| self.text.finish(out));
+        self.fail_on_error(result)?;
+        self.state = State::Finished;
+        Ok(())
+    }
+
+    /// Physical lines seen so far: complete lines, and after [`finish`](Self::finish)
+    /// the last line if it has no line ending.
+    pub fn lines_read(&self) -> u64 {
+        let partial = self.state == State::Finished && self.text.ends_mid_line;
+        self.text.body.newlines() + u64::from(partial)
+    }
+
+    /// Bytes the decoder holds on to between pushes (its buffers' capacity).
+    #[cfg(test)]
+    fn buffered(&mut self) -> usize {
+        let body = match &self.text.body {
+            Body::JsonLines(lines) => lines.buffered(),
+            Body::Csv(records) => records.buffered(),
+        };
+        body + self.gunzip.as_mut().map_or(0, Gunzip::buffered)
+    }
+
+    fn check_open(&self) -> Result<(), DecodeError> {
+        match self.state {
+            State::Open => Ok(()),
+            State::Finished => Err(DecodeError::Closed("finished")),
+            State::Failed => Err(DecodeError::Closed("failed")),
+        }
+    }
+
+    fn fail_on_error(&mut self, result: Result<(), DecodeError>) -> Result<(), DecodeError> {
+        if result.is_err() {
+            self.state = State::Failed;
+        }
+        result
+    }
+}
+
+/// The decompressed text: a BOM at its very start is dropped, the rest goes to the body.
+struct Text {
+    bom: [u8; 3],
+    bom_len: usize,
+    bom_done: bool,
+    /// Whether the last byte given to the body is not a `\n`.
+    ends_mid_line: bool,
+    body: Body,
+}
+
+const BOM: &[u8; 3] = b"\xEF\xBB\xBF";
+
+impl Text {
+    fn feed(&mut self, mut bytes: &[u8], out: &mut Vec<Parsed>) -> Result<(), DecodeError> {
+        if !self.bom_done {
+            while self.bom_len < 3
+                && !bytes.is_empty()
+                && self.bom[..self.bom_len] == BOM[..self.bom_len]
+            {
+                self.bom[self.bom_len] = bytes[0];
+                self.bom_len += 1;
+                bytes = &bytes[1..];
+            }
+            let so_far = &self.bom[..self.bom_len];
+            if so_far.len() < 3 && so_far == &BOM[..so_far.len()] {
+                return Ok(()); // could still be a BOM: wait for more
+            }
+            self.bom_done = true;
+            if so_far != BOM {
+                let head = self.bom;
+                self.feed_body(&head[..self.bom_len], out)?;
+            }
+        }
+        self.feed_body(bytes, out)
+    }
+
+    fn finish(&mut self, out: &mut Vec<Parsed>) -> Result<(), DecodeError> {
+        if !self.bom_done {
+            // A file shorter than a BOM that starts like one: it was text after all.
+            self.bom_done = true;
+            let head = self.bom;
+            self.feed_body(&head[..self.bom_len], out)?;
+        }
+        match &mut self.body {
+            Body::JsonLines(lines) => {
+                lines.finish(out);
+                Ok(())
+            }
+            Body::Csv(records) => records.finish(out),
+        }
+    }
+
+    fn feed_body(&mut self, bytes: &[u8], out: &mut Vec<Parsed>) -> Result<(), DecodeError> {
+        let Some(&last) = bytes.last() else {
+            return Ok(());
+        };
+        self.ends_mid_line = last != b'\n';
+        match &mut self.body {
+            Body::JsonLines(lines) => {
+                lines.feed(bytes, out);
+                Ok(())
+            }
+            Body::Csv(records) => records.feed(bytes, out),
+        }
+    }
+}
+
+enum Body {
+    JsonLines(JsonLines),
+    Csv(Box<CsvRecords>),
+}
+
+impl Body {
+    fn newlines(&self) -> u64 {
+        match self {
+            Body::JsonLines(lines) => lines.newlines(),
+            Body::Csv(records) => records.newlines(),
+        }
+    }
+}
+
+/// Whether a line is blank: empty or only white space.
+pub(crate) fn is_blank(line: &[u8]) -> bool {
+    let is_space = |b: u8| b == b' ' || (b'\t'..=b'\r').contains(&b);
+    match line.iter().position(|&b| !is_space(b)) {
+        None => true,
+        Some(i) if line[i].is_ascii() => false,
+        // Non-ASCII white space (U+00A0, U+3000, ...) counts too.
+        Some(i) => std::str::from_utf8(&line[i..]).is_ok_and(|s| s.trim().is_empty()),
+    }
+}
+
+/// The reason given for a line over the limit.
+pub(crate) fn too_long() -> String {
+    format!("longer than {} bytes (256 KiB)", super::MAX_LINE_BYTES)
+}
+
+#[cfg(test)]
+mod tests;
