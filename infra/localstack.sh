@@ -23,37 +23,15 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 CONVOY_LOG_TAG=localstack
 
 SERVICES="s3,sqs,dynamodb,cloudformation,sts,iam,logs,ssm${CONVOY_LS_SERVICES:+,$CONVOY_LS_SERVICES}"
-HEALTH_URL="$CONVOY_ENDPOINT/_localstack/health"
 START_TIMEOUT="${CONVOY_LS_START_TIMEOUT:-90}"
 
-read_pid() {
-  local pid
-  [[ -f "$CONVOY_LS_PID_FILE" ]] || return 1
-  pid="$(tr -dc '0-9' <"$CONVOY_LS_PID_FILE")"
-  [[ -n "$pid" ]] || return 1
-  printf '%s\n' "$pid"
-}
+LS_PATTERN=localstack.runtime.main
 
-# Our process: alive and its command line is the LocalStack runtime.
-pid_alive() {
-  local pid="$1"
-  kill -0 "$pid" 2>/dev/null || return 1
-  if [[ -r "/proc/$pid/cmdline" ]]; then
-    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q 'localstack.runtime.main' || return 1
-  fi
-}
+running() { convoy_pids_alive "$CONVOY_LS_PID_FILE" "$LS_PATTERN"; }
 
-# Prints 0/1: every wanted service reported available/running by the health endpoint.
-health_ok() {
-  local body
-  body="$(curl -fsS --max-time 2 "$HEALTH_URL" 2>/dev/null)" || return 1
-  HEALTH_BODY="$body" WANT="$SERVICES" "$CONVOY_LS_VENV/bin/python" -c '
-import json, os, sys
-services = json.loads(os.environ["HEALTH_BODY"]).get("services", {})
-missing = [s for s in os.environ["WANT"].split(",") if services.get(s) not in ("available", "running")]
-sys.exit(1 if missing else 0)
-'
-}
+# Every wanted service reported available or running (waits up to $1 seconds, failing early
+# when the process $2 exits).
+health_ok() { convoy_local health --services "$SERVICES" --wait "${1:-0}" ${2:+--pid "$2"} >/dev/null; }
 
 port_in_use() {
   (exec 3<>"/dev/tcp/$CONVOY_LS_HOST/$CONVOY_LS_PORT") 2>/dev/null
@@ -66,47 +44,13 @@ log_tail() {
   fi
 }
 
-# A DynamoDB round trip that fails fast if DynamoDB Local is not usable (it would
-# otherwise try to download Java/DynamoDB Local and fail after ~60 s).
-dynamodb_smoke() {
-  convoy_emulator_env
-  timeout 60 "$CONVOY_LS_VENV/bin/python" - <<'EOF'
-import os, time, uuid, boto3
-from botocore.config import Config
-ddb = boto3.client("dynamodb", endpoint_url=os.environ["AWS_ENDPOINT_URL"],
-                   config=Config(retries={"max_attempts": 1}, read_timeout=50))
-name = "convoy-smoke-" + uuid.uuid4().hex[:8]
-t = time.monotonic()
-ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
-                 AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                       {"AttributeName": "sk", "AttributeType": "S"}],
-                 KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                            {"AttributeName": "sk", "KeyType": "RANGE"}])
-try:
-    ddb.put_item(TableName=name, Item={"pk": {"S": "a"}, "sk": {"S": "1"}},
-                 ConditionExpression="attribute_not_exists(pk)")
-    ddb.transact_write_items(TransactItems=[
-        {"Put": {"TableName": name, "Item": {"pk": {"S": "a"}, "sk": {"S": "2"}}}},
-        {"Update": {"TableName": name, "Key": {"pk": {"S": "a"}, "sk": {"S": "1"}},
-                    "UpdateExpression": "SET n = :n", "ExpressionAttributeValues": {":n": {"N": "1"}}}},
-    ])
-    n = ddb.query(TableName=name, KeyConditionExpression="pk = :p",
-                  ExpressionAttributeValues={":p": {"S": "a"}})["Count"]
-    assert n == 2, n
-finally:
-    ddb.delete_table(TableName=name)
-print(f"{time.monotonic() - t:.2f}")
-EOF
-}
-
 cmd_status() {
-  local pid
-  if pid="$(read_pid)" && pid_alive "$pid"; then
+  if running; then
     if health_ok; then
-      log "running (pid $pid) at $CONVOY_ENDPOINT"
+      log "running (pid $(head -n1 "$CONVOY_LS_PID_FILE")) at $CONVOY_ENDPOINT"
       return 0
     fi
-    log "process $pid is up but not healthy (yet) at $HEALTH_URL"
+    log "pid $(head -n1 "$CONVOY_LS_PID_FILE") is up but not healthy (yet) at $CONVOY_ENDPOINT"
     return 1
   fi
   log "not running"
@@ -121,7 +65,9 @@ pid_listen() {
 
 cmd_start() {
   local pid listen
-  if pid="$(read_pid)" && pid_alive "$pid"; then
+  convoy_local_build # before the clock of the start-up timeout runs
+  if running; then
+    pid="$(head -n1 "$CONVOY_LS_PID_FILE")"
     listen="$(pid_listen "$pid" || true)"
     if [[ -n "$listen" && "$listen" != "$CONVOY_LS_HOST:$CONVOY_LS_PORT" ]]; then
       die "LocalStack is already running (pid $pid) at $listen, not $CONVOY_LS_HOST:$CONVOY_LS_PORT; stop it first"
@@ -169,73 +115,30 @@ cmd_start() {
   fi
 
   local start=$SECONDS
-  until health_ok; do
-    if ! pid_alive "$pid"; then
-      rm -f "$CONVOY_LS_PID_FILE"
-      log_tail
-      die "LocalStack exited during start-up"
-    fi
-    if ((SECONDS - start >= START_TIMEOUT)); then
-      log_tail
-      die "LocalStack not healthy after ${START_TIMEOUT} s (pid $pid still running; 'infra/localstack.sh stop' to end it)"
-    fi
-    sleep 0.5
-  done
+  if ! health_ok "$START_TIMEOUT" "$pid"; then
+    running || rm -f "$CONVOY_LS_PID_FILE"
+    log_tail
+    die "LocalStack not healthy within ${START_TIMEOUT} s (see above; 'infra/localstack.sh stop' ends it)"
+  fi
   log "healthy after $((SECONDS - start)) s (pid $pid); checking DynamoDB"
   local took
-  if ! took="$(dynamodb_smoke)"; then
+  # A DynamoDB round trip that fails fast if DynamoDB Local is not usable (it would
+  # otherwise try to download Java/DynamoDB Local and fail after ~60 s).
+  if ! took="$(convoy_local smoke --timeout 60)"; then
     log_tail
     die "DynamoDB through LocalStack does not work (see above); is infra/install.sh complete?"
   fi
   log "DynamoDB ok (${took} s); ready at $CONVOY_ENDPOINT"
 }
 
-# All descendants of a pid (LocalStack starts DynamoDB Local in its own session,
-# so signalling the process group alone would orphan the JVM).
-descendants() {
-  local parent="$1" child
-  for child in $(ps -o pid= --ppid "$parent" 2>/dev/null); do
-    printf '%s\n' "$child"
-    descendants "$child"
-  done
-}
-
 cmd_stop() {
-  local pid
-  if ! pid="$(read_pid)"; then
-    log "not running (no $CONVOY_LS_PID_FILE)"
-    return 0
-  fi
-  if ! pid_alive "$pid"; then
-    log "not running (stale pid $pid)"
+  if ! running; then
+    log "not running"
     rm -f "$CONVOY_LS_PID_FILE"
     return 0
   fi
-  local -a pids
-  mapfile -t pids < <(
-    printf '%s\n' "$pid"
-    descendants "$pid"
-  )
-  log "stopping pid $pid (${#pids[@]} processes)"
-  kill -TERM -- "-$pid" 2>/dev/null || true
-  kill -TERM "${pids[@]}" 2>/dev/null || true
-  local i alive
-  for ((i = 0; i < 40; i++)); do
-    alive=0
-    for p in "${pids[@]}"; do
-      if kill -0 "$p" 2>/dev/null; then alive=1; fi
-    done
-    ((alive == 0)) && break
-    sleep 0.5
-  done
-  if ((alive)); then
-    log "still alive after 20 s; sending SIGKILL"
-    kill -KILL -- "-$pid" 2>/dev/null || true
-    kill -KILL "${pids[@]}" 2>/dev/null || true
-    sleep 0.5
-  fi
-  rm -f "$CONVOY_LS_PID_FILE"
-  log "stopped"
+  log "stopping pid $(head -n1 "$CONVOY_LS_PID_FILE")"
+  convoy_stop_pids "$CONVOY_LS_PID_FILE" "$LS_PATTERN"
 }
 
 case "${1:-}" in

@@ -2,7 +2,7 @@
 # The test command: formatting, lints, unit and property tests, then the whole pipeline
 # against LocalStack on this machine (no Docker), with the real function binaries too.
 #
-# Usage: infra/test.sh
+# Usage: infra/test.sh          (CONVOY_SAM_BUILD=release: the last step builds for release)
 # Installs what it needs (once, into .local/), starts a fresh LocalStack (SQS FIFO
 # deduplication lasts 5 minutes, so every run starts from empty queues and tables),
 # provisions template.yaml with short visibility timeouts so retries take seconds, runs
@@ -33,6 +33,10 @@ SAM_CLI_TELEMETRY=0 "$CONVOY_TOOLS_VENV/bin/sam" validate --lint --template temp
 step "building tests and binaries"
 cargo test --workspace --no-run >&2
 
+# Every test that needs the emulator finds it through the AWS environment: LocalStack's
+# endpoint and dummy credentials (never real ones; no AWS config or credentials file).
+convoy_emulator_env
+
 step "starting a fresh LocalStack"
 bash infra/localstack.sh stop
 cleanup() {
@@ -59,8 +63,17 @@ bash infra/demo.sh infra/samples/demo.jsonl --expect infra/samples/demo.jsonl.ex
 
 step "sam build: both functions with BuildMethod rust-cargolambda, for this machine's architecture"
 case "$(uname -m)" in aarch64 | arm64) arch=arm64 ;; *) arch=x86_64 ;; esac
+# A debug build by default (SAM_BUILD_MODE=debug: `cargo lambda build` without --release):
+# it checks that SAM builds both functions, in a fraction of the two release builds' time.
+# CONVOY_SAM_BUILD=release builds them as `sam build` does for a deployment.
+case "${CONVOY_SAM_BUILD:-debug}" in
+  debug) mode=debug ;;
+  release) mode="" ;;
+  *) die "CONVOY_SAM_BUILD must be debug or release" ;;
+esac
 # cargo-lambda finds zig through the tools venv's python (`python3 -m ziglang`).
-PATH="$CONVOY_TOOLS_VENV/bin:$PATH" SAM_CLI_TELEMETRY=0 "$CONVOY_TOOLS_VENV/bin/sam" build \
+PATH="$CONVOY_TOOLS_VENV/bin:$PATH" SAM_CLI_TELEMETRY=0 SAM_BUILD_MODE="$mode" \
+  "$CONVOY_TOOLS_VENV/bin/sam" build \
   --template template.yaml --build-dir "$CONVOY_LOCAL_DIR/sam-build" \
   --parameter-overrides "Architecture=$arch" >&2
 for fn in LedgerFunction ConsumerFunction; do

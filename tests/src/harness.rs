@@ -43,7 +43,7 @@ static COPIES: AtomicU64 = AtomicU64::new(0);
 /// with its causes.
 #[derive(thiserror::Error)]
 pub enum HarnessError {
-    #[error("the local stack is not provisioned: {HOW_TO_START}")]
+    #[error("the local stack cannot be read: {HOW_TO_START}")]
     NoStack(#[source] StackError),
     #[error("{what} of the stack does not answer at {endpoint}: {HOW_TO_START}")]
     NoEmulator {
@@ -85,7 +85,7 @@ impl Harness {
     /// Waits for the emulator to be free, then checks that it is there with the stack.
     pub async fn start() -> Result<Harness, HarnessError> {
         let exclusive = EXCLUSIVE.lock().await;
-        let stack = Stack::load(&Stack::default_env_file()).map_err(HarnessError::NoStack)?;
+        let stack = Stack::load().await.map_err(HarnessError::NoStack)?;
         let pipeline = Pipeline::connect(stack).await;
         probe(&pipeline).await?;
         Ok(Harness {

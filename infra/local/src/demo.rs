@@ -12,15 +12,34 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// What the demo is asked to do.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct DemoArgs {
-    pub ledger: PathBuf,
+    /// The ledger to upload under ledgers/ (default: infra/samples/demo.jsonl).
+    pub ledger: Option<PathBuf>,
     /// Lambda's Invoke API where the real binaries run (`infra/lambdas.sh`).
+    #[arg(long, default_value = "http://127.0.0.1:9000")]
     pub lambda_endpoint: String,
+    /// How long to wait until everything settled, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value = "600", value_parser = parse_seconds)]
     pub timeout: Duration,
-    pub env_file: PathBuf,
     /// Expected order JSON lines to compare the output with (every field but `duplicates`).
+    #[arg(long, value_name = "ORDERS.jsonl")]
     pub expect: Option<PathBuf>,
+}
+
+fn parse_seconds(s: &str) -> Result<Duration, String> {
+    s.parse()
+        .map(Duration::from_secs)
+        .map_err(|_| format!("{s}: not a number of seconds"))
+}
+
+impl DemoArgs {
+    /// The ledger to upload: the one given, else the sample.
+    pub fn ledger(&self) -> PathBuf {
+        self.ledger
+            .clone()
+            .unwrap_or_else(|| crate::stack::repo_root().join("infra/samples/demo.jsonl"))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -45,50 +64,16 @@ pub enum DemoError {
     Ledger { state: String, error: String },
 }
 
-/// Parses `[LEDGER] [--lambda-endpoint URL] [--timeout SECONDS]`.
-pub fn parse_args(
-    args: impl Iterator<Item = String>,
-    default_ledger: PathBuf,
-) -> Result<DemoArgs, String> {
-    let mut out = DemoArgs {
-        ledger: default_ledger,
-        lambda_endpoint: "http://127.0.0.1:9000".into(),
-        timeout: Duration::from_secs(600),
-        env_file: Stack::default_env_file(),
-        expect: None,
-    };
-    let mut args = args.peekable();
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--lambda-endpoint" => {
-                out.lambda_endpoint = args.next().ok_or("--lambda-endpoint needs a URL")?
-            }
-            "--timeout" => {
-                let s = args.next().ok_or("--timeout needs seconds")?;
-                out.timeout = Duration::from_secs(
-                    s.parse()
-                        .map_err(|_| format!("--timeout {s}: not a number of seconds"))?,
-                );
-            }
-            "--env-file" => out.env_file = args.next().ok_or("--env-file needs a path")?.into(),
-            "--expect" => out.expect = Some(args.next().ok_or("--expect needs a path")?.into()),
-            flag if flag.starts_with("--") => return Err(format!("unknown option {flag}")),
-            path => out.ledger = path.into(),
-        }
-    }
-    Ok(out)
-}
-
 /// Uploads the ledger under `ledgers/`, runs the mappings against the real binaries until
 /// everything settled, prints each order the ledger reached to `out`; progress to stderr.
 pub async fn run(args: &DemoArgs, out: &mut impl Write) -> Result<(), DemoError> {
-    let stack = Stack::load(&args.env_file)?;
-    let bytes = std::fs::read(&args.ledger).map_err(|source| DemoError::Read {
-        path: args.ledger.clone(),
+    let stack = Stack::load().await?;
+    let ledger = args.ledger();
+    let bytes = std::fs::read(&ledger).map_err(|source| DemoError::Read {
+        path: ledger.clone(),
         source,
     })?;
-    let name = args
-        .ledger
+    let name = ledger
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "ledger.jsonl".into());
@@ -105,7 +90,7 @@ pub async fn run(args: &DemoArgs, out: &mut impl Write) -> Result<(), DemoError>
 
     eprintln!(
         "[demo] uploading {} ({} bytes) as s3://{}/{key}",
-        args.ledger.display(),
+        ledger.display(),
         bytes.len(),
         pipeline.stack.bucket
     );

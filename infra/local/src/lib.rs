@@ -1,7 +1,12 @@
-//! Local driver for ledger convoy: plays Lambda's part against an emulator (LocalStack).
+//! Local driver for ledger convoy: plays Lambda's part against an emulator (LocalStack), and
+//! the logic of the local scripts (provisioning, readiness, the stack's settings).
 //!
 //! # Layout
-//! - [`stack`]: where the provisioned resources are (`.local/stack.env`).
+//! - [`cli`]: the `convoy-local` commands and their arguments.
+//! - [`stack`]: the emulator and the provisioned stack (its CloudFormation outputs).
+//! - [`provision`]: `sam deploy` of the template's resources, skipped when unchanged.
+//! - [`notify`]: the S3 → ledger queue notification (test events drained, `--check`).
+//! - [`localstack`]: LocalStack's health and a DynamoDB round trip.
 //! - [`event`]: SQS messages shaped into the event Lambda delivers.
 //! - [`function`]: functions to invoke — over Lambda's Invoke API (`cargo lambda watch`)
 //!   or in-process.
@@ -16,3 +21,8 @@ pub mod function;
 pub mod mapping;
 pub mod pipeline;
 pub mod stack;
+
+pub mod cli;
+pub mod localstack;
+pub mod notify;
+pub mod provision;

@@ -19,7 +19,7 @@ pub enum MappingError {
         action: &'static str,
         queue: String,
         #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
+        source: convoy_core::BoxError,
     },
     #[error("queue {0} has no QueueArn attribute")]
     NoArn(String),

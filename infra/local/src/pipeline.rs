@@ -4,9 +4,9 @@
 use crate::function::LambdaFunction;
 use crate::mapping::{Mapping, MappingConfig, MappingError, Stats};
 use crate::stack::Stack;
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::SdkConfig;
 use aws_sdk_sqs::types::QueueAttributeName;
-use convoy_core::{OrderId, OrderView};
+use convoy_core::{BoxError, OrderId, OrderView};
 use convoy_store::{DynamoOrderStore, OrderReader};
 use ledger::{LedgerStatus, State};
 use ledger_format::{kind_of_key, Decoder, Parsed};
@@ -16,8 +16,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -48,18 +46,6 @@ pub enum PipelineError {
 fn emulator(what: impl Into<String>) -> impl FnOnce(BoxError) -> PipelineError {
     let what = what.into();
     move |source| PipelineError::Emulator { what, source }
-}
-
-/// SDK configuration for the emulator named in the stack (dummy credentials).
-pub async fn sdk_config(stack: &Stack) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(&stack.endpoint_url)
-        .region(aws_config::Region::new(stack.region.clone()))
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-            "test", "test", None, None, "emulator",
-        ))
-        .load()
-        .await
 }
 
 /// Clients for one stack.
@@ -133,7 +119,7 @@ impl QueueDepth {
 
 impl Pipeline {
     pub async fn connect(stack: Stack) -> Pipeline {
-        let sdk = sdk_config(&stack).await;
+        let sdk = stack.emulator().sdk_config().await;
         Pipeline {
             s3: ledger::aws::s3_client(&sdk),
             sqs: aws_sdk_sqs::Client::new(&sdk),

@@ -1,0 +1,161 @@
+//! The command line: `convoy-local <command>`, each command parsed into its arguments and run.
+
+use crate::demo::{self, DemoArgs, DemoError};
+use crate::localstack::{self, LocalStackError};
+use crate::provision::{self, ProvisionArgs, ProvisionError};
+use crate::stack::{Emulator, Stack, StackError};
+use std::io::Write;
+use std::time::Duration;
+
+/// The local driver of ledger convoy: the emulator's stack and the pipeline on it.
+///
+/// The emulator is at `AWS_ENDPOINT_URL` (default http://127.0.0.1:4566), the stack is
+/// `CONVOY_STACK_NAME` (default ledger-convoy); credentials are always dummy ones.
+#[derive(Debug, clap::Parser)]
+#[command(name = "convoy-local")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// The main job: one ledger through the pipeline, against the real binaries behind
+    /// Lambda's Invoke API; every order it reached printed as one JSON line.
+    Demo(DemoArgs),
+    /// Prints the stack's outputs and the emulator's settings as shell `export` lines:
+    /// eval "$(target/debug/convoy-local env)".
+    Env,
+    /// Deploys template.yaml's resources (DeployFunctions=false) with `sam deploy`.
+    Provision(ProvisionArgs),
+    /// Succeeds when LocalStack reports every service available or running.
+    Health(HealthArgs),
+    /// A DynamoDB round trip through the emulator; prints how long it took, in seconds.
+    Smoke {
+        /// Fail after this many seconds.
+        #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+        timeout: u64,
+    },
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct HealthArgs {
+    /// The services that must be up.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "s3,sqs,dynamodb,cloudformation,sts,iam,logs,ssm"
+    )]
+    pub services: Vec<String>,
+    /// Wait up to this many seconds for them (0: look once).
+    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+    pub wait: u64,
+    /// Fail at once when this process (LocalStack starting) has exited.
+    #[arg(long)]
+    pub pid: Option<u32>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error(transparent)]
+    Demo(#[from] DemoError),
+    #[error(transparent)]
+    Stack(#[from] StackError),
+    #[error(transparent)]
+    Provision(#[from] ProvisionError),
+    #[error(transparent)]
+    LocalStack(#[from] LocalStackError),
+    #[error("writing the output")]
+    Write(#[source] std::io::Error),
+}
+
+impl Command {
+    /// Runs the command; its results to `out`, progress to stderr.
+    pub async fn run(&self, out: &mut impl Write) -> Result<(), CommandError> {
+        let emulator = Emulator::from_env();
+        match self {
+            Command::Demo(args) => demo::run(args, out).await?,
+            Command::Env => {
+                let exports = Stack::load().await?.exports();
+                out.write_all(exports.as_bytes())
+                    .map_err(CommandError::Write)?;
+            }
+            Command::Provision(args) => {
+                provision::provision(args, &emulator).await?;
+            }
+            Command::Health(args) => {
+                let wanted: Vec<&str> = args.services.iter().map(String::as_str).collect();
+                let wait = Duration::from_secs(args.wait);
+                let took = localstack::wait_healthy(&emulator, &wanted, wait, args.pid).await?;
+                writeln!(out, "{}", took.as_secs()).map_err(CommandError::Write)?;
+            }
+            Command::Smoke { timeout } => {
+                let limit = Duration::from_secs(*timeout);
+                let took = localstack::dynamodb_smoke(&emulator, limit).await?;
+                writeln!(out, "{:.2}", took.as_secs_f64()).map_err(CommandError::Write)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn parse(argv: &str) -> Result<Command, clap::Error> {
+        Cli::try_parse_from(std::iter::once("convoy-local").chain(argv.split_whitespace()))
+            .map(|c| c.command)
+    }
+
+    #[test]
+    fn demo_arguments() {
+        let Ok(Command::Demo(args)) = parse(
+            "demo my.jsonl --expect my.expected --timeout 30 --lambda-endpoint http://127.0.0.1:9001",
+        ) else {
+            panic!("not a demo");
+        };
+        assert_eq!(args.ledger(), std::path::Path::new("my.jsonl"));
+        assert_eq!(
+            args.expect.as_deref(),
+            Some(std::path::Path::new("my.expected"))
+        );
+        assert_eq!(args.timeout, Duration::from_secs(30));
+        assert_eq!(args.lambda_endpoint, "http://127.0.0.1:9001");
+    }
+
+    #[test]
+    fn demo_defaults() {
+        let Ok(Command::Demo(args)) = parse("demo") else {
+            panic!("not a demo");
+        };
+        assert!(args.ledger().ends_with("infra/samples/demo.jsonl"));
+        assert_eq!(args.expect, None);
+        assert_eq!(args.timeout, Duration::from_secs(600));
+        assert_eq!(args.lambda_endpoint, "http://127.0.0.1:9000");
+    }
+
+    #[test]
+    fn bad_arguments_are_refused() {
+        assert!(parse("demo --timeout soon").is_err());
+        assert!(parse("demo --env-file .local/stack.env").is_err());
+        assert!(parse("demo a.jsonl b.jsonl").is_err());
+        assert!(parse("").is_err());
+        assert!(parse("env --extra").is_err());
+    }
+
+    #[test]
+    fn health_arguments() {
+        let Ok(Command::Health(args)) = parse("health --services s3,sqs --wait 90 --pid 42") else {
+            panic!("not health");
+        };
+        assert_eq!(args.services, ["s3", "sqs"]);
+        assert_eq!((args.wait, args.pid), (90, Some(42)));
+        let Ok(Command::Health(args)) = parse("health") else {
+            panic!("not health");
+        };
+        assert_eq!(args.services.len(), 8);
+        assert_eq!((args.wait, args.pid), (0, None));
+    }
+}
