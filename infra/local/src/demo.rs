@@ -60,8 +60,52 @@ pub enum DemoError {
     Write(#[source] std::io::Error),
     #[error("the output differs from {path}:\n{diff}")]
     Mismatch { path: PathBuf, diff: String },
-    #[error("the ledger ended {state}: {error}")]
-    Ledger { state: String, error: String },
+    #[error("the ledger {key} ended {state}: {error}")]
+    Ledger {
+        key: String,
+        state: String,
+        error: String,
+    },
+    #[error("{}", dead_letter_summary(.0))]
+    DeadLetters(Vec<(&'static str, u64)>),
+}
+
+/// How many refused lines the demo echoes to stderr; the rest are in the rejects report.
+const REFUSED_SHOWN: usize = 20;
+
+fn dead_letter_summary(queues: &[(&'static str, u64)]) -> String {
+    let parts: Vec<String> = queues
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(name, n)| format!("{n} in the {name}"))
+        .collect();
+    format!(
+        "messages are waiting in a dead-letter queue ({}): the demo is not done",
+        parts.join(", ")
+    )
+}
+
+/// How the run ended, for the exit code: `Ok` when every ledger is `done` and both
+/// dead-letter queues are empty (orders waiting on a gap are data, not a failure); else
+/// the dead letters first, then the first ledger that did not end `done`.
+pub fn verdict<'a>(
+    ledgers: impl IntoIterator<Item = (&'a str, State, Option<&'a str>)>,
+    dead_letters: &[(&'static str, u64)],
+) -> Result<(), DemoError> {
+    if dead_letters.iter().any(|(_, n)| *n > 0) {
+        return Err(DemoError::DeadLetters(dead_letters.to_vec()));
+    }
+    match ledgers
+        .into_iter()
+        .find(|(_, state, _)| *state != State::Done)
+    {
+        Some((key, state, error)) => Err(DemoError::Ledger {
+            key: key.to_owned(),
+            state: state.to_string(),
+            error: error.unwrap_or_default().to_owned(),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Uploads the ledger under `ledgers/`, runs the mappings against the real binaries until
@@ -126,8 +170,15 @@ pub async fn run(args: &DemoArgs, out: &mut impl Write) -> Result<(), DemoError>
     }
     for key in statuses.iter().filter_map(|s| s.rejects_key.as_ref()) {
         if let Some(report) = pipeline.read_object(key).await? {
-            for line in report.lines() {
+            for line in report.lines().take(REFUSED_SHOWN) {
                 eprintln!("[demo] refused: {line}");
+            }
+            let more = report.lines().count().saturating_sub(REFUSED_SHOWN);
+            if more > 0 {
+                eprintln!(
+                    "[demo] … and {more} more refused lines in s3://{}/{key}",
+                    pipeline.stack.bucket
+                );
             }
         }
     }
@@ -135,6 +186,30 @@ pub async fn run(args: &DemoArgs, out: &mut impl Write) -> Result<(), DemoError>
     for view in &views {
         writeln!(out, "{}", view.to_json_line()).map_err(DemoError::Write)?;
     }
+    for view in views.iter().filter(|v| !v.parked.is_empty()) {
+        eprintln!(
+            "[demo] order {} waits on seq {} ({} parked)",
+            view.order_id,
+            view.next_seq,
+            view.parked.len()
+        );
+    }
+    let dead_letters = [
+        (
+            "ledger dead-letter queue",
+            pipeline
+                .depth(&pipeline.stack.ledger_dlq_url)
+                .await?
+                .visible,
+        ),
+        (
+            "transactions dead-letter queue",
+            pipeline
+                .depth(&pipeline.stack.transactions_dlq_url)
+                .await?
+                .visible,
+        ),
+    ];
     if let Some(path) = &args.expect {
         let text = std::fs::read_to_string(path).map_err(|source| DemoError::Read {
             path: path.clone(),
@@ -153,13 +228,12 @@ pub async fn run(args: &DemoArgs, out: &mut impl Write) -> Result<(), DemoError>
             views.len()
         );
     }
-    match statuses.iter().find(|s| s.state != State::Done) {
-        Some(s) => Err(DemoError::Ledger {
-            state: s.state.to_string(),
-            error: s.error.clone().unwrap_or_default(),
-        }),
-        None => Ok(()),
-    }
+    verdict(
+        statuses
+            .iter()
+            .map(|s| (s.key.as_str(), s.state, s.error.as_deref())),
+        &dead_letters,
+    )
 }
 
 /// Compares order JSON lines by `order_id`, on every field but `duplicates` (which depends on
@@ -201,6 +275,49 @@ pub fn compare_orders(expected: &str, got: &[String]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const EMPTY: [(&str, u64); 2] = [
+        ("ledger dead-letter queue", 0),
+        ("transactions dead-letter queue", 0),
+    ];
+
+    #[test]
+    fn done_ledgers_and_empty_dead_letter_queues_succeed() {
+        let ledgers = [
+            ("ledgers/a.jsonl", State::Done, None),
+            ("ledgers/b.csv", State::Done, None),
+        ];
+        assert!(verdict(ledgers, &EMPTY).is_ok());
+    }
+
+    #[test]
+    fn a_dead_letter_fails_even_when_every_ledger_is_done() {
+        let dead = [
+            ("ledger dead-letter queue", 0),
+            ("transactions dead-letter queue", 10),
+        ];
+        let e = verdict([("ledgers/a.jsonl", State::Done, None)], &dead).unwrap_err();
+        assert!(matches!(e, DemoError::DeadLetters(_)), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "messages are waiting in a dead-letter queue (10 in the transactions dead-letter queue): the demo is not done"
+        );
+    }
+
+    #[test]
+    fn a_failed_or_unsupported_ledger_fails_with_its_reason() {
+        for state in [State::Failed, State::Unsupported, State::Processing] {
+            let ledgers = [
+                ("ledgers/a.jsonl", State::Done, None),
+                ("ledgers/b.txt", state, Some("no such format")),
+            ];
+            let e = verdict(ledgers, &EMPTY).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!("the ledger ledgers/b.txt ended {state}: no such format")
+            );
+        }
+    }
 
     #[test]
     fn compares_every_field_but_duplicates() {

@@ -1,4 +1,9 @@
 //! `convoy-local <command>`: the local driver (see `convoy-local --help`).
+//!
+//! Exit codes: 0 = done (for `demo`: every ledger `done` and both dead-letter queues
+//! empty; orders waiting on a gap are listed, not failures); 1 = anything else (a message
+//! in a dead-letter queue, a ledger `failed` or `unsupported`, a missing stack, …);
+//! 2 = a usage error.
 
 use clap::Parser;
 use convoy_local::cli::Cli;
