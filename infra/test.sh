@@ -74,7 +74,7 @@ esac
 # cargo-lambda finds zig through the tools venv's python (`python3 -m ziglang`).
 PATH="$CONVOY_TOOLS_VENV/bin:$PATH" SAM_CLI_TELEMETRY=0 SAM_BUILD_MODE="$mode" \
   "$CONVOY_TOOLS_VENV/bin/sam" build \
-  --template template.yaml --build-dir "$CONVOY_LOCAL_DIR/sam-build" \
+  --config-env ci --template template.yaml --build-dir "$CONVOY_LOCAL_DIR/sam-build" \
   --parameter-overrides "Architecture=$arch" >&2
 for fn in LedgerFunction ConsumerFunction; do
   [[ -x "$CONVOY_LOCAL_DIR/sam-build/$fn/bootstrap" ]] || die "sam build made no $fn/bootstrap"
