@@ -262,6 +262,18 @@ async fn batches_overlap_but_never_share_a_group() {
     );
 }
 
+/// Every valid transaction of `text` was accepted exactly once, each order's in order;
+/// returns how many there are.
+fn assert_sent_once_in_group_order(h: &TestHandler, key: &str, name: &str, text: &str) -> usize {
+    let accepted = h.publisher.accepted();
+    let (want, _) = reference(key, text.as_bytes());
+    assert_eq!(accepted.len(), want.len(), "{name}: each once");
+    let lines: HashSet<u64> = accepted.iter().map(|m| m.line).collect();
+    assert_eq!(lines.len(), want.len(), "{name}: no line twice");
+    assert_group_order(&accepted);
+    want.len()
+}
+
 #[tokio::test(start_paused = true)]
 async fn partially_failed_batches_are_retried_without_reordering_a_group() {
     for (name, text) in vectors::ALL.iter().map(|v| (v.name, v.ledger)) {
@@ -274,19 +286,11 @@ async fn partially_failed_batches_are_retried_without_reordering_a_group() {
         h.handle(put_event(&key, "e"), far_deadline())
             .await
             .unwrap();
-        let accepted = h.publisher.accepted();
-        let (want, _) = reference(&key, text.as_bytes());
-        assert_eq!(accepted.len(), want.len(), "{name}: each once");
-        let lines: HashSet<u64> = accepted.iter().map(|m| m.line).collect();
-        assert_eq!(lines.len(), want.len(), "{name}: no line twice");
-        assert_group_order(&accepted);
+        let sent = assert_sent_once_in_group_order(&h, &key, name, text);
         let failed = h.publisher.log.lock().unwrap().failed.len();
         assert!(failed > 0, "{name}: failures were injected");
         let status = h.status.get_now(BUCKET, &key).unwrap();
-        assert_eq!(
-            (status.state, status.sent),
-            (State::Done, want.len() as u64)
-        );
+        assert_eq!((status.state, status.sent), (State::Done, sent as u64));
     }
 }
 
@@ -392,19 +396,11 @@ async fn throttled_calls_are_retried_and_the_ledger_is_done() {
         h.handle(put_event(&key, "e"), far_deadline())
             .await
             .unwrap();
-        let accepted = h.publisher.accepted();
-        let (want, _) = reference(&key, text.as_bytes());
-        assert_eq!(accepted.len(), want.len(), "{name}: each once");
-        let lines: HashSet<u64> = accepted.iter().map(|m| m.line).collect();
-        assert_eq!(lines.len(), want.len(), "{name}: no line twice");
-        assert_group_order(&accepted);
+        let sent = assert_sent_once_in_group_order(&h, &key, name, text);
         let failed_calls = h.publisher.log.lock().unwrap().failed_calls;
         assert!(failed_calls > 0, "{name}: failures were injected");
         let status = h.status.get_now(BUCKET, &key).unwrap();
-        assert_eq!(
-            (status.state, status.sent),
-            (State::Done, want.len() as u64)
-        );
+        assert_eq!((status.state, status.sent), (State::Done, sent as u64));
     }
 }
 
