@@ -77,6 +77,21 @@ pub fn order(rng: &mut fastrand::Rng, order_id: &str) -> Vec<Value> {
         .collect()
 }
 
+/// A long order: created, then `items` items added, then paid — `items + 2` lines in `seq`
+/// order (reverse them to make the consumer park all but one, then drain them).
+pub fn long_order(rng: &mut fastrand::Rng, order_id: &str, items: usize) -> Vec<Value> {
+    let mut lines =
+        vec![json!({"order_id": order_id, "seq": 1, "op": "create", "currency": "EUR"})];
+    for i in 0..items {
+        lines.push(json!({
+            "order_id": order_id, "seq": i + 2, "op": "add",
+            "txn_id": format!("L{i}"), "amount": amount(rng),
+        }));
+    }
+    lines.push(json!({"order_id": order_id, "seq": items + 2, "op": "pay"}));
+    lines
+}
+
 /// The lives of the given orders, from `seed`.
 pub fn orders(seed: u64, ids: &[String]) -> Vec<Vec<Value>> {
     let mut rng = fastrand::Rng::with_seed(seed);

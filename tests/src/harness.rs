@@ -11,7 +11,7 @@ use convoy_local::stack::{Stack, StackError};
 use convoy_store::{DynamoOrderStore, OrderReader, OrderStore, StoreError};
 use futures::{FutureExt, StreamExt, TryStreamExt};
 use ledger::aws::{DynamoStatusStore, S3Rejects, S3Source, SqsPublisher};
-use ledger::LedgerStatus;
+use ledger::{LedgerStatus, TransactionPublisher};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::panic::AssertUnwindSafe;
@@ -58,6 +58,8 @@ pub enum HarnessError {
     Store(#[source] StoreError),
     #[error("sending a transaction to the transactions queue")]
     Send(#[source] BoxError),
+    #[error("reading the settings of queue {0}")]
+    Queue(String, #[source] BoxError),
     #[error("order {0} does not serialize as JSON")]
     View(String, #[source] serde_json::Error),
 }
@@ -113,18 +115,34 @@ impl Harness {
 
     /// The ledger function's handler in-process, built as the Lambda builds it.
     pub fn ledger_function(&self) -> AwsLedger {
-        let stack = &self.pipeline.stack;
-        let config = ledger::Config {
-            transactions_queue_url: stack.transactions_queue_url.clone(),
-            table_name: stack.table_name.clone(),
-        };
+        self.ledger_function_with(|publisher| publisher)
+    }
+
+    /// The ledger function's handler in-process, its publisher wrapped by `wrap` (to inject
+    /// faults into what it sends).
+    pub fn ledger_function_with<P: TransactionPublisher>(
+        &self,
+        wrap: impl FnOnce(SqsPublisher) -> P,
+    ) -> InProcessLedger<S3Source, P, S3Rejects, DynamoStatusStore> {
+        let p = &self.pipeline;
         let options = ledger::HandlerOptions {
             deadline_margin: Duration::from_secs(5),
             progress_every: Duration::from_secs(1),
             ..ledger::HandlerOptions::default()
         };
+        let publisher = SqsPublisher::new(p.sqs.clone(), p.stack.transactions_queue_url.clone());
+        let status = DynamoStatusStore::new(
+            aws_sdk_dynamodb::Client::new(&p.sdk),
+            p.stack.table_name.clone(),
+        );
         InProcessLedger {
-            handler: ledger::aws::build_handler_with(&self.pipeline.sdk, &config, options),
+            handler: ledger::Handler::new(
+                S3Source::new(p.s3.clone()),
+                wrap(publisher),
+                S3Rejects::new(p.s3.clone()),
+                status,
+                options,
+            ),
             timeout: LEDGER_TIMEOUT,
         }
     }
@@ -191,10 +209,20 @@ impl Harness {
         running: &Running,
         uploads: &[Upload],
     ) -> Result<Vec<LedgerStatus>, HarnessError> {
+        self.settle_within(running, uploads, SETTLE_TIMEOUT).await
+    }
+
+    /// As [`Harness::settle`], waiting at most `timeout`.
+    pub async fn settle_within(
+        &self,
+        running: &Running,
+        uploads: &[Upload],
+        timeout: Duration,
+    ) -> Result<Vec<LedgerStatus>, HarnessError> {
         let run = &self.run;
         Ok(self
             .pipeline
-            .wait_settled(running, uploads, SETTLE_TIMEOUT, |state| {
+            .wait_settled(running, uploads, timeout, |state| {
                 eprintln!("[{run}] waiting: {state}")
             })
             .await?)
@@ -252,6 +280,35 @@ impl Harness {
                     .map_err(|e| HarnessError::View(id, e))
             })
             .collect()
+    }
+
+    /// The transactions queue's visibility timeout and its redrive policy's maxReceiveCount.
+    pub async fn transactions_queue_settings(&self) -> Result<(Duration, u64), HarnessError> {
+        use aws_sdk_sqs::types::QueueAttributeName as A;
+        let queue = &self.pipeline.stack.transactions_queue_url;
+        let out = self
+            .pipeline
+            .sqs
+            .get_queue_attributes()
+            .queue_url(queue)
+            .attribute_names(A::VisibilityTimeout)
+            .attribute_names(A::RedrivePolicy)
+            .send()
+            .await
+            .map_err(|e| HarnessError::Queue(queue.clone(), Box::new(e)))?;
+        let attrs = out.attributes();
+        let get = |a: A| attrs.and_then(|m| m.get(&a)).cloned().unwrap_or_default();
+        let visibility = get(A::VisibilityTimeout).parse().unwrap_or(0);
+        let redrive: Value = serde_json::from_str(&get(A::RedrivePolicy)).unwrap_or_default();
+        let max = &redrive["maxReceiveCount"];
+        let max = max.as_u64().or_else(|| max.as_str()?.parse().ok());
+        match (visibility, max) {
+            (v, Some(max)) if v > 0 => Ok((Duration::from_secs(v), max)),
+            _ => Err(HarnessError::Queue(
+                queue.clone(),
+                format!("no VisibilityTimeout or maxReceiveCount in {attrs:?}").into(),
+            )),
+        }
     }
 
     /// Sends one transaction (wire JSON) straight to the transactions queue with its own

@@ -17,8 +17,11 @@
 //! - [`vectors`]: the conformance vectors of `fixtures/vectors/`, rewritten for one run.
 //! - [`generate`]: deterministic order life cycles as ledger lines.
 //! - [`model`]: the expected views, from the order state machine applied in `seq` order.
+//! - [`chaos`]: the fault-injection suite's faults, as wrappers around a function or a port.
+//! - [`tally`]: the suite's counts (lost, applied twice, out of order) against the model.
 //! - [`check`]: comparing views (contract section 4), rejects reports and status records.
 
+pub mod chaos;
 pub mod check;
 pub mod generate;
 pub mod harness;
@@ -26,6 +29,7 @@ pub mod inprocess;
 pub mod model;
 pub mod rewrite;
 pub mod stores;
+pub mod tally;
 pub mod vectors;
 
 pub use harness::{Harness, HarnessError};

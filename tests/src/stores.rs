@@ -2,7 +2,7 @@
 //! commit with its time and resulting state. (A store in an `Arc` is itself a store, so a
 //! test can keep a handle on the one it gave away.)
 
-use convoy_core::sequencer::{Need, Step};
+use convoy_core::sequencer::{Change, Need, Step};
 use convoy_core::{OrderId, OrderState, Seq, Transaction};
 use convoy_store::{Fact, OrderStore, StoreError, Version};
 use std::sync::{Mutex, MutexGuard};
@@ -15,6 +15,8 @@ pub struct Commit {
     pub at: Instant,
     /// The order's state after the commit.
     pub state: OrderState,
+    /// The `seq`s whose history entries the commit wrote (processed: applied or rejected).
+    pub recorded: Vec<u64>,
 }
 
 /// Records the successful commits of the store it wraps.
@@ -83,6 +85,14 @@ impl<S: OrderStore + Send> OrderStore for Recording<S> {
             order_id: id.to_string(),
             at: Instant::now(),
             state: step.state.clone(),
+            recorded: step
+                .changes
+                .iter()
+                .filter_map(|c| match c {
+                    Change::Record(seq, _) => Some(seq.get()),
+                    _ => None,
+                })
+                .collect(),
         });
         Ok(version)
     }

@@ -7,7 +7,6 @@
 // A test file throughout: a failed unwrap is a failed test, helpers included.
 #![allow(clippy::unwrap_used)]
 
-use aws_sdk_sqs::types::QueueAttributeName;
 use convoy_core::OrderId;
 use convoy_store::{FailingStore, Fault};
 use convoy_tests::inprocess::InProcessConsumer;
@@ -18,34 +17,11 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// The transactions queue's visibility timeout and maxReceiveCount.
-async fn queue_settings(h: &Harness) -> (Duration, u64) {
-    let out = h
-        .pipeline
-        .sqs
-        .get_queue_attributes()
-        .queue_url(&h.pipeline.stack.transactions_queue_url)
-        .attribute_names(QueueAttributeName::VisibilityTimeout)
-        .attribute_names(QueueAttributeName::RedrivePolicy)
-        .send()
-        .await
-        .unwrap();
-    let attrs = out.attributes().unwrap();
-    let vt = attrs[&QueueAttributeName::VisibilityTimeout]
-        .parse()
-        .unwrap();
-    let redrive: serde_json::Value =
-        serde_json::from_str(&attrs[&QueueAttributeName::RedrivePolicy]).unwrap();
-    let max = &redrive["maxReceiveCount"];
-    let max = max.as_u64().or_else(|| max.as_str()?.parse().ok()).unwrap();
-    (Duration::from_secs(vt), max)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_failing_order_is_retried_in_order_while_the_others_go_on() {
     const FAULTS: usize = 2;
     let h = Harness::start().await.unwrap();
-    let (visibility, max_receives) = queue_settings(&h).await;
+    let (visibility, max_receives) = h.transactions_queue_settings().await.unwrap();
     assert!(
         (FAULTS as u64) + 1 < max_receives,
         "maxReceiveCount {max_receives} leaves no room for {FAULTS} failures"

@@ -78,3 +78,14 @@ impl LambdaFunction for HttpFunction {
         Ok(payload)
     }
 }
+
+/// A shared function is a function (so a test can keep a handle on the one it gave away).
+impl<F: LambdaFunction> LambdaFunction for std::sync::Arc<F> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+
+    fn invoke(&self, event: Value) -> impl Future<Output = Result<Value, InvokeError>> + Send {
+        (**self).invoke(event)
+    }
+}

@@ -1,0 +1,306 @@
+//! Faults for the fault-injection suite, as wrappers around a function or a port: each
+//! decides from a seeded generator, so a run is repeatable up to the emulator's timing.
+//!
+//! - [`Crashing`]: the function dies after its work, before its response (nothing deleted).
+//! - [`Twice`]: every batch is delivered to the function twice, at the same time.
+//! - [`CrashPoint`]: an order store whose chosen commits land, then the invocation dies.
+//! - [`Slow`]: an order store whose first commit of chosen orders waits (past the queue's
+//!   visibility timeout, say) before it is made.
+//! - [`CrashingPublisher`]: the ledger function dies mid-file, after so many messages.
+
+use convoy_core::sequencer::{Change, Need, Step};
+use convoy_core::{OrderId, OrderState, Seq, Transaction};
+use convoy_local::function::{InvokeError, LambdaFunction};
+use convoy_store::{Fact, OrderStore, StoreError, Version};
+use ledger::message::OutgoingMessage;
+use ledger::ports::{EntryFailure, PublishError};
+use ledger::TransactionPublisher;
+use serde_json::Value;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// A seeded coin shared by concurrent callers.
+#[derive(Debug)]
+pub struct Coin {
+    rng: Mutex<fastrand::Rng>,
+    /// Chance of heads, in percent.
+    percent: u8,
+}
+
+impl Coin {
+    pub fn new(seed: u64, percent: u8) -> Self {
+        Self {
+            rng: Mutex::new(fastrand::Rng::with_seed(seed)),
+            percent,
+        }
+    }
+
+    pub fn heads(&self) -> bool {
+        let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
+        rng.u8(0..100) < self.percent
+    }
+}
+
+fn crash(function: &str, what: String) -> InvokeError {
+    InvokeError::InProcess {
+        function: function.to_owned(),
+        message: what,
+    }
+}
+
+/// Runs the function, then (on heads) fails the invocation anyway: its writes are made,
+/// its response is lost, so the whole batch comes back after the visibility timeout.
+pub struct Crashing<F> {
+    pub inner: F,
+    pub coin: Coin,
+    pub crashes: AtomicU64,
+    /// At most this many crashes (so a run ends even with an unlucky seed).
+    pub limit: u64,
+}
+
+impl<F> Crashing<F> {
+    pub fn new(inner: F, coin: Coin, limit: u64) -> Self {
+        Self {
+            inner,
+            coin,
+            crashes: AtomicU64::new(0),
+            limit,
+        }
+    }
+}
+
+impl<F: LambdaFunction> LambdaFunction for Crashing<F> {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    async fn invoke(&self, event: Value) -> Result<Value, InvokeError> {
+        let response = self.inner.invoke(event).await?;
+        if self.coin.heads() && self.crashes.fetch_add(1, Ordering::SeqCst) < self.limit {
+            return Err(crash(
+                self.name(),
+                "injected crash after the work, before the response".into(),
+            ));
+        }
+        Ok(response)
+    }
+}
+
+/// Delivers every batch twice at the same time (as two pollers that received the same
+/// messages would); a record is reported failed if either invocation reports it.
+pub struct Twice<F> {
+    pub inner: F,
+}
+
+impl<F: LambdaFunction> LambdaFunction for Twice<F> {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    async fn invoke(&self, event: Value) -> Result<Value, InvokeError> {
+        let (a, b) = futures::join!(self.inner.invoke(event.clone()), self.inner.invoke(event));
+        let (a, b) = (a?, b?);
+        let mut failed: Vec<Value> = Vec::new();
+        let mut seen = HashSet::new();
+        for response in [&a, &b] {
+            let failures = response.get("batchItemFailures").and_then(Value::as_array);
+            for f in failures.into_iter().flatten() {
+                if seen.insert(f.to_string()) {
+                    failed.push(f.clone());
+                }
+            }
+        }
+        Ok(serde_json::json!({ "batchItemFailures": failed }))
+    }
+}
+
+/// The invocation crashes once one of the [`CrashPoint`] store's chosen commits has landed.
+/// Wraps the consumer; give it the store's `crashed` counter.
+pub struct CrashOnSignal<F> {
+    pub inner: F,
+    pub crashed: Arc<AtomicU64>,
+}
+
+impl<F: LambdaFunction> LambdaFunction for CrashOnSignal<F> {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    async fn invoke(&self, event: Value) -> Result<Value, InvokeError> {
+        let before = self.crashed.load(Ordering::SeqCst);
+        let response = self.inner.invoke(event).await?;
+        if self.crashed.load(Ordering::SeqCst) != before {
+            return Err(crash(
+                self.name(),
+                "injected crash after a commit, mid-batch".into(),
+            ));
+        }
+        Ok(response)
+    }
+}
+
+/// Which commits a [`CrashPoint`] lands and then crashes after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrashAt {
+    /// A commit that drains parked transactions (not the step that holds the last input).
+    Drain,
+}
+
+/// An order store whose chosen commits are written, then reported failed and counted in
+/// `crashed` (for [`CrashOnSignal`] to crash the invocation): the write is durable, the
+/// invocation that made it never returns a response.
+pub struct CrashPoint<S> {
+    pub inner: S,
+    pub at: CrashAt,
+    pub coin: Coin,
+    pub crashed: Arc<AtomicU64>,
+    pub limit: u64,
+}
+
+impl<S: OrderStore + Send + Sync> OrderStore for CrashPoint<S> {
+    async fn load(&self, id: &OrderId) -> Result<Option<(OrderState, Version)>, StoreError> {
+        self.inner.load(id).await
+    }
+
+    async fn fetch(&self, id: &OrderId, need: &Need) -> Result<Option<Fact>, StoreError> {
+        self.inner.fetch(id, need).await
+    }
+
+    async fn fetch_parked(
+        &self,
+        id: &OrderId,
+        from: Seq,
+        to: Seq,
+    ) -> Result<Vec<Transaction>, StoreError> {
+        self.inner.fetch_parked(id, from, to).await
+    }
+
+    async fn commit(
+        &self,
+        id: &OrderId,
+        expected: Option<Version>,
+        step: &Step,
+    ) -> Result<Version, StoreError> {
+        let version = self.inner.commit(id, expected, step).await?;
+        let chosen = match self.at {
+            CrashAt::Drain => step.changes.iter().any(|c| matches!(c, Change::Unpark(_))),
+        };
+        if chosen && self.coin.heads() && self.crashed.load(Ordering::SeqCst) < self.limit {
+            self.crashed.fetch_add(1, Ordering::SeqCst);
+            return Err(StoreError::Injected {
+                operation: "commit (landed, then the invocation crashed)",
+                order_id: id.to_string(),
+            });
+        }
+        Ok(version)
+    }
+}
+
+/// An order store whose first commit of each chosen order waits `delay` first.
+pub struct Slow<S> {
+    pub inner: S,
+    pub orders: HashSet<String>,
+    pub delay: Duration,
+    delayed: Mutex<HashSet<String>>,
+    pub slowed: AtomicUsize,
+}
+
+impl<S> Slow<S> {
+    pub fn new(inner: S, orders: HashSet<String>, delay: Duration) -> Self {
+        Self {
+            inner,
+            orders,
+            delay,
+            delayed: Mutex::new(HashSet::new()),
+            slowed: AtomicUsize::new(0),
+        }
+    }
+}
+
+impl<S: OrderStore + Send + Sync> OrderStore for Slow<S> {
+    async fn load(&self, id: &OrderId) -> Result<Option<(OrderState, Version)>, StoreError> {
+        self.inner.load(id).await
+    }
+
+    async fn fetch(&self, id: &OrderId, need: &Need) -> Result<Option<Fact>, StoreError> {
+        self.inner.fetch(id, need).await
+    }
+
+    async fn fetch_parked(
+        &self,
+        id: &OrderId,
+        from: Seq,
+        to: Seq,
+    ) -> Result<Vec<Transaction>, StoreError> {
+        self.inner.fetch_parked(id, from, to).await
+    }
+
+    async fn commit(
+        &self,
+        id: &OrderId,
+        expected: Option<Version>,
+        step: &Step,
+    ) -> Result<Version, StoreError> {
+        let first = self.orders.contains(id.as_str())
+            && self
+                .delayed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(id.to_string());
+        if first {
+            self.slowed.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(self.delay).await;
+        }
+        self.inner.commit(id, expected, step).await
+    }
+}
+
+/// Sends like the publisher it wraps until `after` entries are accepted; then, on its
+/// first life only, signals `crashed` and never returns (the function wrapping it in
+/// [`CrashOnNotify`] drops the invocation there, mid-file).
+pub struct CrashingPublisher<P> {
+    pub inner: P,
+    pub after: usize,
+    pub sent: AtomicUsize,
+    pub crashed: Arc<Notify>,
+    pub lives: AtomicUsize,
+}
+
+impl<P: TransactionPublisher> TransactionPublisher for CrashingPublisher<P> {
+    async fn send_batch(
+        &self,
+        batch: &[OutgoingMessage],
+    ) -> Result<Vec<EntryFailure>, PublishError> {
+        if self.lives.load(Ordering::SeqCst) == 0
+            && self.sent.fetch_add(batch.len(), Ordering::SeqCst) >= self.after
+        {
+            self.lives.store(1, Ordering::SeqCst);
+            self.crashed.notify_one();
+            std::future::pending::<()>().await;
+        }
+        self.inner.send_batch(batch).await
+    }
+}
+
+/// Drops the invocation (a crash: nothing after it runs, no response) when `crashed` is
+/// notified.
+pub struct CrashOnNotify<F> {
+    pub inner: F,
+    pub crashed: Arc<Notify>,
+}
+
+impl<F: LambdaFunction> LambdaFunction for CrashOnNotify<F> {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    async fn invoke(&self, event: Value) -> Result<Value, InvokeError> {
+        tokio::select! {
+            response = self.inner.invoke(event) => response,
+            () = self.crashed.notified() => Err(crash(self.name(), "injected crash mid-file".into())),
+        }
+    }
+}
