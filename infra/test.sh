@@ -61,6 +61,16 @@ cargo test --workspace
 step "the main job: the demo's sample through the real binaries, output checked"
 bash infra/demo.sh infra/samples/demo.jsonl --expect infra/samples/demo.jsonl.expected >/dev/null
 
+step "the main job exits 1 while a message waits in a dead-letter queue"
+eval "$(convoy_local env)"
+aws=("$CONVOY_TOOLS_VENV/bin/aws" sqs --output text)
+"${aws[@]}" send-message --queue-url "$CONVOY_TRANSACTIONS_DLQ_URL" --message-group-id ci-dead-letter \
+  --message-deduplication-id "ci-$(date +%s%N)" --message-body '{"dead":"letter"}' >/dev/null
+rc=0
+bash infra/demo.sh infra/samples/demo.jsonl >/dev/null || rc=$?
+"${aws[@]}" purge-queue --queue-url "$CONVOY_TRANSACTIONS_DLQ_URL"
+[[ "$rc" == 1 ]] || die "with a message in the transactions dead-letter queue the demo exited $rc, not 1"
+
 step "sam build: both functions with BuildMethod rust-cargolambda, for this machine's architecture"
 case "$(uname -m)" in aarch64 | arm64) arch=arm64 ;; *) arch=x86_64 ;; esac
 # A debug build by default (SAM_BUILD_MODE=debug: `cargo lambda build` without --release):

@@ -36,6 +36,15 @@ impl fmt::Display for Tally {
     }
 }
 
+/// Prints a suite's result line where CI shows it: straight to the process's stderr, which
+/// the test harness's output capture (it captures `print!` and `eprint!`) leaves alone.
+pub fn announce(line: &str) {
+    use std::io::Write;
+    let mut err = std::io::stderr().lock();
+    // A line the log could not take is not a test failure; the assertions are.
+    let _ = writeln!(err, "{line}");
+}
+
 /// Counts, from `commits` (every successful commit, in the order they succeeded) and the
 /// final `views`, what differs from the model's final `states`.
 pub fn tally(

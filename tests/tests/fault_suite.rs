@@ -17,7 +17,7 @@ use convoy_tests::chaos::{
 };
 use convoy_tests::inprocess::InProcessConsumer;
 use convoy_tests::stores::Recording;
-use convoy_tests::tally::{tally, Tally};
+use convoy_tests::tally::{announce, tally, Tally};
 use convoy_tests::{check, generate, model, Harness};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
@@ -117,8 +117,7 @@ where
         .unwrap();
         let views = h.views().await.unwrap();
         let t = tally(w.transactions, &store.commits(), &w.states, &views);
-        println!("fault suite: {name}: {t}");
-        eprintln!("fault suite: {name}: {t}");
+        announce(&format!("fault suite: {name}: {t}"));
         assert!(t.clean(), "{name}: {t}");
         check::views(&views, &w.views).unwrap();
         assert_eq!(
