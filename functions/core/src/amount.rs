@@ -1,6 +1,6 @@
 //! `Amount`: an exact decimal as the contract writes it, and its display form.
 
-use crate::field::{Field, FieldError};
+use crate::field::{quoted, Field, FieldError};
 use rust_decimal::Decimal;
 use std::fmt;
 
@@ -11,10 +11,17 @@ pub struct Amount(Decimal);
 
 impl Amount {
     pub const ZERO: Amount = Amount(Decimal::ZERO);
+    /// The most digits a ledger amount has before the point.
+    pub const MAX_INT_DIGITS: usize = 18;
+    /// The most digits a ledger amount has after the point.
+    pub const MAX_FRACTION_DIGITS: usize = 4;
+    /// The longest display form ([`fmt::Display`], the wire's) of a ledger amount:
+    /// sign, integer digits, point, fraction digits (`-999999999999999999.9999`).
+    pub const MAX_TEXT_BYTES: usize = 1 + Self::MAX_INT_DIGITS + 1 + Self::MAX_FRACTION_DIGITS;
 
     /// Parses the text of an amount exactly as written in the ledger, naming what is wrong.
     pub fn parse(s: &str) -> Result<Self, FieldError> {
-        let bad = |why: &str| FieldError::new(Field::Amount, format!("{s:?} {why}"));
+        let bad = |why: &str| FieldError::new(Field::Amount, format!("{} {why}", quoted(s)));
         let digits = s.strip_prefix('-').unwrap_or(s);
         let (int, frac) = match digits.split_once('.') {
             Some((i, f)) => (i, Some(f)),
@@ -26,7 +33,7 @@ impl Amount {
                 "is not a decimal number written as -?[0-9]{1,18}(.[0-9]{1,4})?",
             ));
         }
-        if int.len() > 18 {
+        if int.len() > Self::MAX_INT_DIGITS {
             return Err(bad("has more than 18 integer digits"));
         }
         if let Some(f) = frac {
@@ -35,7 +42,7 @@ impl Amount {
                     "is not a decimal number written as -?[0-9]{1,18}(.[0-9]{1,4})?",
                 ));
             }
-            if f.len() > 4 {
+            if f.len() > Self::MAX_FRACTION_DIGITS {
                 return Err(bad("has more than 4 fraction digits"));
             }
         }

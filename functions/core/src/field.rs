@@ -30,7 +30,7 @@ impl Field {
     ];
 
     /// The field's name as it appears in a ledger (JSON key or CSV column).
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Field::OrderId => "order_id",
             Field::Seq => "seq",
@@ -69,5 +69,35 @@ impl FieldError {
             field,
             reason: reason.into(),
         }
+    }
+}
+
+/// The most characters of a value that a reason quotes ([`quoted`]).
+pub const MAX_QUOTED_CHARS: usize = 64;
+
+/// `value` quoted for a reason, as `{:?}` shows it, cut after [`MAX_QUOTED_CHARS`]
+/// characters (then `…` follows the closing quote): a reason names the value without
+/// repeating a line's worth of it.
+pub fn quoted(value: &str) -> String {
+    match value.char_indices().nth(MAX_QUOTED_CHARS) {
+        None => format!("{value:?}"),
+        Some((cut, _)) => format!("{:?}…", &value[..cut]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_values_are_cut_after_64_characters() {
+        assert_eq!(quoted("1e2"), "\"1e2\"");
+        let exact = "é".repeat(MAX_QUOTED_CHARS);
+        assert_eq!(quoted(&exact), format!("{exact:?}"));
+        let long = "x".repeat(10_000);
+        assert_eq!(
+            quoted(&long),
+            format!("{:?}…", "x".repeat(MAX_QUOTED_CHARS))
+        );
     }
 }

@@ -10,12 +10,15 @@
 //! - [`sequencer`]: per-order sequencing — applied, parked, duplicate, conflict (section 3).
 //! - [`view`]: the JSON a user sees for an order (section 4).
 //! - [`error_chain`]: [`BoxError`] and [`chain`], the one way errors and causes are shown.
+//! - [`bounds`]: worst-case JSON sizes of transactions, history entries and order states,
+//!   derived from the bounds of the fields (for the SQS and DynamoDB limits).
 //!
 //! Test support, behind the `testing` feature (never in a production build):
 //! - `memory`: an in-memory order book over the sequencer, for tests and references.
 //! - `vectors`: the conformance vectors of the contract, the one list of them.
 
 pub mod amount;
+pub mod bounds;
 pub mod error_chain;
 pub mod field;
 #[cfg(any(test, feature = "testing"))]

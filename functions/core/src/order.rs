@@ -7,6 +7,10 @@ use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::fmt;
 
+/// The most items an order holds: an `add` beyond them is rejected. Bounds the order's
+/// stored state (see [`crate::bounds::MAX_STATE_JSON_BYTES`]) and its total.
+pub const MAX_ITEMS: usize = 256;
+
 /// Where an order is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -21,7 +25,18 @@ pub enum Status {
 }
 
 impl Status {
-    pub fn as_str(self) -> &'static str {
+    /// Every status.
+    pub const ALL: [Status; 7] = [
+        Status::New,
+        Status::Open,
+        Status::Paid,
+        Status::Shipped,
+        Status::Completed,
+        Status::Canceled,
+        Status::Deleted,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
         match self {
             Status::New => "new",
             Status::Open => "open",
@@ -52,6 +67,8 @@ pub enum Rejection {
     NoSuchItem { txn_id: TxnId },
     #[error("pay needs at least one item")]
     NoItems,
+    #[error("the order already holds {limit} items, the most it may hold")]
+    TooManyItems { limit: usize },
 }
 
 /// The state of one order: what the state machine changes and the sequencing counters.
@@ -109,6 +126,9 @@ impl OrderState {
                     return Err(Rejection::ItemExists {
                         txn_id: txn_id.clone(),
                     });
+                }
+                if self.items.len() >= MAX_ITEMS {
+                    return Err(Rejection::TooManyItems { limit: MAX_ITEMS });
                 }
                 self.items.insert(txn_id.clone(), *amount);
                 self.total = self.total + *amount;
@@ -266,6 +286,27 @@ mod tests {
             Err(Rejection::ItemExists { .. })
         ));
         assert_eq!(o.total.to_string(), "12.50");
+    }
+
+    #[test]
+    fn an_add_beyond_the_most_items_is_rejected_a_modify_is_not() {
+        let mut o = order();
+        o.apply(&content(CREATE)).unwrap();
+        for i in 0..MAX_ITEMS {
+            let add =
+                format!(r#"{{"order_id":"A-1","seq":2,"op":"add","txn_id":"t{i}","amount":"1"}}"#);
+            o.apply(&content(&add)).unwrap();
+        }
+        let before = o.clone();
+        let one_more = r#"{"order_id":"A-1","seq":2,"op":"add","txn_id":"more","amount":"1"}"#;
+        assert_eq!(
+            o.apply(&content(one_more)),
+            Err(Rejection::TooManyItems { limit: MAX_ITEMS })
+        );
+        assert_eq!(o, before);
+        let modify = r#"{"order_id":"A-1","seq":2,"op":"modify","txn_id":"t0","amount":"2"}"#;
+        o.apply(&content(modify)).unwrap();
+        assert_eq!(o.total.to_string(), format!("{}.00", MAX_ITEMS + 1));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `Transaction`: one validated ledger line, its content and its content fingerprint.
 
 use crate::amount::Amount;
-use crate::field::{Field, FieldError};
+use crate::field::{quoted, Field, FieldError};
 use crate::order_id::OrderId;
 use crate::seq::Seq;
 use sha2::{Digest, Sha256};
@@ -24,6 +24,31 @@ pub enum Op {
 }
 
 impl Op {
+    /// Every op.
+    pub const ALL: [Op; 8] = [
+        Op::Create,
+        Op::Add,
+        Op::Modify,
+        Op::Pay,
+        Op::Ship,
+        Op::Complete,
+        Op::Cancel,
+        Op::Delete,
+    ];
+
+    /// The longest op name (`complete`).
+    pub const MAX_NAME_BYTES: usize = {
+        let (mut i, mut max) = (0, 0);
+        while i < Op::ALL.len() {
+            let n = Op::ALL[i].as_str().len();
+            if n > max {
+                max = n;
+            }
+            i += 1;
+        }
+        max
+    };
+
     pub fn parse(s: &str) -> Result<Self, FieldError> {
         Ok(match s {
             "create" => Op::Create,
@@ -38,7 +63,8 @@ impl Op {
                 return Err(FieldError::new(
                     Field::Op,
                     format!(
-                        "{other:?} is not one of create, add, modify, pay, ship, complete, cancel, delete"
+                        "{} is not one of create, add, modify, pay, ship, complete, cancel, delete",
+                        quoted(other)
                     ),
                 ))
             }
@@ -56,7 +82,7 @@ impl Op {
         }
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Op::Create => "create",
             Op::Add => "add",
@@ -84,7 +110,10 @@ impl fmt::Display for Op {
 pub struct TxnId(Box<str>);
 
 impl TxnId {
+    /// The most characters of a `txn_id` (any characters, so up to 4 bytes each).
     pub const MAX_LEN: usize = 128;
+    /// The most UTF-8 bytes of a `txn_id`.
+    pub const MAX_BYTES: usize = Self::MAX_LEN * 4;
 
     pub fn parse(s: &str) -> Result<Self, FieldError> {
         match s.chars().count() {
@@ -129,7 +158,7 @@ impl Currency {
             &[a, b, c] if [a, b, c].iter().all(u8::is_ascii_uppercase) => Ok(Self([a, b, c])),
             _ => Err(FieldError::new(
                 Field::Currency,
-                format!("{s:?} is not three ASCII upper-case letters"),
+                format!("{} is not three ASCII upper-case letters", quoted(s)),
             )),
         }
     }
@@ -270,7 +299,19 @@ impl fmt::Display for Fingerprint {
     }
 }
 
-/// One valid transaction. `at` and `note` travel with it but are not part of its content.
+/// The most fraction digits of the seconds in `at` (nanoseconds).
+pub const MAX_AT_FRACTION_DIGITS: usize = 9;
+
+/// The longest `at`: `2026-11-24T09:00:00.123456789+02:00` (ASCII, 35 bytes).
+pub const MAX_AT_BYTES: usize =
+    "YYYY-MM-DDTHH:MM:SS.".len() + MAX_AT_FRACTION_DIGITS + "+hh:mm".len();
+
+/// The longest `note`, in bytes.
+pub const MAX_NOTE_BYTES: usize = 1024;
+
+/// One valid transaction. `at` and `note` travel with it but are not part of its content;
+/// they are at most [`MAX_AT_BYTES`] and [`MAX_NOTE_BYTES`] long (the ledger checks `at`
+/// fully; the wire shape checks both lengths, so every size in [`crate::bounds`] holds).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "wire::Wire", into = "wire::Wire")]
 pub struct Transaction {

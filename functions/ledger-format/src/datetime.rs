@@ -1,8 +1,11 @@
 //! The RFC 3339 `date-time` check for `at`: `2026-11-24T09:00:00Z`, `…09:00:00.5+02:00`.
 
+use convoy_core::transaction::MAX_AT_FRACTION_DIGITS;
+
 /// Checks `s` against RFC 3339 section 5.6 `date-time`, including the calendar
 /// (days per month, leap years). `T` and `Z` may be lower-case, as the RFC allows;
-/// seconds may be 60 (leap second). Returns why not.
+/// seconds may be 60 (leap second); the seconds have at most [`MAX_AT_FRACTION_DIGITS`]
+/// fraction digits (nanoseconds), a bound of ours: RFC 3339 sets none. Returns why not.
 pub(crate) fn check_rfc3339(s: &str) -> Result<(), &'static str> {
     let b = s.as_bytes();
     let digits = |range: std::ops::Range<usize>| -> Option<u32> {
@@ -43,6 +46,9 @@ pub(crate) fn check_rfc3339(s: &str) -> Result<(), &'static str> {
         let n = b[i + 1..].iter().take_while(|d| d.is_ascii_digit()).count();
         if n == 0 {
             return Err(SHAPE);
+        }
+        if n > MAX_AT_FRACTION_DIGITS {
+            return Err("has more than 9 fraction digits of a second");
         }
         i += 1 + n;
     }
@@ -136,6 +142,7 @@ mod tests {
             "+2026-11-24T09:00:00Z",
             "2026/11/24T09:00:00Z",
             "２026-11-24T09:00:00Z",
+            "2026-11-24T09:00:00.1234567890Z",
         ] {
             assert!(check_rfc3339(s).is_err(), "{s}");
         }

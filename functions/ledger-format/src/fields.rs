@@ -10,7 +10,7 @@ use super::decoder::Parsed;
 use super::error::LineError;
 use super::MAX_NOTE_BYTES;
 use convoy_core::amount::Amount;
-use convoy_core::field::{Field, FieldError};
+use convoy_core::field::{quoted, Field, FieldError};
 use convoy_core::order_id::OrderId;
 use convoy_core::seq::Seq;
 use convoy_core::transaction::{Content, Currency, Op, Transaction, TxnId};
@@ -79,7 +79,7 @@ impl<S: Source> Checks<'_, S> {
         let at = match self.optional_text(Field::At)? {
             Some(at) => {
                 check_rfc3339(at)
-                    .map_err(|why| FieldError::new(Field::At, format!("{at:?} {why}")))?;
+                    .map_err(|why| FieldError::new(Field::At, format!("{} {why}", quoted(at))))?;
                 Some(at.to_owned())
             }
             None => None,
@@ -190,7 +190,8 @@ fn seq_from_digits(text: &str) -> Result<Seq, FieldError> {
         return Err(FieldError::new(
             Field::Seq,
             format!(
-                "{text:?} is not a whole number from 1 to {} written with digits only",
+                "{} is not a whole number from 1 to {} written with digits only",
+                quoted(text),
                 Seq::MAX
             ),
         ));

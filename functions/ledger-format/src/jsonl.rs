@@ -324,6 +324,18 @@ mod tests {
     }
 
     #[test]
+    fn a_line_with_every_field_at_its_longest_is_accepted() {
+        let txn = convoy_core::bounds::longest::transaction();
+        let line = serde_json::to_string(&txn).unwrap();
+        let mut out = Vec::new();
+        decode_line(1, line.as_bytes(), false, None, &mut out);
+        assert!(
+            matches!(&out[..], [Parsed::Txn { txn: t, .. }] if *t == txn),
+            "{out:?}"
+        );
+    }
+
+    #[test]
     fn not_json_or_not_an_object() {
         for (line, needle) in [
             ("[1,2]", "not a JSON object but an array"),

@@ -32,6 +32,9 @@
 //! - A JSON key or CSV column that a known field has twice refuses the line naming that
 //!   field, when that field is checked (so not when the op ignores it).
 //! - JSON `null` is the same as an absent field (as in the wire format of a transaction).
+//! - `at` has at most 9 fraction digits of a second (RFC 3339 sets no bound): so every
+//!   field is bounded, and so is every message and stored item (`convoy_core::bounds`).
+//! - A reason quotes a value up to 64 characters (`"…"…`), never a line's worth of it.
 //! - A JSON string whose escapes make no text (a lone surrogate, `"\ud800"`) is refused
 //!   naming its field, when that field is checked; the line is valid JSON otherwise.
 //! - Blank lines before a CSV header are skipped: the header is the first non-blank record.
@@ -69,5 +72,6 @@ pub const MAX_LINE_BYTES: usize = 256 * 1024;
 /// The longest `text` a [`LineError`] carries: 1 KiB, cut on a character boundary.
 pub const MAX_TEXT_BYTES: usize = 1024;
 
-/// The longest `note` accepted, in bytes.
-pub const MAX_NOTE_BYTES: usize = 1024;
+/// The longest `note` accepted, in bytes (a bound of the domain: see
+/// [`convoy_core::bounds`] for the sizes that follow from the bounds of the fields).
+pub use convoy_core::transaction::MAX_NOTE_BYTES;

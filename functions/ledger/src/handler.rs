@@ -7,6 +7,16 @@
 //! ([`PutOutcome::Superseded`]); from then on the older version is still sent in full (it
 //! is a ledger too), but writes neither status nor rejects report: they are the newer's.
 //!
+//! The pipeline stops `deadline_margin` before the invocation's deadline; the margin is
+//! for the last writes (rejects report, status), which are raced against the deadline in
+//! turn: one not done in time fails the record (so it is retried), naming what was not
+//! written.
+//!
+//! An announced object that is gone (no such key or version) gets status `failed` with
+//! the reason; one replaced by a newer upload (another ETag) is left to that upload, which
+//! has its own notification and status. A version with no refused line deletes the rejects
+//! report an earlier version of the key left.
+//!
 //! Generic over the ports, so tests run it with in-memory adapters and a local driver can
 //! call it in-process: it takes the event and a deadline, not a Lambda `Context`.
 
@@ -15,11 +25,13 @@ use crate::pipeline::{self, PipelineError, PipelineOptions, Progress};
 use crate::ports::{
     ObjectSource, RejectsSink, SinkError, SourceError, StatusStore, TransactionPublisher,
 };
+use crate::sender::LastRetried;
 use crate::status::{LedgerStatus, State};
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use convoy_core::chain;
 use ledger_format::{kind_of_key, LedgerKind};
 use status_writer::StatusWriter;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tempfile::TempPath;
@@ -50,6 +62,9 @@ impl Default for HandlerOptions {
     }
 }
 
+/// Left after a ledger's last write for the handler to answer the Lambda runtime.
+const ANSWER_MARGIN: Duration = Duration::from_millis(500);
+
 /// Why one ledger-queue record failed (it will be retried, then go to the ledger DLQ).
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
@@ -58,7 +73,18 @@ pub enum LedgerError {
     #[error(
         "not finished within one invocation: {lines_read} of the file's lines read, {sent} sent; continuation across invocations is not implemented yet"
     )]
-    Deadline { lines_read: u64, sent: u64 },
+    Deadline {
+        lines_read: u64,
+        sent: u64,
+        /// The last transient send failure retried before the deadline, if any: why it
+        /// was slow.
+        #[source]
+        slowed_by: Option<SlowedBy>,
+    },
+    /// A write (or read) at the end of a ledger did not finish before the invocation's
+    /// deadline; `what` names it.
+    #[error("{what}: not done before the invocation's deadline")]
+    OutOfTime { what: String },
     #[error("could not open the ledger")]
     Open(#[source] SourceError),
     #[error("processing the ledger failed")]
@@ -67,6 +93,32 @@ pub enum LedgerError {
     Rejects(#[from] SinkError),
     #[error(transparent)]
     Status(#[from] crate::ports::StatusError),
+}
+
+/// The last transient failure sending to the transactions queue, retried until the
+/// deadline (throttling, a server error, a timeout, an entry failed not at its own fault).
+#[derive(Debug, thiserror::Error)]
+#[error("sending was slowed by transient failures, the last: {0}")]
+pub struct SlowedBy(pub String);
+
+/// `work`, unless `by` comes first: then [`LedgerError::OutOfTime`] naming `what`,
+/// logged at error level (the record fails, so it is retried).
+async fn before<T, E>(
+    by: Instant,
+    what: impl FnOnce() -> String,
+    work: impl Future<Output = Result<T, E>>,
+) -> Result<T, LedgerError>
+where
+    LedgerError: From<E>,
+{
+    match tokio::time::timeout_at(by, work).await {
+        Ok(done) => Ok(done?),
+        Err(_elapsed) => {
+            let what = what();
+            tracing::error!(what = %what, "not done before the invocation's deadline; the ledger-queue message fails and is retried");
+            Err(LedgerError::OutOfTime { what })
+        }
+    }
 }
 
 /// Every record of the invocation failed. Returned as an error (rather than a batch
@@ -169,7 +221,8 @@ where
             tracing::info!("object outside ledgers/ ignored");
             return Ok(());
         }
-        let mut writer = StatusWriter::new(&self.status);
+        let finish_by = deadline.checked_sub(ANSWER_MARGIN).unwrap_or(deadline);
+        let mut writer = StatusWriter::new(&self.status, finish_by);
         let kind = match kind_of_key(&object.key) {
             Ok(kind) => kind,
             Err(unsupported) => {
@@ -180,7 +233,14 @@ where
                 return Ok(());
             }
         };
-        if let Some(previous) = self.status.get(&object.bucket, &object.key).await? {
+        let reading = || "reading the status record".to_owned();
+        let previous = before(
+            finish_by,
+            reading,
+            self.status.get(&object.bucket, &object.key),
+        )
+        .await?;
+        if let Some(previous) = previous {
             if previous.is_done_for(object) {
                 tracing::info!("ledger already done for this version; skipped");
                 return Ok(());
@@ -204,6 +264,14 @@ where
             Ok(chunks) => chunks,
             Err(e @ SourceError::Superseded { .. }) => {
                 tracing::warn!(reason = %chain(&e), "ledger superseded; its replacement has its own notification");
+                return Ok(());
+            }
+            Err(e @ SourceError::Missing { .. }) => {
+                // Nothing replaces it and no retry brings it back: the status says so.
+                let mut status = LedgerStatus::start(object, State::Failed);
+                status.error = Some(chain(&e));
+                writer.write(&status).await?;
+                tracing::error!(state = "failed", error = %chain(&e), "ledger object missing; nothing was sent");
                 return Ok(());
             }
             Err(e) => {
@@ -240,11 +308,13 @@ where
             .checked_sub(self.options.deadline_margin)
             .unwrap_or(deadline);
         let ledger: Arc<str> = Arc::from(object.key.as_str());
+        let last_retried = LastRetried::default();
+        let publisher = last_retried.watch(&self.publisher);
         let work = pipeline::run(
             chunks,
             kind,
             ledger,
-            &self.publisher,
+            &publisher,
             self.options.pipeline,
             &progress,
         );
@@ -257,14 +327,21 @@ where
         (status.lines_read, status.sent, status.refused) = (lines_read, sent, refused);
         let report = match outcome {
             Err(_elapsed) => {
-                return writer
-                    .fail(status, LedgerError::Deadline { lines_read, sent })
-                    .await
+                let slowed_by = last_retried.get().map(SlowedBy);
+                let e = LedgerError::Deadline {
+                    lines_read,
+                    sent,
+                    slowed_by,
+                };
+                return writer.fail(status, e).await;
             }
             Ok(Err(e)) => return writer.fail(status, LedgerError::Pipeline(e)).await,
             Ok(Ok(report)) => report,
         };
-        if let Err(e) = self.put_report(object, report, &mut status, writer).await {
+        if let Err(e) = self
+            .finish_report(object, report, &mut status, writer)
+            .await
+        {
             return writer.fail(status, e).await;
         }
         status.state = State::Done;
@@ -281,27 +358,49 @@ where
         Ok(())
     }
 
-    /// Stores the rejects report, if any line was refused, and names it in `status` —
-    /// unless a newer version of the key owns the report (as it owns the status record).
-    async fn put_report(
+    /// Stores the rejects report, if any line was refused, and names it in `status`; if
+    /// none was, deletes the report an earlier version of the key may have left — unless a
+    /// newer version of the key owns the report (as it owns the status record).
+    async fn finish_report(
         &self,
         object: &ObjectRef,
         report: Option<TempPath>,
         status: &mut LedgerStatus,
         writer: &mut StatusWriter<'_, T>,
     ) -> Result<(), LedgerError> {
-        let (Some(report), Some(key)) = (report, object.rejects_key()) else {
+        let Some(key) = object.rejects_key() else {
             return Ok(());
         };
         if !writer.owns_report(status).await? {
-            tracing::warn!(rejects_key = %key, refused = status.refused, "rejects report not written: a newer version of the key owns it");
+            if report.is_some() {
+                tracing::warn!(rejects_key = %key, refused = status.refused, "rejects report not written: a newer version of the key owns it");
+            }
             return Ok(());
         }
-        self.rejects
-            .put_report(&object.bucket, &key, &report)
-            .await?;
-        tracing::info!(rejects_key = %key, refused = status.refused, "rejects report written");
-        status.rejects_key = Some(key);
+        let bucket = &object.bucket;
+        match report {
+            Some(report) => {
+                let what = || format!("writing the rejects report s3://{bucket}/{key}");
+                before(
+                    writer.finish_by(),
+                    what,
+                    self.rejects.put_report(bucket, &key, &report),
+                )
+                .await?;
+                tracing::info!(rejects_key = %key, refused = status.refused, "rejects report written");
+                status.rejects_key = Some(key);
+            }
+            None => {
+                let what = || format!("deleting the rejects report s3://{bucket}/{key}");
+                before(
+                    writer.finish_by(),
+                    what,
+                    self.rejects.delete_report(bucket, &key),
+                )
+                .await?;
+                tracing::info!(rejects_key = %key, "no line refused: an earlier version's rejects report, if any, deleted");
+            }
+        }
         Ok(())
     }
 }

@@ -19,6 +19,8 @@
 //! - [`config`]: the environment the function reads once; [`deadline`]: the invocation's
 //!   deadline.
 //! - `memory` (tests only): in-memory adapters.
+//! - `store_bounds` (tests only): what the ledger admits, in the consumer's DynamoDB items
+//!   at their largest, against DynamoDB's limits.
 
 pub mod aws;
 pub mod config;
@@ -35,6 +37,8 @@ pub mod status;
 
 #[cfg(test)]
 mod memory;
+#[cfg(test)]
+mod store_bounds;
 
 pub use aws::{build_handler, get_status, AwsHandler};
 pub use config::Config;

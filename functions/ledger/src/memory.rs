@@ -85,7 +85,16 @@ impl ObjectSource for MemorySource {
             key: object.key.clone(),
             source: why.to_owned().into(),
         };
-        let stored = stored.ok_or_else(|| superseded("NoSuchKey"))?;
+        let missing = || SourceError::Missing {
+            bucket: object.bucket.clone(),
+            key: object.key.clone(),
+            version_id: object.version_id.clone(),
+            source: match object.version_id {
+                Some(_) => "NoSuchVersion".into(),
+                None => "NoSuchKey".into(),
+            },
+        };
+        let stored = stored.ok_or_else(missing)?;
         let version_differs = object.version_id.is_some() && object.version_id != stored.version_id;
         let etag_differs = object
             .etag
@@ -228,15 +237,20 @@ impl TransactionPublisher for MemoryPublisher {
     }
 }
 
-/// Rejects reports by (bucket, key).
+/// Rejects reports by (bucket, key); each call takes `delay` first.
 #[derive(Debug, Default)]
 pub struct MemoryRejects {
     pub reports: Mutex<HashMap<(String, String), String>>,
+    /// Keys deleted, in order (deleting a missing report included).
+    pub deleted: Mutex<Vec<String>>,
+    pub delay: Duration,
 }
 
 impl RejectsSink for MemoryRejects {
     async fn put_report(&self, bucket: &str, key: &str, report: &Path) -> Result<(), SinkError> {
+        tokio::time::sleep(self.delay).await;
         let text = std::fs::read_to_string(report).map_err(|e| SinkError {
+            action: "store",
             bucket: bucket.to_owned(),
             key: key.to_owned(),
             source: Box::new(e),
@@ -244,12 +258,21 @@ impl RejectsSink for MemoryRejects {
         lock(&self.reports).insert((bucket.to_owned(), key.to_owned()), text);
         Ok(())
     }
+
+    async fn delete_report(&self, bucket: &str, key: &str) -> Result<(), SinkError> {
+        tokio::time::sleep(self.delay).await;
+        lock(&self.reports).remove(&(bucket.to_owned(), key.to_owned()));
+        lock(&self.deleted).push(key.to_owned());
+        Ok(())
+    }
 }
 
 /// Status records by (bucket, key), with every write kept in order. Writes follow the rule
-/// of the DynamoDB adapter's condition ([`LedgerStatus::may_replace`]).
+/// of the DynamoDB adapter's condition ([`LedgerStatus::may_replace`]). A write of a record
+/// in state `stall_on` never returns (a store that hangs).
 #[derive(Debug, Default)]
 pub struct MemoryStatus {
+    pub stall_on: Option<crate::status::State>,
     pub records: Mutex<HashMap<(String, String), LedgerStatus>>,
     pub writes: Mutex<Vec<LedgerStatus>>,
     /// Writes refused because a newer version owns the record.
@@ -278,6 +301,9 @@ impl StatusStore for MemoryStatus {
     }
 
     async fn put(&self, status: &LedgerStatus) -> Result<PutOutcome, StatusError> {
+        if self.stall_on == Some(status.state) {
+            std::future::pending::<()>().await;
+        }
         let mut records = lock(&self.records);
         let id = (status.bucket.clone(), status.key.clone());
         let current = records.get(&id);

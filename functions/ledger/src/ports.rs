@@ -13,12 +13,22 @@ use std::path::Path;
 /// Reading a ledger object failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    /// The object changed or vanished since the notification (other ETag, version or
-    /// deleted): the newer upload has its own notification.
-    #[error("s3://{bucket}/{key} was replaced or deleted since it was announced")]
+    /// The key holds another version than the announced one (another ETag): that newer
+    /// upload has its own notification, and its status record.
+    #[error("s3://{bucket}/{key} was replaced since it was announced")]
     Superseded {
         bucket: String,
         key: String,
+        #[source]
+        source: BoxError,
+    },
+    /// The announced object is gone (no such key, or no such version): nothing replaces
+    /// it, so its status record says so.
+    #[error("s3://{bucket}/{key} (version {}) no longer exists", version_id.as_deref().unwrap_or("null"))]
+    Missing {
+        bucket: String,
+        key: String,
+        version_id: Option<String>,
         #[source]
         source: BoxError,
     },
@@ -102,23 +112,33 @@ pub trait TransactionPublisher: Send + Sync {
     ) -> impl Future<Output = Result<Vec<EntryFailure>, PublishError>> + Send;
 }
 
-/// Storing a rejects report failed.
+/// Storing (or deleting) a rejects report failed.
 #[derive(Debug, thiserror::Error)]
-#[error("could not store the rejects report s3://{bucket}/{key}")]
+#[error("could not {action} the rejects report s3://{bucket}/{key}")]
 pub struct SinkError {
+    /// `store` or `delete`.
+    pub action: &'static str,
     pub bucket: String,
     pub key: String,
     #[source]
     pub source: BoxError,
 }
 
-/// Stores a finished rejects report (a JSON Lines file spooled on local disk).
+/// Stores a finished rejects report (a JSON Lines file spooled on local disk), or deletes
+/// the report an earlier version of the ledger left.
 pub trait RejectsSink: Send + Sync {
     fn put_report(
         &self,
         bucket: &str,
         key: &str,
         report: &Path,
+    ) -> impl Future<Output = Result<(), SinkError>> + Send;
+
+    /// Deletes the report at `key`; a report that is not there is no error.
+    fn delete_report(
+        &self,
+        bucket: &str,
+        key: &str,
     ) -> impl Future<Output = Result<(), SinkError>> + Send;
 }
 

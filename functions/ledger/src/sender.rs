@@ -65,6 +65,56 @@ pub enum SendError {
     Stalled { waiting: usize },
 }
 
+/// The last transient failure the sender met and retried (a call throttled or failed with
+/// a 5xx or a timeout, or an entry failed but not at its own fault), kept outside the
+/// pipeline: a caller that stops the pipeline at a deadline can still say why it was slow.
+#[derive(Debug, Default)]
+pub struct LastRetried(std::sync::Mutex<Option<String>>);
+
+impl LastRetried {
+    fn note(&self, cause: String) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(cause);
+    }
+
+    /// The last transient failure, as its error chain.
+    pub fn get(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// `publisher`, noting here each failure the sender will retry (see [`failures_of`]).
+    pub fn watch<'a, P>(&'a self, publisher: &'a P) -> Watched<'a, P> {
+        Watched {
+            publisher,
+            last: self,
+        }
+    }
+}
+
+/// A publisher whose transient failures are noted in a [`LastRetried`].
+pub struct Watched<'a, P> {
+    publisher: &'a P,
+    last: &'a LastRetried,
+}
+
+impl<P: TransactionPublisher> TransactionPublisher for Watched<'_, P> {
+    async fn send_batch(
+        &self,
+        batch: &[OutgoingMessage],
+    ) -> Result<Vec<EntryFailure>, PublishError> {
+        let result = self.publisher.send_batch(batch).await;
+        match &result {
+            Err(e) if e.retryable => self.last.note(convoy_core::chain(e)),
+            Ok(entries) => {
+                if let Some(f) = entries.iter().rev().find(|f| !f.sender_fault) {
+                    self.last.note(format!("{}: {}", f.code, f.message));
+                }
+            }
+            Err(_) => {}
+        }
+        result
+    }
+}
+
 /// Sends every message received on `rx` until it closes and all are resolved; counts each
 /// accepted message in `sent`. Returns the messages SQS refused for good, as refused lines.
 pub async fn send_all<P: TransactionPublisher>(

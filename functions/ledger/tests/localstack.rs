@@ -56,6 +56,10 @@ async fn the_aws_adapters_stream_send_report_and_record_status() {
         .create_queue()
         .queue_name(format!("{name}.fifo"))
         .attributes(QueueAttributeName::FifoQueue, "true")
+        .attributes(
+            QueueAttributeName::MaximumMessageSize,
+            ledger::message::QUEUE_MAX_MESSAGE_BYTES.to_string(),
+        )
         .send()
         .await
         .unwrap()

@@ -1,9 +1,9 @@
 //! The flat JSON shape of a [`Transaction`] on the wire (SQS message body, stored parked
 //! transactions), and the conversions to and from it.
 
-use super::{Content, Currency, Op, Transaction, TxnId};
+use super::{Content, Currency, Op, Transaction, TxnId, MAX_AT_BYTES, MAX_NOTE_BYTES};
 use crate::amount::Amount;
-use crate::field::FieldError;
+use crate::field::{Field, FieldError};
 use crate::order_id::OrderId;
 use crate::seq::Seq;
 
@@ -52,6 +52,15 @@ impl TryFrom<Wire> for Transaction {
     type Error = FieldError;
     fn try_from(w: Wire) -> Result<Self, FieldError> {
         let content = Content::build(w.op, w.txn_id, w.amount, w.currency)?;
+        let too_long = |field: Field, max: usize, text: &Option<String>| match text {
+            Some(t) if t.len() > max => Err(FieldError::new(
+                field,
+                format!("longer than {max} bytes ({} bytes)", t.len()),
+            )),
+            _ => Ok(()),
+        };
+        too_long(Field::At, MAX_AT_BYTES, &w.at)?;
+        too_long(Field::Note, MAX_NOTE_BYTES, &w.note)?;
         Ok(Transaction {
             order_id: w.order_id,
             seq: w.seq,

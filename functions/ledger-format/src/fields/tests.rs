@@ -196,3 +196,26 @@ fn note_is_limited_to_1024_bytes() {
     f.push((Field::Note, text("")));
     assert_eq!(fields(&f).validate().unwrap().note.as_deref(), Some(""));
 }
+
+#[test]
+fn at_has_at_most_9_fraction_digits() {
+    let with_at = |at: &'static str| {
+        let mut f = base();
+        f.push((Field::At, text(at)));
+        fields(&f).validate()
+    };
+    let nine = "2026-11-24T09:00:00.123456789+02:00";
+    assert_eq!(with_at(nine).unwrap().at.as_deref(), Some(nine));
+    let ten = "2026-11-24T09:00:00.1234567890Z";
+    let e = with_at(ten).unwrap_err();
+    assert_eq!(e.field, Field::At);
+    assert!(e.reason.contains("more than 9 fraction digits"), "{e}");
+    let long = Box::leak(format!("2026-11-24T09:00:00.{}Z", "1".repeat(10_000)).into_boxed_str());
+    let e = with_at(long).unwrap_err();
+    assert_eq!(e.field, Field::At);
+    assert!(e.reason.contains("more than 9 fraction digits"), "{e}");
+    assert!(
+        e.reason.len() < 200,
+        "the reason does not repeat the value: {e}"
+    );
+}

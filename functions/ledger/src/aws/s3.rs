@@ -53,27 +53,45 @@ impl ObjectSource for S3Source {
                 let status = e.raw_response().map(|r| r.status().as_u16());
                 let code = e.code().unwrap_or_default().to_owned();
                 let (bucket, key) = (object.bucket.clone(), object.key.clone());
-                let gone = status == Some(412)
-                    || matches!(
-                        code.as_str(),
-                        "NoSuchKey" | "NoSuchVersion" | "PreconditionFailed"
-                    );
                 let source = Box::new(e);
-                Err(if gone {
-                    SourceError::Superseded {
+                Err(match open_failure(status, &code) {
+                    OpenFailure::Replaced => SourceError::Superseded {
                         bucket,
                         key,
                         source,
-                    }
-                } else {
-                    SourceError::Open {
+                    },
+                    OpenFailure::Missing => SourceError::Missing {
+                        bucket,
+                        key,
+                        version_id: object.version_id.clone(),
+                        source,
+                    },
+                    OpenFailure::Other => SourceError::Open {
                         bucket,
                         key,
                         source,
-                    }
+                    },
                 })
             }
         }
+    }
+}
+
+/// What a failed `GetObject` of the announced version means.
+#[derive(Debug, PartialEq, Eq)]
+enum OpenFailure {
+    /// 412: the key's ETag is not the announced one — a newer upload replaced it.
+    Replaced,
+    /// No such key (deleted, unversioned bucket) or no such version (deleted version).
+    Missing,
+    Other,
+}
+
+fn open_failure(status: Option<u16>, code: &str) -> OpenFailure {
+    match (status, code) {
+        (Some(412), _) | (_, "PreconditionFailed") => OpenFailure::Replaced,
+        (_, "NoSuchKey" | "NoSuchVersion") => OpenFailure::Missing,
+        _ => OpenFailure::Other,
     }
 }
 
@@ -109,6 +127,7 @@ impl S3Rejects {
 impl RejectsSink for S3Rejects {
     async fn put_report(&self, bucket: &str, key: &str, report: &Path) -> Result<(), SinkError> {
         let fail = |source| SinkError {
+            action: "store",
             bucket: bucket.to_owned(),
             key: key.to_owned(),
             source,
@@ -126,5 +145,44 @@ impl RejectsSink for S3Rejects {
             .await
             .map_err(|e| fail(Box::new(e)))?;
         Ok(())
+    }
+
+    /// `DeleteObject` (in a versioned bucket, a delete marker; S3 answers the same whether
+    /// or not the report was there).
+    async fn delete_report(&self, bucket: &str, key: &str) -> Result<(), SinkError> {
+        self.client
+            .delete_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| SinkError {
+                action: "delete",
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+                source: Box::new(e),
+            })?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replaced_object_is_told_from_a_missing_one() {
+        assert_eq!(open_failure(Some(412), ""), OpenFailure::Replaced);
+        assert_eq!(
+            open_failure(Some(400), "PreconditionFailed"),
+            OpenFailure::Replaced
+        );
+        assert_eq!(open_failure(Some(404), "NoSuchKey"), OpenFailure::Missing);
+        assert_eq!(
+            open_failure(Some(404), "NoSuchVersion"),
+            OpenFailure::Missing
+        );
+        assert_eq!(open_failure(Some(403), "AccessDenied"), OpenFailure::Other);
+        assert_eq!(open_failure(None, ""), OpenFailure::Other);
     }
 }

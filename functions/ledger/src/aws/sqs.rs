@@ -1,6 +1,6 @@
 //! SQS adapter: one `SendMessageBatch` to the FIFO transactions queue per batch.
 
-use crate::message::OutgoingMessage;
+use crate::message::{OutgoingMessage, LEDGER_ATTRIBUTE, LINE_ATTRIBUTE};
 use crate::ports::{EntryFailure, PublishError, TransactionPublisher};
 use aws_sdk_sqs::config::http::HttpResponse;
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
@@ -35,8 +35,8 @@ fn entry(index: usize, m: &OutgoingMessage) -> Result<SendMessageBatchRequestEnt
         .message_body(&m.body)
         .message_group_id(&m.group_id)
         .message_deduplication_id(&m.dedup_id)
-        .message_attributes("ledger", attribute("String", m.ledger.to_string())?)
-        .message_attributes("line", attribute("Number", m.line.to_string())?)
+        .message_attributes(LEDGER_ATTRIBUTE, attribute("String", m.ledger.to_string())?)
+        .message_attributes(LINE_ATTRIBUTE, attribute("Number", m.line.to_string())?)
         .build()
         .map_err(PublishError::permanent)
 }

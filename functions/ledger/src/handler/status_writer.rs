@@ -2,27 +2,35 @@
 //! ([`PutOutcome::Superseded`]: a newer version of the key owns the record) is the last
 //! one tried: from then on this version writes neither status nor rejects report.
 
-use super::LedgerError;
+use super::{before, LedgerError};
 use crate::pipeline::Progress;
-use crate::ports::{PutOutcome, StatusError, StatusStore};
+use crate::ports::{PutOutcome, StatusStore};
 use crate::status::{LedgerStatus, State};
 use convoy_core::chain;
 use std::future::Future;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// Writes the status record of one object version until a newer version owns it.
+/// Writes the status record of one object version until a newer version owns it; every
+/// write must be done by `finish_by`.
 pub(super) struct StatusWriter<'a, T> {
     store: &'a T,
     superseded: bool,
+    finish_by: Instant,
 }
 
 impl<'a, T: StatusStore> StatusWriter<'a, T> {
-    pub(super) fn new(store: &'a T) -> Self {
+    pub(super) fn new(store: &'a T, finish_by: Instant) -> Self {
         Self {
             store,
             superseded: false,
+            finish_by,
         }
+    }
+
+    /// When the ledger's last write must be done.
+    pub(super) fn finish_by(&self) -> Instant {
+        self.finish_by
     }
 
     /// Whether a newer version of the key owns the record (and the rejects report).
@@ -31,12 +39,14 @@ impl<'a, T: StatusStore> StatusWriter<'a, T> {
     }
 
     /// Writes `status`, unless a newer version of the key owns the record: then nothing is
-    /// written, now or later (logged the first time).
-    pub(super) async fn write(&mut self, status: &LedgerStatus) -> Result<(), StatusError> {
+    /// written, now or later (logged the first time). A write not done by `finish_by` is
+    /// [`LedgerError::OutOfTime`].
+    pub(super) async fn write(&mut self, status: &LedgerStatus) -> Result<(), LedgerError> {
         if self.superseded {
             return Ok(());
         }
-        match self.store.put(status).await? {
+        let what = || format!("writing the status record ({})", status.state);
+        match before(self.finish_by, what, self.store.put(status)).await? {
             PutOutcome::Written => {}
             PutOutcome::Superseded { current } => {
                 self.superseded = true;
@@ -84,7 +94,7 @@ impl<'a, T: StatusStore> StatusWriter<'a, T> {
     pub(super) async fn owns_report(
         &mut self,
         status: &mut LedgerStatus,
-    ) -> Result<bool, StatusError> {
+    ) -> Result<bool, LedgerError> {
         if !self.superseded && status.sequencer.is_some() {
             status.touch();
             self.write(status).await?;

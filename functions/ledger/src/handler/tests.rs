@@ -917,3 +917,210 @@ async fn without_a_sequencer_status_writes_are_unconditional() {
         (Some("v-old"), State::Done, None)
     );
 }
+
+/// A handler whose sender retries without end (until the deadline stops it).
+fn patient_handler(publisher: MemoryPublisher) -> TestHandler {
+    let mut options = options();
+    options.pipeline.sender.scheduler.backoff.max_attempts = u32::MAX;
+    Handler::new(
+        MemorySource::new(64),
+        publisher,
+        MemoryRejects::default(),
+        MemoryStatus::default(),
+        options,
+    )
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_deadline_error_names_the_last_transient_send_failure() {
+    let throttled = MemoryPublisher::new().failing_calls(Box::new(|_| {
+        Some(PublishError::transient("RequestThrottled: rate exceeded"))
+    }));
+    let flaky = MemoryPublisher::with_plan(Box::new(|_, index, _| {
+        Some(entry_failure(index, false, "InternalError", "try again"))
+    }));
+    for (publisher, cause) in [
+        (
+            throttled,
+            "SendMessageBatch failed: RequestThrottled: rate exceeded",
+        ),
+        (flaky, "InternalError: try again"),
+    ] {
+        let (name, text) = (vectors::ALL[0].name, vectors::ALL[0].ledger);
+        let key = format!("ledgers/{name}");
+        let h = patient_handler(publisher);
+        store(&h, &key, text.as_bytes(), "e");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let err = h.handle(put_event(&key, "e"), deadline).await.unwrap_err();
+        assert!(
+            matches!(
+                &err.source,
+                LedgerError::Deadline {
+                    slowed_by: Some(_),
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let why = format!("sending was slowed by transient failures, the last: {cause}");
+        assert!(chain(&err).ends_with(&why), "{}", chain(&err));
+        let status = h.status.get_now(BUCKET, &key).unwrap();
+        assert_eq!(status.state, State::Failed);
+        let error = status.error.unwrap();
+        assert!(
+            error.starts_with("not finished within one invocation: ") && error.ends_with(&why),
+            "{error}"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rejects_report_not_written_by_the_deadline_fails_the_record_in_time() {
+    let (name, text) = (vectors::ALL[4].name, vectors::ALL[4].ledger);
+    let key = format!("ledgers/{name}");
+    let rejects = MemoryRejects {
+        delay: Duration::from_secs(3600),
+        ..MemoryRejects::default()
+    };
+    let h = Handler::new(
+        MemorySource::new(64),
+        MemoryPublisher::new(),
+        rejects,
+        MemoryStatus::default(),
+        options(),
+    );
+    store(&h, &key, text.as_bytes(), "e");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let err = h.handle(put_event(&key, "e"), deadline).await.unwrap_err();
+    assert!(Instant::now() <= deadline, "done before the deadline");
+    let what = format!(
+        "writing the rejects report s3://{BUCKET}/rejects/{name}.jsonl: not done before the invocation's deadline"
+    );
+    assert!(
+        matches!(&err.source, LedgerError::OutOfTime { .. }),
+        "{err:?}"
+    );
+    assert_eq!(chain(&err.source), what);
+    let status = h.status.get_now(BUCKET, &key).unwrap();
+    assert_eq!(status.state, State::Failed);
+    assert_eq!(status.error.as_deref(), Some(what.as_str()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_status_write_not_done_by_the_deadline_fails_the_record_in_time() {
+    let (name, text) = (vectors::ALL[0].name, vectors::ALL[0].ledger);
+    let key = format!("ledgers/{name}");
+    let status = MemoryStatus {
+        stall_on: Some(State::Done),
+        ..MemoryStatus::default()
+    };
+    let h = Handler::new(
+        MemorySource::new(64),
+        MemoryPublisher::new(),
+        MemoryRejects::default(),
+        status,
+        options(),
+    );
+    store(&h, &key, text.as_bytes(), "e");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let err = h.handle(put_event(&key, "e"), deadline).await.unwrap_err();
+    assert!(Instant::now() <= deadline, "done before the deadline");
+    assert_eq!(
+        chain(&err.source),
+        "writing the status record (done): not done before the invocation's deadline"
+    );
+    // Everything was sent; the record stays `processing`, and the retry finishes it.
+    assert_sent_once_in_group_order(&h, &key, name, text);
+    let status = h.status.get_now(BUCKET, &key).unwrap();
+    assert_eq!(status.state, State::Processing);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_missing_object_is_recorded_as_failed() {
+    // No such key (unversioned), and no such version (versioned: another version is there).
+    let h = handler();
+    let gone = "ledgers/gone.jsonl";
+    let response = h
+        .handle(put_event(gone, "e"), far_deadline())
+        .await
+        .unwrap();
+    assert!(response.batch_item_failures.is_empty(), "no retry helps");
+    let status = h.status.get_now(BUCKET, gone).unwrap();
+    assert_eq!(status.state, State::Failed);
+    assert_eq!(
+        status.error.as_deref(),
+        Some("s3://convoy-ledgers/ledgers/gone.jsonl (version null) no longer exists: NoSuchKey")
+    );
+
+    let key = "ledgers/versioned.jsonl";
+    store_version(&h, key, vectors::ALL[0].ledger.as_bytes(), "v-other", "e");
+    let event = versioned_event(key, "v-gone", "e", Some(OLDER_SEQ));
+    let response = h.handle(event, far_deadline()).await.unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    let status = h.status.get_now(BUCKET, key).unwrap();
+    assert_eq!(
+        (status.state, status.version_id.as_deref()),
+        (State::Failed, Some("v-gone"))
+    );
+    assert!(
+        status
+            .error
+            .unwrap()
+            .contains("(version v-gone) no longer exists"),
+        "the reason is recorded"
+    );
+    assert!(h.publisher.accepted().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_replaced_object_leaves_the_status_to_its_replacement() {
+    // Versioned: the event's version is there, but with another ETag (replaced in place,
+    // as an emulator may); unversioned: the key holds a newer upload.
+    let h = handler();
+    let key = "ledgers/replaced.jsonl";
+    store_version(&h, key, vectors::ALL[0].ledger.as_bytes(), "v1", "newer");
+    let event = versioned_event(key, "v1", "older", Some(OLDER_SEQ));
+    let response = h.handle(event, far_deadline()).await.unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(h.status.get_now(BUCKET, key), None);
+    assert!(h.publisher.accepted().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_corrected_upload_deletes_the_old_rejects_report() {
+    let key = "ledgers/day.jsonl";
+    let rejects_key = "rejects/day.jsonl.jsonl";
+    let h = handler();
+    store_version(&h, key, vectors::ALL[4].ledger.as_bytes(), "v1", "e1");
+    h.handle(
+        versioned_event(key, "v1", "e1", Some(OLDER_SEQ)),
+        far_deadline(),
+    )
+    .await
+    .unwrap();
+    assert!(report(&h, rejects_key).is_some());
+    // The corrected version: no line refused.
+    store_version(&h, key, vectors::ALL[0].ledger.as_bytes(), "v2", "e2");
+    h.handle(
+        versioned_event(key, "v2", "e2", Some(NEWER_SEQ)),
+        far_deadline(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report(&h, rejects_key), None, "the old report is gone");
+    let status = h.status.get_now(BUCKET, key).unwrap();
+    assert_eq!(
+        (status.state, status.refused, status.rejects_key),
+        (State::Done, 0, None)
+    );
+    // Redelivered with its report already deleted: deleting it again is fine.
+    store_version(&h, key, vectors::ALL[0].ledger.as_bytes(), "v3", "e3");
+    h.handle(
+        versioned_event(key, "v3", "e3", Some("0055AED6DCD9028300")),
+        far_deadline(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(h.status.get_now(BUCKET, key).unwrap().state, State::Done);
+    assert_eq!(h.rejects.deleted.lock().unwrap().len(), 2);
+}
