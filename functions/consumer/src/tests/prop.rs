@@ -1,7 +1,7 @@
 //! Property tests: random batches through the handler and the in-memory store end where
 //! the reference order book ends, however they are cut, copied, reordered or failed.
 
-use super::{event_of, views};
+use super::{event_of, later, views};
 use crate::{handle_with, Settings};
 use convoy_core::memory::OrderBook;
 use convoy_core::{OrderId, OrderView, Transaction};
@@ -83,10 +83,9 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-fn settings(max_changes: usize, concurrency: usize) -> Settings {
+fn settings(max_changes: usize) -> Settings {
     Settings {
         max_changes,
-        concurrency,
         conflict_backoff: std::time::Duration::ZERO,
         ..Settings::default()
     }
@@ -133,26 +132,25 @@ async fn same_storage(store: &MemoryOrderStore, book: &OrderBook) -> Result<(), 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
-    /// Any cut into batches, any step size, any concurrency: the same orders as the reference.
+    /// Any cut into batches, any step size: the same orders as the reference.
     #[test]
     fn random_batches_end_like_the_reference(
         sends in sends(),
         sizes in prop::collection::vec(1usize..=10, 70),
         max_changes in 2usize..=99,
-        concurrency in 1usize..=4,
     ) {
         let store = MemoryOrderStore::new();
         let mut book = OrderBook::default();
-        let settings = settings(max_changes, concurrency);
+        let settings = settings(max_changes);
         let rt = runtime();
         let mut rest = &sends[..];
         for size in sizes {
             if rest.is_empty() {
                 break;
             }
-            let (batch, later) = rest.split_at(size.min(rest.len()));
-            rest = later;
-            let response = rt.block_on(handle_with(&store, event_of(batch), &settings));
+            let (batch, after) = rest.split_at(size.min(rest.len()));
+            rest = after;
+            let response = rt.block_on(handle_with(&store, event_of(batch), &settings, later())).unwrap();
             prop_assert!(response.batch_item_failures.is_empty());
             reference_receive(&mut book, batch);
         }
@@ -173,7 +171,7 @@ proptest! {
     ) {
         let store = FailingStore::new(MemoryOrderStore::new());
         let mut book = OrderBook::default();
-        let settings = settings(max_changes, 2);
+        let settings = settings(max_changes);
         let rt = runtime();
         let mut queues: Vec<VecDeque<(String, String)>> = ORDERS
             .iter()
@@ -202,7 +200,7 @@ proptest! {
             }
             let event = event_of(&batch);
             let ids: Vec<String> = event.records.iter().map(|r| r.message_id.clone().unwrap()).collect();
-            let response = rt.block_on(handle_with(&store, event, &settings));
+            let response = rt.block_on(handle_with(&store, event, &settings, later())).unwrap();
             let failed: Vec<&String> = response.batch_item_failures.iter().map(|f| &f.item_identifier).collect();
             let mut done = Vec::new();
             for (g, order) in ORDERS.iter().enumerate() {
@@ -241,7 +239,7 @@ proptest! {
     ) {
         let store = FailingStore::new(MemoryOrderStore::new());
         let id = OrderId::parse("A-1").unwrap();
-        let settings = settings(max_changes, 1);
+        let settings = settings(max_changes);
         let rt = runtime();
         // Seq 1 closes the gap, sent last: every drain starts at the end of the queue.
         let mut queue: VecDeque<(String, String)> = parked
@@ -261,7 +259,7 @@ proptest! {
             }
             let batch: Vec<_> = queue.iter().take(*size).cloned().collect();
             let event = event_of(&batch);
-            let response = rt.block_on(handle_with(&store, event, &settings));
+            let response = rt.block_on(handle_with(&store, event, &settings, later())).unwrap();
             let ok = batch.len() - response.batch_item_failures.len();
             queue.drain(..ok);
         }
