@@ -2,6 +2,7 @@
 
 mod events;
 mod prop;
+mod rules;
 
 pub(crate) use events::{event_of, fixture, views};
 
@@ -18,7 +19,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::Instant;
 
-fn ids(event: &SqsEvent) -> Vec<String> {
+pub(crate) fn ids(event: &SqsEvent) -> Vec<String> {
     event
         .records
         .iter()
@@ -26,7 +27,7 @@ fn ids(event: &SqsEvent) -> Vec<String> {
         .collect()
 }
 
-fn failures(response: &SqsBatchResponse) -> Vec<String> {
+pub(crate) fn failures(response: &SqsBatchResponse) -> Vec<String> {
     response
         .batch_item_failures
         .iter()
@@ -39,7 +40,7 @@ pub(crate) fn later() -> Instant {
     Instant::now() + Duration::from_secs(3600)
 }
 
-fn oid(s: &str) -> OrderId {
+pub(crate) fn oid(s: &str) -> OrderId {
     OrderId::parse(s).unwrap()
 }
 
@@ -226,7 +227,7 @@ async fn parked_transactions_drain_in_a_later_batch() {
     assert_eq!(v["A-1"]["duplicates"], 4);
 }
 
-fn body(order: &str, seq: u64) -> String {
+pub(crate) fn body(order: &str, seq: u64) -> String {
     if seq == 1 {
         format!(r#"{{"order_id":"{order}","seq":1,"op":"create","currency":"EUR"}}"#)
     } else {
