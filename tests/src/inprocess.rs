@@ -53,6 +53,9 @@ where
     }
 }
 
+/// The consumer function's timeout (`ConsumerFunctionTimeout`'s default in `template.yaml`).
+const CONSUMER_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The consumer function's handler over any order store (e.g. one that injects faults).
 pub struct InProcessConsumer<S> {
     pub store: S,
@@ -65,6 +68,14 @@ impl<S: OrderStore + Send + Sync> LambdaFunction for InProcessConsumer<S> {
 
     async fn invoke(&self, event: Value) -> Result<Value, InvokeError> {
         let event = parse_event("consumer", event)?;
-        to_value("consumer", consumer::handle(&self.store, event).await)
+        let deadline =
+            tokio::time::Instant::now() + CONSUMER_TIMEOUT - consumer::handler::RESPONSE_MARGIN;
+        match consumer::handle(&self.store, event, deadline).await {
+            Ok(response) => to_value("consumer", response),
+            Err(e) => Err(InvokeError::InProcess {
+                function: "consumer".into(),
+                message: chain(&e),
+            }),
+        }
     }
 }

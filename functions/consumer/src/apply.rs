@@ -1,18 +1,23 @@
 //! One order's transactions through the sequencer into the store: load, process, fetch
 //! what the sequencer needs, commit each step conditionally; reload and redo on a lost race.
+//! A transaction the store refuses for good is found (one input per step) and fails alone;
+//! no step is started once the deadline is near.
 
 use crate::error::ApplyError;
 use crate::settings::Settings;
 use convoy_core::sequencer::{process, Change, Disposition, Known, Need, SeqError, Step};
 use convoy_core::{OrderId, OrderState, Seq, Transaction};
 use convoy_store::{OrderStore, StoreError};
+use tokio::time::Instant;
 
-/// What became of an order's inputs. The first `dispositions.len()` inputs are committed;
-/// when `error` is set, the input at that index and all later ones were not. Only the
-/// first [`done`](Applied::done) are finished, though: see [`drain_unfinished`](Applied::drain_unfinished).
+/// What became of an order's inputs. `results` has one entry per input reached, in order:
+/// committed with its disposition, or refused by the store alone (a permanent error; the
+/// inputs after it went on). When `error` is set, the inputs past `results` were not
+/// reached. Only the [`finished`](Applied::finished) inputs are done for good, though: see
+/// [`drain_unfinished`](Applied::drain_unfinished).
 #[derive(Debug, Default)]
 pub struct Applied {
-    pub dispositions: Vec<Disposition>,
+    pub results: Vec<Result<Disposition, ApplyError>>,
     /// Parked transactions drained, in `seq` order.
     pub drained: Vec<Seq>,
     /// The state after the last commit, or as loaded (`None` if nothing was loaded).
@@ -20,25 +25,21 @@ pub struct Applied {
     pub commits: usize,
     /// Reloads after a lost optimistic-lock race.
     pub retries: usize,
+    /// Why the inputs past `results` were not reached (a transient failure, the deadline).
     pub error: Option<ApplyError>,
-    /// Every input was committed, but a step after the last of them failed while parked
+    /// Every input was reached, but a step after the last of them failed while parked
     /// transactions were still to drain (from `state.next_seq` on). Nothing else would
     /// resume that drain: the caller must have the last input delivered again.
     pub drain_unfinished: bool,
 }
 
 impl Applied {
-    /// How many inputs are finished for good: committed, and every drain they started
-    /// committed too. With [`drain_unfinished`](Applied::drain_unfinished) the last
-    /// committed input is not finished: its redelivery is a harmless duplicate that
-    /// resumes the drain.
-    pub fn done(&self) -> usize {
-        let committed = self.dispositions.len();
-        if self.drain_unfinished {
-            committed.saturating_sub(1)
-        } else {
-            committed
-        }
+    /// True when input `i` is finished for good: committed, and every drain it started
+    /// committed too. With [`drain_unfinished`](Applied::drain_unfinished) the last input
+    /// is not finished: its redelivery is a harmless duplicate that resumes the drain.
+    pub fn finished(&self, i: usize) -> bool {
+        let last = self.drain_unfinished && i + 1 == self.results.len();
+        matches!(self.results.get(i), Some(Ok(_))) && !last
     }
 
     /// Stops with `error`; `state` is the order as last committed or loaded, if known.
@@ -52,34 +53,44 @@ impl Applied {
 }
 
 /// Applies `inputs` (all of order `id`, in arrival order) and drains what they unblock.
-/// A failure once every input is committed leaves a drain unfinished, and says so.
+/// A failure once every input is reached leaves a drain unfinished, and says so. No step
+/// starts within [`Settings::deadline_margin`] of `deadline`.
 pub async fn apply_order<S: OrderStore>(
     store: &S,
     id: &OrderId,
     inputs: &[Transaction],
     settings: &Settings,
+    deadline: Instant,
 ) -> Applied {
-    let mut applied = apply_steps(store, id, inputs, settings).await;
+    let mut applied = apply_steps(store, id, inputs, settings, deadline).await;
     // The loop below only goes on past the last input while a parked transaction is next.
     applied.drain_unfinished =
-        applied.error.is_some() && !inputs.is_empty() && applied.dispositions.len() == inputs.len();
+        applied.error.is_some() && !inputs.is_empty() && applied.results.len() == inputs.len();
     applied
 }
 
-/// The steps of [`apply_order`]: until every input is consumed and nothing is left to drain,
-/// or the first failure.
+/// The steps of [`apply_order`]: until every input is reached and nothing is left to drain,
+/// or the first failure that is not one input's alone.
 async fn apply_steps<S: OrderStore>(
     store: &S,
     id: &OrderId,
     inputs: &[Transaction],
     settings: &Settings,
+    deadline: Instant,
 ) -> Applied {
     let mut applied = Applied::default();
     let store_error = |source: StoreError| ApplyError::Store {
         order_id: id.to_string(),
         source,
     };
+    let near = || Instant::now() + settings.deadline_margin >= deadline;
+    let deadline_error = || ApplyError::Deadline {
+        order_id: id.to_string(),
+    };
     'attempt: loop {
+        if near() {
+            return applied.failed(deadline_error(), None);
+        }
         let (mut state, mut version) = match store.load(id).await {
             Ok(Some((state, version))) => (state, Some(version)),
             Ok(None) => (OrderState::new(id.clone()), None),
@@ -88,20 +99,27 @@ async fn apply_steps<S: OrderStore>(
         let mut known = Known::default();
         // After `TooManyParked`, the rest goes one input per step to find the one to fail.
         let mut one_at_a_time = false;
+        // After a permanent refusal of a step, its inputs go one per step, each alone in its
+        // step (two changes at most), to find the one the store refuses.
+        let mut isolate = 0usize;
         loop {
-            let rest = &inputs[applied.dispositions.len()..];
+            let rest = &inputs[applied.results.len()..];
             if rest.is_empty() && !state.parked.contains(&state.next_seq) {
                 applied.state = Some(state);
                 return applied;
             }
-            let window = if one_at_a_time {
+            let window = if one_at_a_time || isolate > 0 {
                 &rest[..rest.len().min(1)]
             } else {
                 rest
             };
-            let step = match process(&state, &known, window, settings.max_changes) {
+            let max_changes = if isolate > 0 { 2 } else { settings.max_changes };
+            let step = match process(&state, &known, window, max_changes) {
                 Ok(step) => step,
                 Err(SeqError::Need(need)) => {
+                    if near() {
+                        return applied.failed(deadline_error(), Some(state));
+                    }
                     match resolve(store, id, &state, &need, &mut known, settings).await {
                         Ok(()) => continue,
                         Err(e) => return applied.failed(e, Some(state)),
@@ -130,6 +148,9 @@ async fn apply_steps<S: OrderStore>(
                 );
             }
             if !step.changes.is_empty() || step.state != state {
+                if near() {
+                    return applied.failed(deadline_error(), Some(state));
+                }
                 match store.commit(id, version, &step).await {
                     Ok(v) => {
                         version = Some(v);
@@ -159,11 +180,34 @@ async fn apply_steps<S: OrderStore>(
                         applied.state = Some(state);
                         continue 'attempt;
                     }
+                    Err(e)
+                        if e.is_permanent() && step.consumed() == 1 && step.drained.is_empty() =>
+                    {
+                        // Everything the step writes is that input's: it fails alone and
+                        // nothing was written. The rest goes on from the same state.
+                        applied.results.push(Err(store_error(e)));
+                        isolate = isolate.saturating_sub(1);
+                        continue;
+                    }
+                    Err(e) if e.is_permanent() && isolate == 0 && step.consumed() > 0 => {
+                        isolate = step.consumed();
+                        tracing::warn!(
+                            order_id = %id,
+                            inputs = isolate,
+                            error = %convoy_core::chain(&e),
+                            "the store refuses a step; its inputs go one per step to find the culprit"
+                        );
+                        continue;
+                    }
+                    // A transient failure, or a refused drain-only step: no input to blame alone.
                     Err(e) => return applied.failed(store_error(e), Some(state)),
                 }
             }
             remember(&mut known, &step);
-            applied.dispositions.extend(step.dispositions);
+            isolate = isolate.saturating_sub(step.consumed());
+            applied
+                .results
+                .extend(step.dispositions.into_iter().map(Ok));
             applied.drained.extend(step.drained);
             state = step.state;
         }

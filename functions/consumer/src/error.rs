@@ -1,4 +1,5 @@
 //! Why a record fails: a poison message, or a failure applying its order's transactions.
+//! Both kinds are per record; [`fifo_batch::BatchError`] is why a whole batch fails.
 
 use convoy_core::sequencer::SeqError;
 use convoy_store::StoreError;
@@ -43,4 +44,6 @@ pub enum ApplyError {
     MissingFact { order_id: String, need: String },
     #[error("order {order_id}: the sequencer made no progress")]
     Stalled { order_id: String },
+    #[error("order {order_id}: stopped, the invocation's deadline is near")]
+    Deadline { order_id: String },
 }

@@ -1,90 +1,101 @@
-//! The SQS handler: a FIFO batch in, the records to retry out. Groups (orders) are
-//! independent and run concurrently; the records of one group strictly in order.
+//! The SQS handler: a FIFO batch in, the records to retry out. [`fifo_batch`] runs the
+//! groups (orders) side by side; here one group's records go through [`apply_order`] in
+//! order and each record is reported or not by what became of it.
 
 use crate::apply::{apply_order, Applied};
-use crate::batch::{self, Group, Record};
+use crate::batch::{self, Record};
+use crate::error::ApplyError;
 use crate::settings::Settings;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use convoy_core::chain;
 use convoy_core::sequencer::Disposition;
 use convoy_core::Transaction;
 use convoy_store::OrderStore;
-use futures::StreamExt;
+use fifo_batch::{BatchError, Group, GroupReport};
+use std::time::{Duration, SystemTime};
+use tokio::time::Instant;
 use tracing::{field, Instrument};
 
-/// Handles one batch with the production [`Settings`].
-pub async fn handle<S: OrderStore>(store: &S, event: SqsEvent) -> SqsBatchResponse {
-    handle_with(store, event, &Settings::default()).await
+/// Kept free before the Lambda deadline to build and send the response.
+pub const RESPONSE_MARGIN: Duration = Duration::from_secs(1);
+
+/// The deadline to hand to [`handle`] for a Lambda context's deadline: [`RESPONSE_MARGIN`]
+/// before it.
+pub fn invocation_deadline(lambda_deadline: SystemTime) -> Instant {
+    let deadline = fifo_batch::deadline_from(lambda_deadline);
+    deadline.checked_sub(RESPONSE_MARGIN).unwrap_or(deadline)
 }
 
-/// Handles one batch: every record that was not committed is in `batchItemFailures`, and
-/// so is every later record of its group. So is the last transaction of a group whose
-/// drain stopped after it was committed: its redelivery resumes the drain.
+/// Handles one batch with the production [`Settings`].
+pub async fn handle<S: OrderStore>(
+    store: &S,
+    event: SqsEvent,
+    deadline: Instant,
+) -> Result<SqsBatchResponse, BatchError> {
+    handle_with(store, event, &Settings::default(), deadline).await
+}
+
+/// Handles one batch. Reported in `batchItemFailures`: a poison record or a transaction the
+/// store refuses for good (alone: what follows it is parked behind the gap), every record
+/// of a group from a transient failure or the deadline on, and the last transaction of a
+/// group whose drain stopped after it was committed (its redelivery resumes the drain).
+/// A record without a message id fails the whole invocation.
 pub async fn handle_with<S: OrderStore>(
     store: &S,
     event: SqsEvent,
     settings: &Settings,
-) -> SqsBatchResponse {
-    let records = event.records.len();
-    let all_ids: Vec<String> = event
-        .records
-        .iter()
-        .filter_map(|r| r.message_id.clone())
-        .filter(|id| !id.is_empty())
-        .collect();
-    let groups = batch::group(event.records);
-    let failed: Vec<Vec<String>> = futures::stream::iter(groups)
-        .map(|g| process_group(store, g, settings))
-        .buffered(settings.concurrency.max(1))
-        .collect()
-        .await;
-    let mut failed: Vec<String> = failed.into_iter().flatten().collect();
-    let mut response = SqsBatchResponse::default();
-    if failed.iter().any(String::is_empty) {
-        // Lambda always sends a message id; without one a failure cannot be reported alone,
-        // so every record of the batch is retried instead (processing is idempotent).
-        tracing::error!("a failed record has no messageId: retrying the whole batch");
-        failed = all_ids;
-    }
-    tracing::info!(records, failed = failed.len(), "batch done");
-    for id in failed {
-        response.add_failure(id);
-    }
-    response
+    deadline: Instant,
+) -> Result<SqsBatchResponse, BatchError> {
+    fifo_batch::for_each_group(&event.records, deadline, |group| {
+        process_group(store, group, settings)
+    })
+    .await
 }
 
-/// Processes one group; returns the message ids to retry.
-async fn process_group<S: OrderStore>(store: &S, group: Group, settings: &Settings) -> Vec<String> {
-    let span = tracing::info_span!("group", order_id = %group.key, records = group.records.len());
+/// Processes one group; reports the records not finished for good.
+async fn process_group<S: OrderStore>(
+    store: &S,
+    group: Group<'_>,
+    settings: &Settings,
+) -> GroupReport {
+    let key = group.id.unwrap_or_default();
+    let span = tracing::info_span!("group", order_id = %key, records = group.records.len());
     async move {
-        let Group { key, records } = group;
-        let inputs: Vec<Transaction> = records
+        let records: Vec<Record> = group
+            .records
             .iter()
-            .map_while(|r| r.txn.as_ref().ok().cloned())
+            .map(|m| batch::parse(m, group.id))
             .collect();
+        // Input k (a transaction) is record `at[k]`; poison records are no input.
+        let (at, inputs): (Vec<usize>, Vec<Transaction>) = records
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| r.txn.as_ref().ok().map(|t| (i, t.clone())))
+            .unzip();
         let applied = match inputs.first() {
-            Some(first) => apply_order(store, &first.order_id.clone(), &inputs, settings).await,
+            Some(first) => {
+                let id = first.order_id.clone();
+                apply_order(store, &id, &inputs, settings, group.deadline).await
+            }
             None => Applied::default(),
         };
-        // Input i is record i. A record is reported unless it, and every drain it
-        // started, is stored: after an unfinished drain the last input is reported too.
-        let done = applied.done();
+        let mut report = GroupReport::done();
         for (i, record) in records.iter().enumerate() {
-            log_record(&key, i, record, &applied);
+            let input = at.iter().position(|a| *a == i);
+            log_record(key, record, input, &applied);
+            if !input.is_some_and(|k| applied.finished(k)) {
+                report.fail(i);
+            }
         }
-        summarize(&applied, records.len() - done);
-        records
-            .into_iter()
-            .skip(done)
-            .map(|r| r.message_id)
-            .collect()
+        summarize(&applied, report.len());
+        report
     }
     .instrument(span)
     .await
 }
 
-/// One span per record, with what became of it.
-fn log_record(key: &str, i: usize, record: &Record, applied: &Applied) {
+/// One span per record, with what became of it (`input`: its index among the transactions).
+fn log_record(key: &str, record: &Record, input: Option<usize>, applied: &Applied) {
     let span = tracing::info_span!(
         "record",
         order_id = %key,
@@ -92,24 +103,24 @@ fn log_record(key: &str, i: usize, record: &Record, applied: &Applied) {
         message_id = %record.message_id,
     );
     let _entered = span.enter();
-    let txn = match &record.txn {
-        Ok(t) => t,
-        Err(poison) => {
+    let (txn, k) = match (&record.txn, input) {
+        (Ok(t), Some(k)) => (t, k),
+        (Ok(_), None) => return,
+        (Err(poison), _) => {
             tracing::error!(
                 error = %chain(poison),
                 disposition = "poison",
                 receive_count = record.receive_count,
-                "record cannot be processed; it fails until the dead-letter queue takes it"
+                "record cannot be processed; it fails alone until the dead-letter queue takes it"
             );
             return;
         }
     };
     span.record("seq", txn.seq.get());
-    match (applied.dispositions.get(i), i == applied.dispositions.len()) {
-        (Some(d), _) if i < applied.done() => log_disposition(d),
-        (Some(d), _) => {
+    match applied.results.get(k) {
+        Some(Ok(d)) => {
             log_disposition(d);
-            if let Some(e) = &applied.error {
+            if let (false, Some(e)) = (applied.finished(k), &applied.error) {
                 tracing::error!(
                     error = %chain(e),
                     disposition = "drain_failed",
@@ -119,15 +130,25 @@ fn log_record(key: &str, i: usize, record: &Record, applied: &Applied) {
                 );
             }
         }
-        (None, true) if applied.error.is_some() => {
-            if let Some(e) = &applied.error {
-                tracing::error!(error = %chain(e), disposition = "failed", "record failed; retried later");
-            }
-        }
-        (None, _) => tracing::warn!(
-            disposition = "failed",
-            "an earlier record of this group failed; retried later"
+        Some(Err(e)) => tracing::error!(
+            error = %chain(e),
+            disposition = "poison",
+            receive_count = record.receive_count,
+            "the store refuses this transaction; it fails alone until the dead-letter queue takes it"
         ),
+        None => {
+            let Some(e) = &applied.error else { return };
+            let disposition = match e {
+                ApplyError::Deadline { .. } => "deadline",
+                _ => "failed",
+            };
+            let message = if k == applied.results.len() {
+                "record failed; retried later"
+            } else {
+                "record not processed after an earlier record of its group failed; retried later"
+            };
+            tracing::error!(error = %chain(e), disposition, "{message}");
+        }
     }
 }
 
@@ -150,13 +171,20 @@ fn log_disposition(d: &Disposition) {
 }
 
 fn summarize(applied: &Applied, failed: usize) {
-    let count = |f: fn(&Disposition) -> bool| applied.dispositions.iter().filter(|d| f(d)).count();
+    let count = |f: fn(&Disposition) -> bool| {
+        applied
+            .results
+            .iter()
+            .filter(|r| r.as_ref().is_ok_and(f))
+            .count()
+    };
     tracing::info!(
         applied = count(|d| matches!(d, Disposition::Applied)),
         rejected = count(|d| matches!(d, Disposition::Rejected(_))),
         parked = count(|d| matches!(d, Disposition::Parked)),
         duplicates = count(|d| matches!(d, Disposition::Duplicate)),
         conflicts = count(|d| matches!(d, Disposition::Conflict { .. })),
+        refused = applied.results.iter().filter(|r| r.is_err()).count(),
         drained = applied.drained.len(),
         commits = applied.commits,
         retries = applied.retries,

@@ -19,7 +19,8 @@ async fn main() -> Result<(), Error> {
     let store = DynamoOrderStore::new(aws_sdk_dynamodb::Client::new(&config), table);
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
         let store = store.clone();
-        async move { Ok::<_, Error>(consumer::handle(&store, event.payload).await) }
+        let deadline = consumer::invocation_deadline(event.context.deadline());
+        async move { Ok::<_, Error>(consumer::handle(&store, event.payload, deadline).await?) }
     }))
     .await
 }

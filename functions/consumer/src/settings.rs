@@ -12,8 +12,9 @@ pub struct Settings {
     pub max_conflict_retries: usize,
     /// Pause before the n-th reload: n times this.
     pub conflict_backoff: Duration,
-    /// Message groups (orders) processed at the same time.
-    pub concurrency: usize,
+    /// No step (load, fetch, commit) is started closer than this to the deadline: what is
+    /// not committed by then is reported, so the response is sent in time.
+    pub deadline_margin: Duration,
 }
 
 impl Default for Settings {
@@ -22,7 +23,7 @@ impl Default for Settings {
             max_changes: convoy_store::MAX_CHANGES,
             max_conflict_retries: 5,
             conflict_backoff: Duration::from_millis(20),
-            concurrency: 4,
+            deadline_margin: Duration::from_millis(250),
         }
     }
 }

@@ -11,6 +11,11 @@ use consumer::handle;
 use convoy_store::{emulator, DynamoOrderStore, MemoryOrderStore};
 use events::{event_of, fixture, views};
 
+/// A deadline no test reaches.
+fn later() -> tokio::time::Instant {
+    tokio::time::Instant::now() + std::time::Duration::from_secs(3600)
+}
+
 #[tokio::test]
 async fn fixtures_end_the_same_in_dynamodb_as_in_memory() {
     let client = emulator::client().await;
@@ -24,8 +29,8 @@ async fn fixtures_end_the_same_in_dynamodb_as_in_memory() {
         "poison",
         "mixed_groups",
     ] {
-        let a = handle(&live, fixture(name)).await;
-        let b = handle(&memory, fixture(name)).await;
+        let a = handle(&live, fixture(name), later()).await.unwrap();
+        let b = handle(&memory, fixture(name), later()).await.unwrap();
         assert_eq!(a, b, "{name}");
     }
     assert_eq!(views(&live).await, views(&memory).await);
@@ -38,13 +43,18 @@ async fn fixtures_end_the_same_in_dynamodb_as_in_memory() {
     let seqs: Vec<u64> = (2..=151).collect();
     for chunk in seqs.chunks(10) {
         let records: Vec<_> = chunk.iter().map(|s| ("D-1".to_owned(), body(*s))).collect();
-        assert!(handle(&live, event_of(&records))
+        assert!(handle(&live, event_of(&records), later())
             .await
+            .unwrap()
             .batch_item_failures
             .is_empty());
     }
     let last = event_of(&[("D-1".to_owned(), body(1))]);
-    assert!(handle(&live, last).await.batch_item_failures.is_empty());
+    assert!(handle(&live, last, later())
+        .await
+        .unwrap()
+        .batch_item_failures
+        .is_empty());
     let v = serde_json::json!(views(&live).await);
     assert_eq!(v["D-1"]["next_seq"], 152);
     assert_eq!(v["D-1"]["total"], "150.00");

@@ -6,6 +6,7 @@ use crate::item::{self, Item};
 use crate::keys::{self, PK, SK};
 use crate::plan::{self, Condition, Write};
 use crate::port::{Fact, OrderReader, OrderStore, Version};
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
@@ -16,6 +17,10 @@ use std::hash::{BuildHasher, Hasher};
 
 /// The cancellation reasons that mean "another writer got there first".
 const LOST_RACE: [&str; 2] = ["ConditionalCheckFailed", "TransactionConflict"];
+
+/// The error code of a request DynamoDB refuses as invalid, and the cancellation reason of
+/// an item of a transaction it refuses so (an item over 400 KB, say).
+const INVALID: (&str, &str) = ("ValidationException", "ValidationError");
 
 /// The order store over a DynamoDB table with string keys `pk` and `sk`.
 #[derive(Debug, Clone)]
@@ -178,6 +183,18 @@ fn lost_race(e: &TransactWriteItemsError) -> bool {
     by_reason || by_message
 }
 
+/// True when a `TransactWriteItems` failure means the request is invalid as it is: sent
+/// again, it is refused again.
+fn invalid(e: &TransactWriteItemsError) -> bool {
+    match e {
+        TransactWriteItemsError::TransactionCanceledException(cancel) => cancel
+            .cancellation_reasons()
+            .iter()
+            .any(|r| r.code() == Some(INVALID.1)),
+        other => other.code() == Some(INVALID.0),
+    }
+}
+
 impl OrderStore for DynamoOrderStore {
     async fn load(&self, id: &OrderId) -> Result<Option<(OrderState, Version)>, StoreError> {
         self.get(id, keys::SK_STATE.to_owned())
@@ -231,6 +248,11 @@ impl OrderStore for DynamoOrderStore {
             Err(e) if e.as_service_error().is_some_and(lost_race) => Err(StoreError::Conflict {
                 order_id: id.to_string(),
             }),
+            Err(e) if e.as_service_error().is_some_and(invalid) => Err(StoreError::Refused {
+                operation: "TransactWriteItems",
+                order_id: id.to_string(),
+                source: e.into(),
+            }),
             Err(e) => Err(backend("TransactWriteItems", id, e)),
         }
     }
@@ -273,5 +295,41 @@ impl OrderReader for DynamoOrderStore {
     async fn load_stored_order(&self, id: &OrderId) -> Result<Option<StoredOrder>, StoreError> {
         let items = self.query(id, None).await?;
         item::stored_order(&items)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::error::ErrorMetadata;
+    use aws_sdk_dynamodb::types::error::TransactionCanceledException;
+    use aws_sdk_dynamodb::types::CancellationReason;
+
+    fn cancelled(codes: &[&str]) -> TransactWriteItemsError {
+        let reasons = codes
+            .iter()
+            .map(|c| CancellationReason::builder().code(*c).build())
+            .collect();
+        TransactWriteItemsError::TransactionCanceledException(
+            TransactionCanceledException::builder()
+                .set_cancellation_reasons(Some(reasons))
+                .build(),
+        )
+    }
+
+    #[test]
+    fn invalid_requests_are_told_from_lost_races_and_throttling() {
+        let validation = TransactWriteItemsError::generic(
+            ErrorMetadata::builder().code("ValidationException").build(),
+        );
+        assert!(invalid(&validation));
+        assert!(invalid(&cancelled(&["None", "ValidationError"])));
+        let throttled = TransactWriteItemsError::generic(
+            ErrorMetadata::builder().code("ThrottlingException").build(),
+        );
+        assert!(!invalid(&throttled));
+        assert!(!invalid(&cancelled(&["ConditionalCheckFailed", "None"])));
+        assert!(!invalid(&cancelled(&["ThrottlingError"])));
+        assert!(lost_race(&cancelled(&["None", "TransactionConflict"])));
     }
 }

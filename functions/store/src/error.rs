@@ -19,6 +19,17 @@ pub enum StoreError {
         source: BoxError,
     },
 
+    /// The backend refused the request as invalid (a DynamoDB `ValidationException`, or a
+    /// transaction cancelled with `ValidationError`: an item over 400 KB, say). The same
+    /// request is refused every time.
+    #[error("{operation} refused for order {order_id}: the request is invalid")]
+    Refused {
+        operation: &'static str,
+        order_id: String,
+        #[source]
+        source: BoxError,
+    },
+
     /// A stored item could not be read back: an attribute is missing or has the wrong type.
     #[error("stored item {pk} / {sk} is malformed: {reason}")]
     Malformed {
@@ -56,7 +67,7 @@ pub enum StoreError {
         limit: usize,
     },
 
-    /// A fault injected by a test double (`FailingStore`, feature `testing`).
+    /// A transient fault injected by a test double (`FailingStore`, feature `testing`).
     #[cfg(any(test, feature = "testing"))]
     #[error("{operation} failed for order {order_id}: injected fault")]
     Injected {
@@ -69,5 +80,31 @@ impl StoreError {
     /// True for [`StoreError::Conflict`]: reload and retry, do not fail the record yet.
     pub fn is_conflict(&self) -> bool {
         matches!(self, StoreError::Conflict { .. })
+    }
+
+    /// True when the write itself is refused and always will be, whatever is retried: it
+    /// holds something that cannot be stored ([`Refused`](StoreError::Refused),
+    /// [`Encode`](StoreError::Encode), [`TooManyWrites`](StoreError::TooManyWrites)).
+    /// Nothing was written; a write without the culprit may well succeed.
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Refused { .. }
+                | StoreError::Encode { .. }
+                | StoreError::TooManyWrites { .. }
+        )
+    }
+
+    /// True when the same request may succeed later: a lost race, throttling, a 5xx, the
+    /// network, an injected fault. Neither this nor [`is_permanent`](StoreError::is_permanent)
+    /// holds for a stored item that does not read back (`Malformed`, `Decode`): the order is
+    /// damaged and nothing of it proceeds until it is repaired.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Conflict { .. } | StoreError::Backend { .. } => true,
+            #[cfg(any(test, feature = "testing"))]
+            StoreError::Injected { .. } => true,
+            _ => false,
+        }
     }
 }

@@ -1,9 +1,10 @@
 //! `FailingStore`: a wrapper that injects faults into any store, for tests of the failure
-//! paths (a backend error on commit, load or parked fetch, or a lost optimistic-lock race).
+//! paths (a backend error on commit, load or parked fetch, a lost optimistic-lock race, or
+//! a transaction the backend refuses as invalid).
 
 use crate::error::StoreError;
 use crate::port::{Fact, OrderReader, OrderStore, Version};
-use convoy_core::sequencer::{Need, Step, StoredOrder};
+use convoy_core::sequencer::{Change, Need, Step, StoredOrder};
 use convoy_core::{OrderId, OrderState, Seq, Transaction};
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
@@ -20,6 +21,11 @@ pub enum Fault {
     LoadFails,
     /// `fetch_parked` (the read of a drain's parked transactions) fails with a backend error.
     FetchParkedFails,
+    /// `commit` of a step that writes transaction `seq` (its history entry, its parked item
+    /// or a conflict of it) is refused as invalid, [`StoreError::Refused`], permanent, as
+    /// DynamoDB refuses an item over 400 KB. Commits of steps without it pass and do not
+    /// count.
+    CommitRefused { seq: u64 },
 }
 
 /// Faults of one kind for one order: after `skip` calls pass, `times` calls fail.
@@ -127,6 +133,17 @@ impl<S: OrderStore + Send> OrderStore for FailingStore<S> {
         expected: Option<Version>,
         step: &Step,
     ) -> Result<Version, StoreError> {
+        let refused = self.lock().keys().find_map(|(order, fault)| match fault {
+            Fault::CommitRefused { seq } if order == id && writes(step, *seq) => Some(*fault),
+            _ => None,
+        });
+        if let Some(fault) = refused.filter(|f| self.trigger(id, *f)) {
+            return Err(StoreError::Refused {
+                operation: "commit",
+                order_id: id.to_string(),
+                source: format!("injected: {fault:?} is refused as invalid").into(),
+            });
+        }
         if self.trigger(id, Fault::CommitFails) {
             return Err(StoreError::Injected {
                 operation: "commit",
@@ -140,6 +157,15 @@ impl<S: OrderStore + Send> OrderStore for FailingStore<S> {
         }
         self.inner.commit(id, expected, step).await
     }
+}
+
+/// True when `step` writes an item of transaction `seq`.
+fn writes(step: &Step, seq: u64) -> bool {
+    step.changes.iter().any(|c| match c {
+        Change::Record(s, _) | Change::Conflict(s, _) => s.get() == seq,
+        Change::Park(t) => t.seq.get() == seq,
+        Change::Unpark(_) => false,
+    })
 }
 
 impl<S: OrderReader + Send> OrderReader for FailingStore<S> {
@@ -216,5 +242,55 @@ mod tests {
                 .unwrap(),
             []
         );
+    }
+
+    #[tokio::test]
+    async fn a_refused_transaction_refuses_every_commit_writing_it_and_only_those() {
+        let id = OrderId::parse("A-1").unwrap();
+        let txn = |json: &str| serde_json::from_str::<Transaction>(json).unwrap();
+        let create = txn(r#"{"order_id":"A-1","seq":1,"op":"create","currency":"EUR"}"#);
+        let pay = txn(r#"{"order_id":"A-1","seq":2,"op":"pay"}"#);
+        let state = OrderState::new(id.clone());
+        let both = process(
+            &state,
+            &Known::default(),
+            &[create.clone(), pay.clone()],
+            99,
+        )
+        .unwrap();
+        let first = process(&state, &Known::default(), &[create], 99).unwrap();
+        let store = FailingStore::new(MemoryOrderStore::new());
+        store.inject(&id, Fault::CommitRefused { seq: 2 }, 5);
+        let e = store.commit(&id, None, &both).await.unwrap_err();
+        assert!(e.is_permanent() && !e.is_transient(), "{e}");
+        assert_eq!(
+            store.commit(&id, None, &first).await.unwrap(),
+            Version::FIRST
+        );
+        let second = process(&first.state, &Known::default(), &[pay], 99).unwrap();
+        assert!(store
+            .commit(&id, Some(Version::FIRST), &second)
+            .await
+            .is_err_and(|e| e.is_permanent()));
+        assert_eq!(store.pending(&id, Fault::CommitRefused { seq: 2 }), 3);
+    }
+
+    #[test]
+    fn errors_are_permanent_transient_or_neither() {
+        let injected = StoreError::Injected {
+            operation: "commit",
+            order_id: "A-1".into(),
+        };
+        let conflict = StoreError::Conflict {
+            order_id: "A-1".into(),
+        };
+        let malformed = StoreError::Malformed {
+            pk: "order#A-1".into(),
+            sk: "state".into(),
+            reason: "no version".into(),
+        };
+        assert!(injected.is_transient() && !injected.is_permanent());
+        assert!(conflict.is_transient() && !conflict.is_permanent());
+        assert!(!malformed.is_transient() && !malformed.is_permanent());
     }
 }

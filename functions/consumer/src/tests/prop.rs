@@ -1,17 +1,17 @@
 //! Property tests: random batches through the handler and the in-memory store end where
 //! the reference order book ends, however they are cut, copied, reordered or failed.
 
-use super::{event_of, views};
+use super::{event_of, later, views};
 use crate::{handle_with, Settings};
 use convoy_core::memory::OrderBook;
 use convoy_core::{OrderId, OrderView, Transaction};
-use convoy_store::{FailingStore, Fault, MemoryOrderStore, OrderReader};
+use convoy_store::{FailingStore, Fault, MemoryOrderStore, OrderReader, OrderStore};
 use proptest::prelude::*;
 use std::collections::{BTreeMap, VecDeque};
 
 const ORDERS: [&str; 3] = ["A-1", "B/7", "c#3"];
 
-/// The faults a round may inject, by index.
+/// The transient faults a round may inject, by index.
 const FAULTS: [Fault; 4] = [
     Fault::CommitFails,
     Fault::CommitConflicts,
@@ -83,10 +83,9 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-fn settings(max_changes: usize, concurrency: usize) -> Settings {
+fn settings(max_changes: usize) -> Settings {
     Settings {
         max_changes,
-        concurrency,
         conflict_backoff: std::time::Duration::ZERO,
         ..Settings::default()
     }
@@ -133,26 +132,25 @@ async fn same_storage(store: &MemoryOrderStore, book: &OrderBook) -> Result<(), 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
-    /// Any cut into batches, any step size, any concurrency: the same orders as the reference.
+    /// Any cut into batches, any step size: the same orders as the reference.
     #[test]
     fn random_batches_end_like_the_reference(
         sends in sends(),
         sizes in prop::collection::vec(1usize..=10, 70),
         max_changes in 2usize..=99,
-        concurrency in 1usize..=4,
     ) {
         let store = MemoryOrderStore::new();
         let mut book = OrderBook::default();
-        let settings = settings(max_changes, concurrency);
+        let settings = settings(max_changes);
         let rt = runtime();
         let mut rest = &sends[..];
         for size in sizes {
             if rest.is_empty() {
                 break;
             }
-            let (batch, later) = rest.split_at(size.min(rest.len()));
-            rest = later;
-            let response = rt.block_on(handle_with(&store, event_of(batch), &settings));
+            let (batch, after) = rest.split_at(size.min(rest.len()));
+            rest = after;
+            let response = rt.block_on(handle_with(&store, event_of(batch), &settings, later())).unwrap();
             prop_assert!(response.batch_item_failures.is_empty());
             reference_receive(&mut book, batch);
         }
@@ -160,34 +158,44 @@ proptest! {
         rt.block_on(same_storage(&store, &book))?;
     }
 
-    /// A FIFO queue with faults: failed records come back first in their group; what the
-    /// handler reported as done is what the store holds, never applied twice. A group's
-    /// last record may be reported although stored (a drain after it failed): it comes back
-    /// as a duplicate, so the store may count one more duplicate per such report.
+    /// A FIFO queue with transient and permanent faults: failed records come back first in
+    /// their group. After every round, each record not reported is durably done (stored as
+    /// processed, parked or a recorded conflict) and each reported one is not, unless its
+    /// content already was or it is its group's last record (a drain after it failed: it
+    /// comes back as a duplicate, so the store may count one more duplicate per such
+    /// report). Once the queues are empty the store is where the reference ends.
     #[test]
     fn failed_records_come_back_and_nothing_is_lost_or_doubled(
         sends in sends(),
         takes in prop::collection::vec(prop::collection::vec(0usize..=4, ORDERS.len()), 200),
-        faults in prop::collection::vec((0..ORDERS.len(), 0u8..4, 0usize..4), 0..12),
+        faults in prop::collection::vec((0..ORDERS.len(), 0u8..6, 0usize..4), 0..12),
         max_changes in 2usize..=99,
     ) {
         let store = FailingStore::new(MemoryOrderStore::new());
         let mut book = OrderBook::default();
-        let settings = settings(max_changes, 2);
+        let settings = settings(max_changes);
         let rt = runtime();
         let mut queues: Vec<VecDeque<(String, String)>> = ORDERS
             .iter()
             .map(|o| sends.iter().filter(|(g, _)| g == o).cloned().collect())
             .collect();
-        // Groups whose only reported record was their last one of the batch.
-        let mut last_only = 0u64;
+        // Reported records that were stored: each a group's last, after a failed drain.
+        let mut stored_but_reported = 0u64;
         for (round, take) in takes.iter().enumerate() {
             if queues.iter().all(VecDeque::is_empty) {
                 break;
             }
             if let Some((o, kind, skip)) = faults.get(round) {
-                let fault = FAULTS[*kind as usize];
-                store.inject_after(&OrderId::parse(ORDERS[*o]).unwrap(), fault, *skip, 1);
+                let id = OrderId::parse(ORDERS[*o]).unwrap();
+                match FAULTS.get(*kind as usize) {
+                    Some(fault) => store.inject_after(&id, *fault, *skip, 1),
+                    // A transaction the store refuses once (the step holding it; found
+                    // again alone, it passes) or twice (it fails alone).
+                    None => {
+                        let fault = Fault::CommitRefused { seq: *skip as u64 + 1 };
+                        store.inject(&id, fault, usize::from(*kind) - FAULTS.len() + 1);
+                    }
+                }
             }
             // Up to 10 records, the heads of each group's queue, groups interleaved.
             let mut batch = Vec::new();
@@ -200,20 +208,62 @@ proptest! {
                     }
                 }
             }
+            let before = rt.block_on(durable(store.inner(), &batch));
+            // Per order: the seqs the store refuses, if its only faults are such refusals
+            // and none of them is parked (a refused drain stops the group: no input to blame).
+            let only_refusals: Vec<Option<Vec<u64>>> = ORDERS
+                .iter()
+                .map(|o| {
+                    let id = OrderId::parse(o).unwrap();
+                    let parked = rt
+                        .block_on(store.inner().load(&id))
+                        .unwrap()
+                        .map(|(s, _)| s.parked)
+                        .unwrap_or_default();
+                    let refused: Vec<u64> = (1..=13)
+                        .filter(|s| store.pending(&id, Fault::CommitRefused { seq: *s }) > 0)
+                        .collect();
+                    let transient = FAULTS.iter().any(|f| store.pending(&id, *f) > 0);
+                    let drain = refused.iter().any(|s| parked.contains(s));
+                    (!transient && !drain).then_some(refused)
+                })
+                .collect();
             let event = event_of(&batch);
             let ids: Vec<String> = event.records.iter().map(|r| r.message_id.clone().unwrap()).collect();
-            let response = rt.block_on(handle_with(&store, event, &settings));
+            let response = rt.block_on(handle_with(&store, event, &settings, later())).unwrap();
             let failed: Vec<&String> = response.batch_item_failures.iter().map(|f| &f.item_identifier).collect();
+            let after = rt.block_on(durable(store.inner(), &batch));
+            let reported = |i: usize| failed.contains(&&ids[i]);
             let mut done = Vec::new();
             for (g, order) in ORDERS.iter().enumerate() {
                 let mine: Vec<usize> = (0..batch.len()).filter(|i| batch[*i].0 == *order).collect();
-                let ok = mine.iter().take_while(|i| !failed.contains(&&ids[**i])).count();
-                // Failures of a group are a suffix of its records in the batch.
-                prop_assert!(mine[ok..].iter().all(|i| failed.contains(&&ids[*i])));
-                last_only += u64::from(mine.len() - ok == 1);
-                for _ in 0..ok {
-                    done.push(queues[g].pop_front().unwrap());
+                for (k, &i) in mine.iter().enumerate() {
+                    if !reported(i) {
+                        prop_assert!(after[i], "record {} not reported, not stored", i);
+                        continue;
+                    }
+                    let seq = serde_json::from_str::<Transaction>(&batch[i].1).unwrap().seq.get();
+                    if let Some(refused) = &only_refusals[g] {
+                        // A refusal fails the refused transaction alone.
+                        prop_assert!(
+                            refused.contains(&seq) || (after[i] && k + 1 == mine.len()),
+                            "record {} (seq {}) reported, refused only {:?}", i, seq, refused
+                        );
+                    }
+                    let copy_done = mine.iter().any(|&j| !reported(j) && batch[j] == batch[i]);
+                    if after[i] && !before[i] && !copy_done {
+                        prop_assert_eq!(k + 1, mine.len(), "record {} reported, stored", i);
+                        stored_but_reported += 1;
+                    }
                 }
+                // A SQS FIFO queue: what succeeded is deleted, what failed comes back first.
+                let head: Vec<(String, String)> = queues[g].drain(..mine.len()).collect();
+                for (k, record) in head.into_iter().enumerate().rev() {
+                    if reported(mine[k]) {
+                        queues[g].push_front(record);
+                    }
+                }
+                done.extend(mine.iter().filter(|i| !reported(**i)).map(|i| batch[*i].clone()));
             }
             reference_receive(&mut book, &done);
         }
@@ -222,8 +272,8 @@ proptest! {
         let (want, want_dups) = without_duplicates(reference_views(&book));
         prop_assert_eq!(got, want);
         prop_assert!(
-            got_dups >= want_dups && got_dups - want_dups <= last_only,
-            "duplicates {} against {} with {} last-record reports", got_dups, want_dups, last_only
+            got_dups >= want_dups && got_dups - want_dups <= stored_but_reported,
+            "duplicates {} against {} with {} stored but reported", got_dups, want_dups, stored_but_reported
         );
         rt.block_on(same_storage(store.inner(), &book))?;
     }
@@ -241,7 +291,7 @@ proptest! {
     ) {
         let store = FailingStore::new(MemoryOrderStore::new());
         let id = OrderId::parse("A-1").unwrap();
-        let settings = settings(max_changes, 1);
+        let settings = settings(max_changes);
         let rt = runtime();
         // Seq 1 closes the gap, sent last: every drain starts at the end of the queue.
         let mut queue: VecDeque<(String, String)> = parked
@@ -261,7 +311,7 @@ proptest! {
             }
             let batch: Vec<_> = queue.iter().take(*size).cloned().collect();
             let event = event_of(&batch);
-            let response = rt.block_on(handle_with(&store, event, &settings));
+            let response = rt.block_on(handle_with(&store, event, &settings, later())).unwrap();
             let ok = batch.len() - response.batch_item_failures.len();
             queue.drain(..ok);
         }
@@ -273,6 +323,30 @@ proptest! {
         prop_assert_eq!(stored.processed.len() as u64, last);
         prop_assert_eq!(stored.state.applied, last);
     }
+}
+
+/// For each record: is its transaction durably stored (processed, parked, or a recorded
+/// conflict of its seq)?
+async fn durable(store: &MemoryOrderStore, records: &[(String, String)]) -> Vec<bool> {
+    let mut out = Vec::new();
+    for (order, body) in records {
+        let txn: Transaction = serde_json::from_str(body).unwrap();
+        let id = OrderId::parse(order).unwrap();
+        let (seq, fingerprint) = (txn.seq.get(), txn.fingerprint());
+        out.push(match store.load_stored_order(&id).await.unwrap() {
+            None => false,
+            Some(o) => {
+                o.processed
+                    .get(&seq)
+                    .is_some_and(|p| p.fingerprint == fingerprint)
+                    || o.parked
+                        .get(&seq)
+                        .is_some_and(|t| t.fingerprint() == fingerprint)
+                    || o.conflicts.contains_key(&(seq, fingerprint))
+            }
+        });
+    }
+    out
 }
 
 /// Views without their `duplicates` counter, and the sum of those counters.

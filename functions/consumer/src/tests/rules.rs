@@ -1,0 +1,209 @@
+//! The failure rules: a permanent failure (poison, a refused transaction) fails its record
+//! alone, a transient one the rest of the group; a slow group holds up no other; nothing is
+//! started near the deadline, and only what is not committed is reported.
+
+use super::{body, event_of, failures, ids, later, oid, views};
+use crate::{handle, handle_with, invocation_deadline, Settings};
+use convoy_core::sequencer::{Need, Step};
+use convoy_core::{OrderId, OrderState, Seq, Transaction};
+use convoy_store::{Fact, FailingStore, Fault, MemoryOrderStore, OrderStore, StoreError, Version};
+use serde_json::json;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+use tokio::time::Instant;
+
+fn records(order: &str, seqs: impl IntoIterator<Item = u64>) -> Vec<(String, String)> {
+    seqs.into_iter()
+        .map(|s| (order.into(), body(order, s)))
+        .collect()
+}
+
+/// One record per commit: each step holds one transaction.
+fn one_per_commit() -> Settings {
+    Settings {
+        max_changes: 2,
+        ..Settings::default()
+    }
+}
+
+#[tokio::test]
+async fn a_poison_first_record_fails_alone_and_the_rest_park_behind_it() {
+    let store = MemoryOrderStore::new();
+    let mut batch = records("A-1", 1..=10);
+    batch[0].1 = r#"{"order_id":"A-1","seq":1,"op":"create","currency":"EU"#.into();
+    let event = event_of(&batch);
+    let all = ids(&event);
+    let response = handle(&store, event, later()).await.unwrap();
+    assert_eq!(failures(&response), [all[0].clone()]);
+    let v = json!(views(&store).await);
+    assert_eq!(v["A-1"]["next_seq"], 1);
+    assert_eq!(v["A-1"]["parked"], json!([2, 3, 4, 5, 6, 7, 8, 9, 10]));
+    // The record comes back valid (as a redriven corrected message would): all drain.
+    let response = handle(&store, event_of(&records("A-1", [1])), later())
+        .await
+        .unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    let v = json!(views(&store).await);
+    assert_eq!(v["A-1"]["next_seq"], 11);
+    assert_eq!(v["A-1"]["parked"], json!([]));
+    assert_eq!(v["A-1"]["applied"], 10);
+}
+
+#[tokio::test]
+async fn a_transient_failure_fails_its_record_and_the_later_ones_of_its_group_only() {
+    // A-1: seq 1, seq 2, a poison, seq 3, seq 4, seq 5; the fourth commit (seq 4) fails.
+    let mut batch = records("A-1", 1..=2);
+    batch.push(("A-1".into(), "{ not a transaction".into()));
+    batch.extend(records("A-1", 3..=5));
+    batch.extend(records("B-7", 1..=2));
+    let event = event_of(&batch);
+    let all = ids(&event);
+    let store = FailingStore::new(MemoryOrderStore::new());
+    store.inject_after(&oid("A-1"), Fault::CommitFails, 3, 1);
+    let response = handle_with(&store, event, &one_per_commit(), later())
+        .await
+        .unwrap();
+    // The poison alone; seq 3 committed after it; seq 4 failed and seq 5 behind it.
+    assert_eq!(
+        failures(&response),
+        [all[2].clone(), all[4].clone(), all[5].clone()]
+    );
+    let v = json!(views(&store).await);
+    assert_eq!(v["A-1"]["next_seq"], 4);
+    assert_eq!(v["B-7"]["next_seq"], 3);
+}
+
+#[tokio::test]
+async fn a_transaction_the_store_refuses_fails_alone() {
+    let mut batch = records("A-1", 1..=5);
+    batch.extend(records("B-7", 1..=2));
+    let event = event_of(&batch);
+    let all = ids(&event);
+    let store = FailingStore::new(MemoryOrderStore::new());
+    let refusal = Fault::CommitRefused { seq: 3 };
+    store.inject(&oid("A-1"), refusal, 100);
+    let response = handle(&store, event.clone(), later()).await.unwrap();
+    assert_eq!(failures(&response), [all[2].clone()]);
+    let v = json!(views(&store).await);
+    assert_eq!(v["A-1"]["next_seq"], 3);
+    assert_eq!(v["A-1"]["parked"], json!([4, 5]));
+    assert_eq!(v["B-7"]["next_seq"], 3);
+    // The whole step, then seq 3 alone.
+    assert_eq!(store.pending(&oid("A-1"), refusal), 98);
+    // Once the store takes it, its redelivery drains the rest.
+    store.inject(&oid("A-1"), refusal, 0);
+    let retry = event_of(&[batch[2].clone()]);
+    let response = handle(&store, retry, later()).await.unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    let v = json!(views(&store).await);
+    assert_eq!(v["A-1"]["next_seq"], 6);
+    assert_eq!(v["A-1"]["applied"], 5);
+}
+
+/// A store where every commit of one order takes a second; it notes when each commit of
+/// each order ended.
+struct Slow {
+    inner: MemoryOrderStore,
+    slow: OrderId,
+    start: Instant,
+    commits: Mutex<Vec<(String, Duration)>>,
+}
+
+impl Slow {
+    fn new(slow: &str) -> Self {
+        Slow {
+            inner: MemoryOrderStore::new(),
+            slow: oid(slow),
+            start: Instant::now(),
+            commits: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn commits_of(&self, order: &str) -> Vec<Duration> {
+        let commits = self.commits.lock().unwrap();
+        commits
+            .iter()
+            .filter(|(o, _)| o == order)
+            .map(|(_, at)| *at)
+            .collect()
+    }
+}
+
+impl OrderStore for Slow {
+    async fn load(&self, id: &OrderId) -> Result<Option<(OrderState, Version)>, StoreError> {
+        self.inner.load(id).await
+    }
+    async fn fetch(&self, id: &OrderId, need: &Need) -> Result<Option<Fact>, StoreError> {
+        self.inner.fetch(id, need).await
+    }
+    async fn fetch_parked(
+        &self,
+        id: &OrderId,
+        from: Seq,
+        to: Seq,
+    ) -> Result<Vec<Transaction>, StoreError> {
+        self.inner.fetch_parked(id, from, to).await
+    }
+    async fn commit(
+        &self,
+        id: &OrderId,
+        expected: Option<Version>,
+        step: &Step,
+    ) -> Result<Version, StoreError> {
+        if *id == self.slow {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        let version = self.inner.commit(id, expected, step).await?;
+        let at = Instant::now() - self.start;
+        self.commits.lock().unwrap().push((id.to_string(), at));
+        Ok(version)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_group_holds_up_no_other() {
+    let store = Slow::new("A-1");
+    let mut batch = records("A-1", 1..=5);
+    for order in ["B-7", "C-3", "D-4", "E-5"] {
+        batch.extend(records(order, [1]));
+    }
+    let response = handle_with(&store, event_of(&batch), &one_per_commit(), later())
+        .await
+        .unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    let secs = |n: u64| Duration::from_secs(n);
+    assert_eq!(
+        store.commits_of("A-1"),
+        (1..=5).map(secs).collect::<Vec<_>>()
+    );
+    for order in ["B-7", "C-3", "D-4", "E-5"] {
+        assert_eq!(store.commits_of(order), [Duration::ZERO], "{order}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn at_the_deadline_only_what_is_not_committed_is_reported() {
+    let store = Slow::new("A-1");
+    let mut batch = records("A-1", 1..=5);
+    batch.extend(records("B-7", 1..=3));
+    let event = event_of(&batch);
+    let all = ids(&event);
+    // A-1 commits at 1 s and 2 s; at 2 s the deadline is too near to start the third.
+    let deadline = Instant::now() + Duration::from_millis(2100);
+    let response = handle_with(&store, event, &one_per_commit(), deadline)
+        .await
+        .unwrap();
+    assert!(Instant::now() < deadline);
+    assert_eq!(failures(&response), all[2..5].to_vec());
+    let v = json!(views(&store.inner).await);
+    assert_eq!(v["A-1"]["next_seq"], 3);
+    assert_eq!(v["B-7"]["next_seq"], 4);
+}
+
+#[test]
+fn the_invocation_deadline_keeps_a_second_for_the_response() {
+    let now = Instant::now();
+    let deadline = invocation_deadline(SystemTime::now() + Duration::from_secs(10));
+    assert!(deadline <= now + Duration::from_secs(9) + Duration::from_millis(100));
+    assert!(deadline >= now + Duration::from_millis(8900));
+}
