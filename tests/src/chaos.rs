@@ -4,8 +4,8 @@
 //! - [`Crashing`]: the function dies after its work, before its response (nothing deleted).
 //! - [`Twice`]: every batch is delivered to the function twice, at the same time.
 //! - [`CrashPoint`]: an order store whose chosen commits land, then the invocation dies.
-//! - [`Slow`]: an order store whose first commit of chosen orders waits (past the queue's
-//!   visibility timeout, say) before it is made.
+//! - [`Slow`]: an order store whose commits of chosen orders wait (past the queue's
+//!   visibility timeout, or the consumer's deadline) before they are made.
 //! - [`CrashingPublisher`]: the ledger function dies mid-file, after so many messages.
 
 use convoy_core::sequencer::{Change, Need, Step};
@@ -199,23 +199,35 @@ impl<S: OrderStore + Send + Sync> OrderStore for CrashPoint<S> {
     }
 }
 
-/// An order store whose first commit of each chosen order waits `delay` first.
+/// An order store whose commits of chosen orders wait `delay` first: only the first of
+/// each order, or every one.
 pub struct Slow<S> {
     pub inner: S,
     pub orders: HashSet<String>,
     pub delay: Duration,
+    every: bool,
     delayed: Mutex<HashSet<String>>,
     pub slowed: AtomicUsize,
 }
 
 impl<S> Slow<S> {
+    /// The first commit of each chosen order waits.
     pub fn new(inner: S, orders: HashSet<String>, delay: Duration) -> Self {
         Self {
             inner,
             orders,
             delay,
+            every: false,
             delayed: Mutex::new(HashSet::new()),
             slowed: AtomicUsize::new(0),
+        }
+    }
+
+    /// Every commit of the chosen orders waits.
+    pub fn every_commit(inner: S, orders: HashSet<String>, delay: Duration) -> Self {
+        Self {
+            every: true,
+            ..Self::new(inner, orders, delay)
         }
     }
 }
@@ -244,13 +256,14 @@ impl<S: OrderStore + Send + Sync> OrderStore for Slow<S> {
         expected: Option<Version>,
         step: &Step,
     ) -> Result<Version, StoreError> {
-        let first = self.orders.contains(id.as_str())
-            && self
-                .delayed
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(id.to_string());
-        if first {
+        let chosen = self.orders.contains(id.as_str())
+            && (self.every
+                || self
+                    .delayed
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(id.to_string()));
+        if chosen {
             self.slowed.fetch_add(1, Ordering::SeqCst);
             tokio::time::sleep(self.delay).await;
         }

@@ -154,9 +154,7 @@ impl Harness {
 
     /// Both mappings with both functions in-process over the real adapters.
     pub async fn start_in_process(&self) -> Result<Running, HarnessError> {
-        let consumer = InProcessConsumer {
-            store: self.order_store(),
-        };
+        let consumer = InProcessConsumer::new(self.order_store());
         self.start_with(self.ledger_function(), consumer).await
     }
 

@@ -54,11 +54,23 @@ where
 }
 
 /// The consumer function's timeout (`ConsumerFunctionTimeout`'s default in `template.yaml`).
-const CONSUMER_TIMEOUT: Duration = Duration::from_secs(30);
+pub const CONSUMER_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The consumer function's handler over any order store (e.g. one that injects faults).
+/// The consumer function's handler over any order store (e.g. one that injects faults),
+/// with a Lambda-like time limit per invocation.
 pub struct InProcessConsumer<S> {
     pub store: S,
+    pub timeout: Duration,
+}
+
+impl<S> InProcessConsumer<S> {
+    /// With the template's default timeout.
+    pub fn new(store: S) -> Self {
+        Self {
+            store,
+            timeout: CONSUMER_TIMEOUT,
+        }
+    }
 }
 
 impl<S: OrderStore + Send + Sync> LambdaFunction for InProcessConsumer<S> {
@@ -68,8 +80,8 @@ impl<S: OrderStore + Send + Sync> LambdaFunction for InProcessConsumer<S> {
 
     async fn invoke(&self, event: Value) -> Result<Value, InvokeError> {
         let event = parse_event("consumer", event)?;
-        let deadline =
-            tokio::time::Instant::now() + CONSUMER_TIMEOUT - consumer::handler::RESPONSE_MARGIN;
+        let deadline = tokio::time::Instant::now() + self.timeout
+            - consumer::handler::RESPONSE_MARGIN.min(self.timeout / 4);
         match consumer::handle(&self.store, event, deadline).await {
             Ok(response) => to_value("consumer", response),
             Err(e) => Err(InvokeError::InProcess {

@@ -146,7 +146,7 @@ fn recording(h: &Harness) -> Store {
 }
 
 fn consumer<S: OrderStore + Send + Sync>(store: S) -> InProcessConsumer<S> {
-    InProcessConsumer { store }
+    InProcessConsumer::new(store)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -320,6 +320,46 @@ async fn visibility_timeout_expires_during_a_slow_batch() {
         &store,
         h.ledger_function(),
         consumer(slow.clone()),
+    )
+    .await;
+    assert!(
+        slow.slowed.load(Ordering::SeqCst) > 0,
+        "no commit was slowed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_consumer_deadline_reached_mid_batch() {
+    let h = Harness::start().await.unwrap();
+    let w = workload(&h);
+    let store = recording(&h);
+    // Every commit of a long order and of one small order in five takes 150 ms, and an
+    // invocation has 600 ms: a batch's slow orders, and drains of several steps, stop at
+    // the deadline and come back for the rest.
+    let mut rng = fastrand::Rng::with_seed(SEED + 5);
+    let chosen: HashSet<String> = w
+        .small
+        .iter()
+        .filter(|_| rng.u8(0..5) == 0)
+        .chain(&w.long)
+        .cloned()
+        .collect();
+    let slow = Arc::new(Slow::every_commit(
+        store.clone(),
+        chosen,
+        Duration::from_millis(150),
+    ));
+    let consumer = InProcessConsumer {
+        store: slow.clone(),
+        timeout: Duration::from_millis(600),
+    };
+    run(
+        &h,
+        &w,
+        "deadline-mid-batch",
+        &store,
+        h.ledger_function(),
+        consumer,
     )
     .await;
     assert!(

@@ -56,9 +56,7 @@ async fn a_failing_order_is_retried_in_order_while_the_others_go_on() {
     for (id, fault, times) in &others {
         store.inner().inject(id, *fault, *times);
     }
-    let consumer = InProcessConsumer {
-        store: store.clone(),
-    };
+    let consumer = InProcessConsumer::new(store.clone());
     let running = h.start_with(h.ledger_function(), consumer).await.unwrap();
     let h = &h;
     h.with_running(running, async |running| {
