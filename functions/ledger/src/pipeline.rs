@@ -1,6 +1,10 @@
 //! One ledger, end to end in constant memory: chunks → decoder → (bounded channel) →
-//! sender, and refused lines → rejects spool. The counters live outside so that a caller
-//! that stops the pipeline at a deadline still knows how far it got.
+//! sender, and refused lines → rejects spool. The decoder takes each chunk a bounded step
+//! at a time ([`Decoder::feed`]), and each step's output is handed on — transactions into
+//! the channel, waiting while it is full; refused lines into the spool — before the next
+//! step is decoded, so a gzip bomb never inflates ahead of its consumers. The counters live
+//! outside so that a caller that stops the pipeline at a deadline still knows how far it
+//! got.
 
 use crate::message::OutgoingMessage;
 use crate::ports::{ChunkStream, SourceError, TransactionPublisher};
@@ -95,8 +99,8 @@ pub async fn run<C: ChunkStream, P: TransactionPublisher>(
     Ok(spool.finish()?)
 }
 
-/// The producer: decodes chunk after chunk; transactions go to `tx` (waiting while the
-/// channel is full), refused lines to `spool`.
+/// The producer: decodes chunk after chunk, step after step; transactions go to `tx`
+/// (waiting while the channel is full), refused lines to `spool`.
 async fn decode<C: ChunkStream>(
     mut chunks: C,
     kind: LedgerKind,
@@ -108,13 +112,17 @@ async fn decode<C: ChunkStream>(
     let mut decoder = Decoder::new(kind);
     let mut out = Vec::new();
     while let Some(chunk) = chunks.next_chunk().await? {
-        decoder
-            .push(&chunk, &mut out)
-            .map_err(PipelineError::Decode)?;
-        forward(&mut out, ledger, &tx, spool, progress).await?;
-        progress
-            .lines_read
-            .store(decoder.lines_read(), Ordering::Relaxed);
+        let mut rest = &chunk[..];
+        while !rest.is_empty() {
+            let taken = decoder
+                .feed(rest, &mut out)
+                .map_err(PipelineError::Decode)?;
+            rest = &rest[taken..];
+            forward(&mut out, ledger, &tx, spool, progress).await?;
+            progress
+                .lines_read
+                .store(decoder.lines_read(), Ordering::Relaxed);
+        }
     }
     decoder.finish(&mut out).map_err(PipelineError::Decode)?;
     forward(&mut out, ledger, &tx, spool, progress).await?;
