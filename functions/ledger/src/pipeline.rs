@@ -11,7 +11,7 @@ use crate::ports::{ChunkStream, SourceError, TransactionPublisher};
 use crate::rejects::{RejectsSpool, SpoolError};
 use crate::sender::{send_all, SendError, SenderOptions};
 use ledger_format::{DecodeError, Decoder, LedgerKind, Parsed};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use tempfile::TempPath;
 use tokio::sync::mpsc::{self, Sender};
@@ -22,6 +22,8 @@ pub struct Progress {
     pub lines_read: AtomicU64,
     pub sent: AtomicU64,
     pub refused: AtomicU64,
+    /// More lines were refused than the rejects report lists.
+    pub rejects_truncated: AtomicBool,
 }
 
 impl Progress {
@@ -32,6 +34,12 @@ impl Progress {
             self.sent.load(Ordering::Relaxed),
             self.refused.load(Ordering::Relaxed),
         )
+    }
+
+    /// Whether more lines were refused than the rejects report lists
+    /// ([`MAX_REPORTED_REJECTS`](crate::rejects::MAX_REPORTED_REJECTS)).
+    pub fn rejects_truncated(&self) -> bool {
+        self.rejects_truncated.load(Ordering::Relaxed)
     }
 }
 
@@ -74,7 +82,9 @@ pub enum PipelineError {
 }
 
 /// Streams `chunks` of the ledger `ledger` (its key) of `kind` through the decoder to
-/// `publisher`; returns the rejects report, if any line was refused.
+/// `publisher`; returns the rejects report, if any line was refused (it lists the first
+/// [`MAX_REPORTED_REJECTS`](crate::rejects::MAX_REPORTED_REJECTS) refused lines; `progress`
+/// counts them all and says whether some were left out).
 pub async fn run<C: ChunkStream, P: TransactionPublisher>(
     chunks: C,
     kind: LedgerKind,
@@ -92,10 +102,13 @@ pub async fn run<C: ChunkStream, P: TransactionPublisher>(
             .map_err(PipelineError::from)
     };
     let ((), late) = tokio::try_join!(produce, send)?;
-    for e in late {
-        spool.write_late(e);
+    for e in &late {
+        spool.write(e)?;
     }
     progress.refused.store(spool.count(), Ordering::Relaxed);
+    progress
+        .rejects_truncated
+        .store(spool.truncated(), Ordering::Relaxed);
     Ok(spool.finish()?)
 }
 
@@ -152,8 +165,14 @@ async fn forward(
                 tracing::debug!(line = e.line, field = ?e.field, reason = %e.reason, "line refused");
                 spool.write(&e)?;
                 progress.refused.fetch_add(1, Ordering::Relaxed);
+                if spool.truncated() {
+                    progress.rejects_truncated.store(true, Ordering::Relaxed);
+                }
             }
         }
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
