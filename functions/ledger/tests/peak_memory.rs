@@ -137,7 +137,8 @@ fn child(bomb: &str) {
     let report = *report.0.lock().unwrap();
     println!(
         "VmHWM={:.1} MB for the {bomb} bomb ({compressed_len} bytes gzip'd, {inflated} inflated) \
-         in {:.1} s: state {}, {} lines read, {} refused, report {} lines / {} bytes (longest {})",
+         in {:.1} s: state {}, {} lines read, {} refused, report {} lines / {} bytes (longest {}), \
+         rejects_truncated {}",
         hwm_kb as f64 / 1024.0,
         elapsed.as_secs_f64(),
         status.state,
@@ -146,6 +147,7 @@ fn child(bomb: &str) {
         report.0,
         report.1,
         report.2,
+        status.rejects_truncated,
     );
 }
 
