@@ -27,7 +27,8 @@ use ledger::ports::{
     ChunkStream, EntryFailure, ObjectSource, PublishError, PutOutcome, RejectsSink, SinkError,
     SourceError, StatusError, StatusStore, TransactionPublisher,
 };
-use ledger::{Handler, HandlerOptions, LedgerStatus};
+use ledger::rejects::{MAX_REPORTED_REJECTS, MAX_REPORT_LINE_BYTES};
+use ledger::{Handler, HandlerOptions, LedgerStatus, State};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, ExitCode};
@@ -135,6 +136,12 @@ fn child(bomb: &str) {
 
     let status = status.0.lock().unwrap().clone().unwrap();
     let report = *report.0.lock().unwrap();
+    // Every line refused and counted; the report cut at its cap, each line bounded.
+    assert_eq!(status.state, State::Done);
+    assert_eq!((status.refused, status.sent), (status.lines_read, 0));
+    assert!(status.rejects_truncated);
+    assert_eq!(report.0, MAX_REPORTED_REJECTS);
+    assert!(report.2 <= MAX_REPORT_LINE_BYTES, "{}", report.2);
     println!(
         "VmHWM={:.1} MB for the {bomb} bomb ({compressed_len} bytes gzip'd, {inflated} inflated) \
          in {:.1} s: state {}, {} lines read, {} refused, report {} lines / {} bytes (longest {}), \
