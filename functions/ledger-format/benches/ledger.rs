@@ -156,8 +156,11 @@ fn decode(kind: LedgerKind, bytes: &[u8]) -> Result<usize, Box<dyn Error>> {
             .count();
     };
     for chunk in bytes.chunks(CHUNK) {
-        decoder.push(chunk, &mut out)?;
-        count(&mut out);
+        let mut rest = chunk;
+        while !rest.is_empty() {
+            rest = &rest[decoder.feed(rest, &mut out)?..];
+            count(&mut out);
+        }
     }
     decoder.finish(&mut out)?;
     count(&mut out);

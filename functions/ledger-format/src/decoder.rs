@@ -5,6 +5,7 @@ use super::error::{DecodeError, LineError};
 use super::gzip::Gunzip;
 use super::jsonl::JsonLines;
 use super::kind::{Format, LedgerKind};
+use super::MAX_STEP_BYTES;
 use convoy_core::transaction::Transaction;
 
 /// What one line (or CSV record) of a ledger gave. Blank lines give nothing.
@@ -26,14 +27,28 @@ impl Parsed {
     }
 }
 
-/// Decodes a ledger pushed to it chunk by chunk: synchronous, pure, bounded memory.
+/// Decodes a ledger fed to it chunk by chunk: synchronous, pure, bounded memory.
+///
+/// Each [`feed`](Decoder::feed) decodes only the start of its input — at most
+/// [`MAX_STEP_BYTES`] of text, after gunzip — and says how much it took, so that the caller
+/// can hand on what came out (and wait for room downstream) before it feeds the rest: what
+/// one call yields is bounded whatever the chunk size or the compression ratio.
 ///
 /// ```
 /// use ledger_format::{kind_of_key, Decoder, Parsed};
 /// let mut decoder = Decoder::new(kind_of_key("ledgers/day.jsonl")?);
 /// let mut out = Vec::new();
-/// decoder.push(br#"{"order_id":"A","seq":1,"op":"create","currency":"EUR"}"#, &mut out)?;
-/// decoder.push(b"\n{\"order_id\":\"A\",\"seq\":\"2\",\"op\":\"pay\"}", &mut out)?;
+/// for chunk in [
+///     &br#"{"order_id":"A","seq":1,"op":"create","currency":"EUR"}"#[..],
+///     b"\n{\"order_id\":\"A\",\"seq\":\"2\",\"op\":\"pay\"}",
+/// ] {
+///     let mut rest = chunk;
+///     while !rest.is_empty() {
+///         let taken = decoder.feed(rest, &mut out)?;
+///         rest = &rest[taken..];
+///         // hand `out` on here, then clear it
+///     }
+/// }
 /// decoder.finish(&mut out)?;
 /// assert!(matches!(&out[0], Parsed::Txn { line: 1, .. }));
 /// assert!(matches!(&out[1], Parsed::Refused(e) if e.line == 2));
@@ -72,14 +87,21 @@ impl Decoder {
         }
     }
 
-    /// Feeds the next chunk of raw bytes (gzip-compressed if the kind says so); the lines
-    /// it completes are appended to `out`, in line order.
-    pub fn push(&mut self, chunk: &[u8], out: &mut Vec<Parsed>) -> Result<(), DecodeError> {
+    /// Feeds the start of `input` (raw bytes, gzip-compressed if the kind says so): decodes
+    /// at most [`MAX_STEP_BYTES`] of its text and appends the lines that completes to `out`,
+    /// in line order. Returns how many bytes of `input` it took; feed the rest next (after
+    /// handling `out`). Each call takes at least one byte of a non-empty `input` or yields
+    /// text, so a loop over the rest ends. (A gzip call is one pass of the inflater: at most
+    /// its 32 KiB buffer, plus what an earlier pass left in it.)
+    pub fn feed(&mut self, input: &[u8], out: &mut Vec<Parsed>) -> Result<usize, DecodeError> {
         self.check_open()?;
         let text = &mut self.text;
         let result = match &mut self.gunzip {
-            Some(gunzip) => gunzip.push(chunk, |bytes| text.feed(bytes, out)),
-            None => text.feed(chunk, out),
+            Some(gunzip) => gunzip.push(input, |bytes| text.feed(bytes, out)),
+            None => {
+                let taken = input.len().min(MAX_STEP_BYTES);
+                text.feed(&input[..taken], out).map(|()| taken)
+            }
         };
         self.fail_on_error(result)
     }
@@ -124,7 +146,7 @@ impl Decoder {
         }
     }
 
-    fn fail_on_error(&mut self, result: Result<(), DecodeError>) -> Result<(), DecodeError> {
+    fn fail_on_error<T>(&mut self, result: Result<T, DecodeError>) -> Result<T, DecodeError> {
         if result.is_err() {
             self.state = State::Failed;
         }

@@ -1,9 +1,9 @@
 //! Push-based gzip decompression of every member of a (multi-member) gzip file.
 //!
 //! `flate2`'s write-side decoder takes compressed bytes and writes what they decompress
-//! to into a `Vec`; each `write` call decompresses at most one internal buffer (32 KiB),
-//! and that output is handed on before the next call, so memory stays bounded however
-//! well the data compresses.
+//! to into a `Vec`; each `write` call decompresses at most one internal buffer (32 KiB).
+//! [`Gunzip::push`] makes one such call and hands its output on, so the caller bounds what
+//! is decompressed before it is used, however well the data compresses.
 
 use super::error::DecodeError;
 use flate2::write::MultiGzDecoder;
@@ -23,25 +23,26 @@ impl Gunzip {
         }
     }
 
-    /// Decompresses `chunk`, handing each piece of output to `sink` as it comes.
+    /// Decompresses the start of `chunk` — one `write`, one pass of the inflater — and
+    /// hands its output to `sink`; returns the compressed bytes taken.
     pub(crate) fn push(
         &mut self,
-        mut chunk: &[u8],
+        chunk: &[u8],
         mut sink: impl FnMut(&[u8]) -> Result<(), DecodeError>,
-    ) -> Result<(), DecodeError> {
-        self.started |= !chunk.is_empty();
-        while !chunk.is_empty() {
-            let n = self.decoder.write(chunk).map_err(corrupt)?;
-            chunk = &chunk[n..];
-            let produced = self.drain(&mut sink)?;
-            if n == 0 && !produced {
-                return Err(corrupt(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "the gzip decoder made no progress",
-                )));
-            }
+    ) -> Result<usize, DecodeError> {
+        if chunk.is_empty() {
+            return Ok(0);
         }
-        Ok(())
+        self.started = true;
+        let taken = self.decoder.write(chunk).map_err(corrupt)?;
+        let produced = self.drain(&mut sink)?;
+        if taken == 0 && !produced {
+            return Err(corrupt(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the gzip decoder made no progress",
+            )));
+        }
+        Ok(taken)
     }
 
     /// End of input: checks that the last member is complete, and hands on the rest.

@@ -1,13 +1,15 @@
 //! Streaming decoding of ledger files (contract section 1): bytes in, transactions and
 //! refused lines out.
 //!
-//! The caller feeds raw chunks of an object as they arrive ([`Decoder::push`]) and ends
+//! The caller feeds raw chunks of an object as they arrive ([`Decoder::feed`]) and ends
 //! with [`Decoder::finish`]; every complete line (or CSV record) comes out as a
 //! [`Parsed`]: a valid [`Transaction`](convoy_core::Transaction) or a [`LineError`] for the
 //! rejects report. Memory stays bounded whatever the file: about [`MAX_LINE_BYTES`] of a
-//! line is held at most (plus the current chunk), and gzip is decompressed as it streams.
-//! The output of one `push` is what that chunk completes, so its size follows the chunk
-//! (times the compression ratio for gzip).
+//! line is held at most, gzip is decompressed as it streams, and one `feed` decodes at most
+//! [`MAX_STEP_BYTES`] of text (it says how much of its input it took; the caller feeds the
+//! rest after handing the output on). So what one call yields is bounded too, whatever the
+//! chunk size or the compression ratio: a 4 KB gzip bomb of two million refused lines
+//! comes out 32,768 refusals at a time at most, not all at once.
 //!
 //! # Layout
 //! - [`kind`]: which format a key names ([`kind_of_key`]).
@@ -68,6 +70,10 @@ pub use kind::{kind_of_key, Format, LedgerKind, UnsupportedKey};
 
 /// The longest line (or CSV record) accepted, in bytes, without its line ending: 256 KiB.
 pub const MAX_LINE_BYTES: usize = 256 * 1024;
+
+/// The most text (decompressed) one [`Decoder::feed`] decodes: 64 KiB. A gzip call is
+/// one pass of the inflater (its 32 KiB buffer, plus what an earlier pass left in it).
+pub const MAX_STEP_BYTES: usize = 64 * 1024;
 
 /// The longest `text` a [`LineError`] carries: 1 KiB, cut on a character boundary.
 pub const MAX_TEXT_BYTES: usize = 1024;

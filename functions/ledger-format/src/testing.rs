@@ -1,6 +1,6 @@
 //! Test helpers: decode whole byte strings, in chunks, gzip them, and summarize the output.
 
-use super::{Decoder, Format, LedgerKind, Parsed};
+use super::{DecodeError, Decoder, Format, LedgerKind, Parsed};
 use convoy_core::field::Field;
 use std::io::Write;
 
@@ -17,6 +17,21 @@ pub(crate) fn gz(kind: LedgerKind) -> LedgerKind {
     LedgerKind { gzip: true, ..kind }
 }
 
+impl Decoder {
+    /// Feeds all of `input`, step after step, collecting everything in `out`.
+    pub(crate) fn feed_all(
+        &mut self,
+        mut input: &[u8],
+        out: &mut Vec<Parsed>,
+    ) -> Result<(), DecodeError> {
+        while !input.is_empty() {
+            let taken = self.feed(input, out)?;
+            input = &input[taken..];
+        }
+        Ok(())
+    }
+}
+
 /// Everything a decoder makes of `bytes` fed in chunks of the given sizes (cycled),
 /// and the lines it read.
 pub(crate) fn decode_in_chunks(
@@ -30,7 +45,7 @@ pub(crate) fn decode_in_chunks(
     let mut sizes = sizes.iter().copied().cycle();
     while !rest.is_empty() {
         let n = sizes.next().unwrap_or(rest.len()).clamp(1, rest.len());
-        decoder.push(&rest[..n], &mut out).unwrap();
+        decoder.feed_all(&rest[..n], &mut out).unwrap();
         rest = &rest[n..];
     }
     decoder.finish(&mut out).unwrap();
@@ -48,7 +63,7 @@ pub(crate) fn try_decode_in_chunks(kind: LedgerKind, bytes: &[u8], sizes: &[usiz
     let mut result = Ok(());
     while !rest.is_empty() && result.is_ok() {
         let n = sizes.next().unwrap_or(rest.len()).clamp(1, rest.len());
-        result = decoder.push(&rest[..n], &mut out);
+        result = decoder.feed_all(&rest[..n], &mut out);
         rest = &rest[n..];
     }
     let result = result.and_then(|()| decoder.finish(&mut out));

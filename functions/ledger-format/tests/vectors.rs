@@ -18,7 +18,10 @@ fn run(name: &str, bytes: &[u8], batch: usize) -> (BTreeMap<String, Value>, Refu
     let mut decoder = Decoder::new(kind_of_key(name).unwrap());
     let mut out = Vec::new();
     for chunk in bytes.chunks(97) {
-        decoder.push(chunk, &mut out).unwrap();
+        let mut rest = chunk;
+        while !rest.is_empty() {
+            rest = &rest[decoder.feed(rest, &mut out).unwrap()..];
+        }
     }
     decoder.finish(&mut out).unwrap();
     let mut book = OrderBook::default();

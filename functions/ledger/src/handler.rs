@@ -325,6 +325,7 @@ where
         .await;
         let (lines_read, sent, refused) = progress.snapshot();
         (status.lines_read, status.sent, status.refused) = (lines_read, sent, refused);
+        status.rejects_truncated = progress.rejects_truncated();
         let report = match outcome {
             Err(_elapsed) => {
                 let slowed_by = last_retried.get().map(SlowedBy);

@@ -9,7 +9,8 @@
 //! - [`scheduler`]: the pure send scheduler (per-group order, one batch in flight per group,
 //!   retries with backoff); [`sender`] drives it against a publisher.
 //! - [`message`]: a transaction as an SQS FIFO message (group, deduplication id, attributes).
-//! - [`rejects`]: the rejects report, spooled to a temporary file.
+//! - [`rejects`]: the rejects report, spooled to a temporary file, capped at
+//!   [`rejects::MAX_REPORTED_REJECTS`] lines of at most [`rejects::MAX_REPORT_LINE_BYTES`].
 //! - [`status`]: the ledger's status record; one per key, owned by the newest version (by
 //!   the S3 event sequencer), see [`handler`].
 //! - [`ports`]: one trait per capability: [`ObjectSource`], [`TransactionPublisher`],

@@ -1,13 +1,17 @@
 //! One ledger, end to end in constant memory: chunks → decoder → (bounded channel) →
-//! sender, and refused lines → rejects spool. The counters live outside so that a caller
-//! that stops the pipeline at a deadline still knows how far it got.
+//! sender, and refused lines → rejects spool. The decoder takes each chunk a bounded step
+//! at a time ([`Decoder::feed`]), and each step's output is handed on — transactions into
+//! the channel, waiting while it is full; refused lines into the spool — before the next
+//! step is decoded, so a gzip bomb never inflates ahead of its consumers. The counters live
+//! outside so that a caller that stops the pipeline at a deadline still knows how far it
+//! got.
 
 use crate::message::OutgoingMessage;
 use crate::ports::{ChunkStream, SourceError, TransactionPublisher};
 use crate::rejects::{RejectsSpool, SpoolError};
 use crate::sender::{send_all, SendError, SenderOptions};
 use ledger_format::{DecodeError, Decoder, LedgerKind, Parsed};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use tempfile::TempPath;
 use tokio::sync::mpsc::{self, Sender};
@@ -18,6 +22,8 @@ pub struct Progress {
     pub lines_read: AtomicU64,
     pub sent: AtomicU64,
     pub refused: AtomicU64,
+    /// More lines were refused than the rejects report lists.
+    pub rejects_truncated: AtomicBool,
 }
 
 impl Progress {
@@ -28,6 +34,12 @@ impl Progress {
             self.sent.load(Ordering::Relaxed),
             self.refused.load(Ordering::Relaxed),
         )
+    }
+
+    /// Whether more lines were refused than the rejects report lists
+    /// ([`MAX_REPORTED_REJECTS`](crate::rejects::MAX_REPORTED_REJECTS)).
+    pub fn rejects_truncated(&self) -> bool {
+        self.rejects_truncated.load(Ordering::Relaxed)
     }
 }
 
@@ -70,7 +82,9 @@ pub enum PipelineError {
 }
 
 /// Streams `chunks` of the ledger `ledger` (its key) of `kind` through the decoder to
-/// `publisher`; returns the rejects report, if any line was refused.
+/// `publisher`; returns the rejects report, if any line was refused (it lists the first
+/// [`MAX_REPORTED_REJECTS`](crate::rejects::MAX_REPORTED_REJECTS) refused lines; `progress`
+/// counts them all and says whether some were left out).
 pub async fn run<C: ChunkStream, P: TransactionPublisher>(
     chunks: C,
     kind: LedgerKind,
@@ -88,15 +102,18 @@ pub async fn run<C: ChunkStream, P: TransactionPublisher>(
             .map_err(PipelineError::from)
     };
     let ((), late) = tokio::try_join!(produce, send)?;
-    for e in late {
-        spool.write_late(e);
+    for e in &late {
+        spool.write(e)?;
     }
     progress.refused.store(spool.count(), Ordering::Relaxed);
+    progress
+        .rejects_truncated
+        .store(spool.truncated(), Ordering::Relaxed);
     Ok(spool.finish()?)
 }
 
-/// The producer: decodes chunk after chunk; transactions go to `tx` (waiting while the
-/// channel is full), refused lines to `spool`.
+/// The producer: decodes chunk after chunk, step after step; transactions go to `tx`
+/// (waiting while the channel is full), refused lines to `spool`.
 async fn decode<C: ChunkStream>(
     mut chunks: C,
     kind: LedgerKind,
@@ -108,13 +125,17 @@ async fn decode<C: ChunkStream>(
     let mut decoder = Decoder::new(kind);
     let mut out = Vec::new();
     while let Some(chunk) = chunks.next_chunk().await? {
-        decoder
-            .push(&chunk, &mut out)
-            .map_err(PipelineError::Decode)?;
-        forward(&mut out, ledger, &tx, spool, progress).await?;
-        progress
-            .lines_read
-            .store(decoder.lines_read(), Ordering::Relaxed);
+        let mut rest = &chunk[..];
+        while !rest.is_empty() {
+            let taken = decoder
+                .feed(rest, &mut out)
+                .map_err(PipelineError::Decode)?;
+            rest = &rest[taken..];
+            forward(&mut out, ledger, &tx, spool, progress).await?;
+            progress
+                .lines_read
+                .store(decoder.lines_read(), Ordering::Relaxed);
+        }
     }
     decoder.finish(&mut out).map_err(PipelineError::Decode)?;
     forward(&mut out, ledger, &tx, spool, progress).await?;
@@ -144,8 +165,14 @@ async fn forward(
                 tracing::debug!(line = e.line, field = ?e.field, reason = %e.reason, "line refused");
                 spool.write(&e)?;
                 progress.refused.fetch_add(1, Ordering::Relaxed);
+                if spool.truncated() {
+                    progress.rejects_truncated.store(true, Ordering::Relaxed);
+                }
             }
         }
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

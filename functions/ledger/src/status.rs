@@ -59,7 +59,13 @@ pub struct LedgerStatus {
     pub state: State,
     pub lines_read: u64,
     pub sent: u64,
+    /// Lines refused, all of them, listed in the rejects report or not.
     pub refused: u64,
+    /// Whether the rejects report leaves refused lines out: it lists the first
+    /// [`MAX_REPORTED_REJECTS`](crate::rejects::MAX_REPORTED_REJECTS) only. Absent from
+    /// records written before it existed: `false`.
+    #[serde(default)]
+    pub rejects_truncated: bool,
     /// Why it failed or is unsupported.
     pub error: Option<String>,
     /// The rejects report, when at least one line was refused.
@@ -93,6 +99,7 @@ impl LedgerStatus {
             lines_read: 0,
             sent: 0,
             refused: 0,
+            rejects_truncated: false,
             error: None,
             rejects_key: None,
             started_at: now.clone(),

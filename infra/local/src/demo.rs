@@ -4,6 +4,7 @@ use crate::function::HttpFunction;
 use crate::pipeline::{orders_in_ledger, Pipeline, PipelineError};
 use crate::stack::Stack;
 use convoy_core::OrderView;
+use ledger::rejects::MAX_REPORTED_REJECTS;
 use ledger::State;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -152,12 +153,17 @@ pub async fn run(args: &DemoArgs, out: &mut impl Write) -> Result<(), DemoError>
 
     for s in &statuses {
         eprintln!(
-            "[demo] ledger {}: {} — {} lines read, {} sent, {} refused{}{}",
+            "[demo] ledger {}: {} — {} lines read, {} sent, {} refused{}{}{}",
             s.key,
             s.state,
             s.lines_read,
             s.sent,
             s.refused,
+            if s.rejects_truncated {
+                format!(" (the report lists the first {MAX_REPORTED_REJECTS})")
+            } else {
+                String::new()
+            },
             s.rejects_key
                 .as_ref()
                 .map(|k| format!(", rejects report s3://{}/{k}", pipeline.stack.bucket))

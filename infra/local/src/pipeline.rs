@@ -356,10 +356,12 @@ pub fn orders_in_ledger(key: &str, bytes: &[u8]) -> BTreeSet<OrderId> {
             }
         }
     };
-    for chunk in bytes.chunks(64 * 1024) {
-        if decoder.push(chunk, &mut out).is_err() {
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let Ok(taken) = decoder.feed(rest, &mut out) else {
             break;
-        }
+        };
+        rest = &rest[taken..];
         collect(&mut out);
     }
     let _ = decoder.finish(&mut out);

@@ -5,7 +5,7 @@ use super::super::testing::{
     decode, decode_in_chunks, gz, gzip, only_refusal, refusals, try_decode_in_chunks, txn_lines,
     CSV, JSONL,
 };
-use super::super::MAX_LINE_BYTES;
+use super::super::{MAX_LINE_BYTES, MAX_STEP_BYTES};
 use super::*;
 use convoy_core::amount::Amount;
 use convoy_core::field::Field;
@@ -50,10 +50,10 @@ fn the_last_line_needs_no_newline_and_lines_read_counts_it() {
 fn lines_read_counts_complete_lines_while_streaming() {
     let mut d = Decoder::new(JSONL);
     let mut out = Vec::new();
-    d.push(format!("{PAY}\n{PAY}").as_bytes(), &mut out)
+    d.feed_all(format!("{PAY}\n{PAY}").as_bytes(), &mut out)
         .unwrap();
     assert_eq!((d.lines_read(), out.len()), (1, 1));
-    d.push(b"\n\n", &mut out).unwrap();
+    d.feed_all(b"\n\n", &mut out).unwrap();
     assert_eq!((d.lines_read(), out.len()), (3, 2));
     d.finish(&mut out).unwrap();
     assert_eq!(d.lines_read(), 3);

@@ -44,6 +44,10 @@ pub(crate) fn to_item(st: &LedgerStatus) -> Item {
         ("lines_read".to_owned(), n(st.lines_read)),
         ("sent".to_owned(), n(st.sent)),
         ("refused".to_owned(), n(st.refused)),
+        (
+            "rejects_truncated".to_owned(),
+            AttributeValue::Bool(st.rejects_truncated),
+        ),
         ("started_at".to_owned(), s(&st.started_at)),
         ("updated_at".to_owned(), s(&st.updated_at)),
     ]);
@@ -78,6 +82,11 @@ pub(crate) fn from_item(item: &Item) -> Result<LedgerStatus, String> {
         None => Ok(None),
         Some(_) => Err(format!("{name} is not a number")),
     };
+    let boolean = |name: &str| match item.get(name) {
+        Some(AttributeValue::Bool(v)) => Ok(Some(*v)),
+        None => Ok(None),
+        Some(_) => Err(format!("{name} is not a boolean")),
+    };
     let required = |name: &str| text(name)?.ok_or_else(|| format!("{name} is missing"));
     let state = required("state")?;
     Ok(LedgerStatus {
@@ -91,6 +100,8 @@ pub(crate) fn from_item(item: &Item) -> Result<LedgerStatus, String> {
         lines_read: number("lines_read")?.unwrap_or(0),
         sent: number("sent")?.unwrap_or(0),
         refused: number("refused")?.unwrap_or(0),
+        // Records written before it existed have none.
+        rejects_truncated: boolean("rejects_truncated")?.unwrap_or(false),
         error: text("error")?,
         rejects_key: text("rejects_key")?,
         started_at: text("started_at")?.unwrap_or_default(),
@@ -188,7 +199,8 @@ mod tests {
             sequencer: Some("000000000000000067432F1C3B8A2D5E".into()),
         };
         let mut st = LedgerStatus::start(&object, State::Failed);
-        (st.lines_read, st.sent, st.refused) = (10, 7, 2);
+        (st.lines_read, st.sent, st.refused) = (10, 7, 100_002);
+        st.rejects_truncated = true;
         st.error = Some("boom".into());
         st.rejects_key = Some("rejects/a b.csv.jsonl".into());
         let item = to_item(&st);
@@ -196,6 +208,7 @@ mod tests {
         assert_eq!(item["sk"], s("status"));
         assert_eq!(item["state"], s("failed"));
         assert_eq!(item["sent"], n(7));
+        assert_eq!(item["rejects_truncated"], AttributeValue::Bool(true));
         assert_eq!(item["sequencer"], s("000000000000000067432F1C3B8A2D5E"));
         assert_eq!(from_item(&item).unwrap(), st);
 
@@ -228,10 +241,35 @@ mod tests {
             },
             State::Done,
         ));
+        item.insert("rejects_truncated".into(), s("yes"));
+        assert!(from_item(&item).unwrap_err().contains("rejects_truncated"));
+        item.remove("rejects_truncated");
         item.insert("state".into(), s("exploded"));
         assert!(from_item(&item).unwrap_err().contains("exploded"));
         item.insert("state".into(), s("done"));
         item.insert("sent".into(), s("x"));
         assert!(from_item(&item).unwrap_err().contains("sent"));
+    }
+
+    #[test]
+    fn a_record_written_before_rejects_truncated_existed_reads_as_not_truncated() {
+        let mut st = LedgerStatus::start(
+            &ObjectRef {
+                bucket: "b".into(),
+                key: "ledgers/k.jsonl".into(),
+                version_id: None,
+                etag: None,
+                size: None,
+                sequencer: None,
+            },
+            State::Done,
+        );
+        st.refused = 3;
+        let mut item = to_item(&st);
+        item.remove("rejects_truncated");
+        assert_eq!(from_item(&item).unwrap(), st);
+        let mut json = serde_json::to_value(&st).unwrap();
+        json.as_object_mut().unwrap().remove("rejects_truncated");
+        assert_eq!(serde_json::from_value::<LedgerStatus>(json).unwrap(), st);
     }
 }

@@ -123,7 +123,10 @@ fn far_deadline() -> Instant {
 fn reference(key: &str, bytes: &[u8]) -> (Vec<(u64, Transaction)>, u64) {
     let mut decoder = Decoder::new(kind_of_key(key).unwrap());
     let mut out = Vec::new();
-    decoder.push(bytes, &mut out).unwrap();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        rest = &rest[decoder.feed(rest, &mut out).unwrap()..];
+    }
     decoder.finish(&mut out).unwrap();
     let txns = out
         .into_iter()

@@ -49,7 +49,7 @@ fn memory_stays_bounded_whatever_the_line_length() {
     for kind in [JSONL, CSV] {
         let mut d = Decoder::new(kind);
         let mut out = Vec::new();
-        d.push(b"order_id,seq,op\n", &mut out).unwrap();
+        d.feed_all(b"order_id,seq,op\n", &mut out).unwrap();
         for chunk in 0..200 {
             // 12.8 MB on one line, in 64 KiB chunks; a quote keeps CSV inside one field.
             let piece = if chunk == 0 {
@@ -57,14 +57,14 @@ fn memory_stays_bounded_whatever_the_line_length() {
             } else {
                 b"a".repeat(64 * 1024)
             };
-            d.push(&piece, &mut out).unwrap();
+            d.feed_all(&piece, &mut out).unwrap();
             assert!(
                 d.buffered() <= limit,
                 "{kind:?}: {} bytes held",
                 d.buffered()
             );
         }
-        d.push(b"\"\n", &mut out).unwrap();
+        d.feed_all(b"\"\n", &mut out).unwrap();
         d.finish(&mut out).unwrap();
         assert_eq!(refusals(&out).last(), Some(&(2, None)), "{kind:?}");
     }
@@ -82,7 +82,7 @@ fn gzip_that_inflates_enormously_is_decoded_in_bounded_memory() {
     assert!(zipped.len() < 100_000);
     let mut d = Decoder::new(gz(JSONL));
     let mut out = Vec::new();
-    d.push(&zipped, &mut out).unwrap();
+    d.feed_all(&zipped, &mut out).unwrap();
     assert!(
         d.buffered() <= MAX_LINE_BYTES + 128 * 1024,
         "{}",
@@ -91,6 +91,43 @@ fn gzip_that_inflates_enormously_is_decoded_in_bounded_memory() {
     d.finish(&mut out).unwrap();
     assert_eq!(refusals(&out), [(1, None)]);
     assert_eq!(txn_lines(&out), [2]);
+}
+
+#[test]
+fn one_feed_yields_a_bounded_step_whatever_the_chunk_or_the_compression() {
+    // 200,000 refused lines: 400 KB as one plain chunk, or about 4 KB of gzip.
+    let text = b"x\n".repeat(200_000);
+    let zipped = gzip(&text);
+    assert!(zipped.len() < text.len() / 64, "{}", zipped.len());
+    for (kind, input) in [(JSONL, &text), (gz(JSONL), &zipped)] {
+        let mut d = Decoder::new(kind);
+        let mut out = Vec::new();
+        let (mut rest, mut refused, mut calls) = (&input[..], 0, 0);
+        while !rest.is_empty() {
+            rest = &rest[d.feed(rest, &mut out).unwrap()..];
+            calls += 1;
+            // A refused line is at least two bytes of text.
+            assert!(
+                out.len() <= MAX_STEP_BYTES / 2,
+                "{kind:?}: {} at once",
+                out.len()
+            );
+            refused += out.len();
+            out.clear();
+        }
+        d.finish(&mut out).unwrap();
+        assert!(
+            out.len() <= MAX_STEP_BYTES / 2,
+            "{kind:?}: {} at the end",
+            out.len()
+        );
+        refused += out.len();
+        assert_eq!((refused, d.lines_read()), (200_000, 200_000), "{kind:?}");
+        assert!(
+            calls >= text.len() / MAX_STEP_BYTES,
+            "{kind:?}: {calls} calls"
+        );
+    }
 }
 
 #[test]
@@ -129,29 +166,31 @@ fn corrupt_or_truncated_gzip_fails_the_whole_file() {
     let good = gzip(format!("{PAY}\n{PAY}\n").as_bytes());
     let mut d = Decoder::new(gz(JSONL));
     let mut out = Vec::new();
-    let e = d.push(b"this is not gzip", &mut out).unwrap_err();
+    let e = d.feed_all(b"this is not gzip", &mut out).unwrap_err();
     assert!(matches!(e, DecodeError::Gzip { .. }), "{e}");
     assert!(std::error::Error::source(&e).is_some());
     assert!(matches!(
-        d.push(&good, &mut out),
+        d.feed_all(&good, &mut out),
         Err(DecodeError::Closed("failed"))
     ));
 
     let mut d = Decoder::new(gz(JSONL));
-    d.push(&good[..good.len() - 4], &mut out).unwrap();
+    d.feed_all(&good[..good.len() - 4], &mut out).unwrap();
     assert!(matches!(d.finish(&mut out), Err(DecodeError::Gzip { .. })));
 
     let mut bad = good.clone();
     bad.extend_from_slice(b"garbage after the member");
     let mut d = Decoder::new(gz(JSONL));
-    let e = d.push(&bad, &mut out).and_then(|()| d.finish(&mut out));
+    let e = d.feed_all(&bad, &mut out).and_then(|()| d.finish(&mut out));
     assert!(matches!(e, Err(DecodeError::Gzip { .. })));
 
     let mut flipped = good.clone();
     let at = flipped.len() - 6; // inside the CRC-32 / size trailer
     flipped[at] ^= 0xff;
     let mut d = Decoder::new(gz(JSONL));
-    let e = d.push(&flipped, &mut out).and_then(|()| d.finish(&mut out));
+    let e = d
+        .feed_all(&flipped, &mut out)
+        .and_then(|()| d.finish(&mut out));
     assert!(matches!(e, Err(DecodeError::Gzip { .. })));
 }
 
@@ -166,7 +205,7 @@ fn nothing_after_finish() {
     let mut out = Vec::new();
     d.finish(&mut out).unwrap();
     assert!(matches!(
-        d.push(b"x", &mut out),
+        d.feed_all(b"x", &mut out),
         Err(DecodeError::Closed("finished"))
     ));
     assert!(matches!(
