@@ -264,6 +264,10 @@ impl RejectsSink for Measure {
         *self.0.lock().unwrap() = measured;
         Ok(())
     }
+
+    async fn delete_report(&self, _bucket: &str, _key: &str) -> Result<(), SinkError> {
+        panic!("a bomb's report is never deleted: it has refused lines");
+    }
 }
 
 /// The last status written.

@@ -78,6 +78,7 @@ impl<'a, T: StatusStore> StatusWriter<'a, T> {
                 out = &mut work => return out,
                 _ = ticks.tick(), if !self.superseded => {
                     (current.lines_read, current.sent, current.refused) = progress.snapshot();
+                    current.rejects_truncated = progress.rejects_truncated();
                     current.touch();
                     if let Err(e) = self.write(&current).await {
                         tracing::warn!(error = %chain(&e), "progress update failed");

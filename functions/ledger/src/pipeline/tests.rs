@@ -26,6 +26,10 @@ impl<T: RejectsSink> RejectsSink for Shared<T> {
     async fn put_report(&self, bucket: &str, key: &str, report: &Path) -> Result<(), SinkError> {
         self.0.put_report(bucket, key, report).await
     }
+
+    async fn delete_report(&self, bucket: &str, key: &str) -> Result<(), SinkError> {
+        self.0.delete_report(bucket, key).await
+    }
 }
 
 impl<T: StatusStore> StatusStore for Shared<T> {
