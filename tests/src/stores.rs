@@ -5,7 +5,7 @@
 use convoy_core::sequencer::{Change, Need, Step};
 use convoy_core::{OrderId, OrderState, Seq, Transaction};
 use convoy_store::{Fact, OrderStore, StoreError, Version};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::time::Instant;
 
 /// One successful commit.
@@ -21,15 +21,15 @@ pub struct Commit {
 
 /// Records the successful commits of the store it wraps.
 pub struct Recording<S> {
-    inner: S,
-    commits: Mutex<Vec<Commit>>,
+    inner: Arc<S>,
+    commits: Arc<Mutex<Vec<Commit>>>,
 }
 
 impl<S> Recording<S> {
     pub fn new(inner: S) -> Self {
         Self {
-            inner,
-            commits: Mutex::new(Vec::new()),
+            inner: Arc::new(inner),
+            commits: Arc::default(),
         }
     }
 
@@ -52,11 +52,15 @@ impl<S> Recording<S> {
     }
 
     fn lock(&self) -> MutexGuard<'_, Vec<Commit>> {
-        self.commits.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.commits)
     }
 }
 
-impl<S: OrderStore + Send> OrderStore for Recording<S> {
+fn lock(commits: &Mutex<Vec<Commit>>) -> MutexGuard<'_, Vec<Commit>> {
+    commits.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl<S: OrderStore + Send + Sync + 'static> OrderStore for Recording<S> {
     async fn load(&self, id: &OrderId) -> Result<Option<(OrderState, Version)>, StoreError> {
         self.inner.load(id).await
     }
@@ -80,20 +84,39 @@ impl<S: OrderStore + Send> OrderStore for Recording<S> {
         expected: Option<Version>,
         step: &Step,
     ) -> Result<Version, StoreError> {
-        let version = self.inner.commit(id, expected, step).await?;
-        self.lock().push(Commit {
-            order_id: id.to_string(),
-            at: Instant::now(),
-            state: step.state.clone(),
-            recorded: step
-                .changes
-                .iter()
-                .filter_map(|c| match c {
-                    Change::Record(seq, _) => Some(seq.get()),
-                    _ => None,
-                })
-                .collect(),
+        // The request runs on a task of its own: when the caller is cancelled mid-request
+        // (the consumer's deadline), it still completes and, if it succeeded, is recorded,
+        // as a write the backend already took lands — the record stays the truth.
+        let (inner, commits) = (self.inner.clone(), self.commits.clone());
+        let order_id = id.to_string();
+        let (id, step) = (id.clone(), step.clone());
+        let request = tokio::spawn(async move {
+            let version = inner.commit(&id, expected, &step).await?;
+            lock(&commits).push(Commit {
+                order_id: id.to_string(),
+                at: Instant::now(),
+                state: step.state.clone(),
+                recorded: step
+                    .changes
+                    .iter()
+                    .filter_map(|c| match c {
+                        Change::Record(seq, _) => Some(seq.get()),
+                        _ => None,
+                    })
+                    .collect(),
+            });
+            Ok(version)
         });
-        Ok(version)
+        match request.await {
+            Ok(result) => result,
+            Err(e) => match e.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                Err(e) => Err(StoreError::Backend {
+                    operation: "commit",
+                    order_id,
+                    source: Box::new(e),
+                }),
+            },
+        }
     }
 }
