@@ -280,6 +280,40 @@ impl Harness {
             .collect()
     }
 
+    /// Whether the transactions dead-letter queue holds a message with this body; if so it
+    /// is deleted, so later tests (and the demo) start clean. Other tests' dead letters may be
+    /// there too: each is received once and visible again shortly.
+    pub async fn take_dead_letter(&self, body: &str) -> Result<bool, HarnessError> {
+        let sqs = &self.pipeline.sqs;
+        let dlq = &self.pipeline.stack.transactions_dlq_url;
+        let failed = |e: BoxError| HarnessError::Queue(dlq.clone(), e);
+        for _ in 0..50 {
+            let out = sqs
+                .receive_message()
+                .queue_url(dlq)
+                .max_number_of_messages(10)
+                .visibility_timeout(30)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .map_err(|e| failed(Box::new(e)))?;
+            let messages = out.messages();
+            if messages.is_empty() {
+                return Ok(false);
+            }
+            if let Some(m) = messages.iter().find(|m| m.body() == Some(body)) {
+                sqs.delete_message()
+                    .queue_url(dlq)
+                    .set_receipt_handle(m.receipt_handle().map(str::to_owned))
+                    .send()
+                    .await
+                    .map_err(|e| failed(Box::new(e)))?;
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// The transactions queue's visibility timeout and its redrive policy's maxReceiveCount.
     pub async fn transactions_queue_settings(&self) -> Result<(Duration, u64), HarnessError> {
         use aws_sdk_sqs::types::QueueAttributeName as A;

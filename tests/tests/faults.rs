@@ -1,3 +1,6 @@
+//! A poison message first of its order's ten goes to the dead-letter queue alone; the nine
+//! after it park and drain once the gap is filled.
+//!
 //! Scenario 9: the consumer fails one order's commits a few times (fewer than the queue's
 //! maxReceiveCount). The other orders finish without waiting for it; the failed one comes
 //! back after the visibility timeout, in order, and ends as it would have without faults.
@@ -103,6 +106,43 @@ async fn a_failing_order_is_retried_in_order_while_the_others_go_on() {
                 first - started
             );
         }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_poison_message_goes_to_the_dead_letter_queue_alone() {
+    let h = Harness::start().await.unwrap();
+    let (visibility, max_receives) = h.transactions_queue_settings().await.unwrap();
+    let id = h.order_id("POISON");
+    let life = generate::long_order(&mut fastrand::Rng::with_seed(9), &id, 8);
+    let txns = generate::transactions(&life).unwrap();
+    let body = |i: usize| serde_json::to_string(&txns[i]).unwrap();
+    let poison = format!("{{\"order_id\":\"{id}\",\"seq\":1,\"op\":\"create\",\"currency\":");
+    // Seq 1 arrives corrupted, first of the group; seqs 2..10 after it.
+    h.send_copy(&id, &poison).await.unwrap();
+    for i in 1..txns.len() {
+        h.send_copy(&id, &body(i)).await.unwrap();
+    }
+    let running = h.start_in_process().await.unwrap();
+    let h = &h;
+    h.with_running(running, async |running| {
+        let patience = visibility * (max_receives as u32 + 2) + Duration::from_secs(60);
+        h.settle_within(running, &[], patience).await.unwrap();
+        assert!(
+            h.take_dead_letter(&poison).await.unwrap(),
+            "the poison is not in the DLQ"
+        );
+        let view = h.views().await.unwrap()[&id].clone();
+        let parked: Vec<u64> = (2..=txns.len() as u64).collect();
+        assert_eq!(view["parked"], serde_json::json!(parked), "{view}");
+        assert_eq!(view["next_seq"], 1, "{view}");
+
+        // The gap filled (as after a fix and a redrive): all ten applied, in order.
+        h.send_copy(&id, &body(0)).await.unwrap();
+        h.settle(running, &[]).await.unwrap();
+        let got = h.views().await.unwrap();
+        check::views(&got, &model::views(&txns)).unwrap();
     })
     .await;
 }

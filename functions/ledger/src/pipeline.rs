@@ -65,8 +65,13 @@ impl Default for PipelineOptions {
 pub enum PipelineError {
     #[error(transparent)]
     Source(#[from] SourceError),
-    #[error("the ledger cannot be decoded")]
-    Decode(#[source] DecodeError),
+    #[error("the ledger cannot be decoded after line {after_line}")]
+    Decode {
+        /// The last line read whole (what came before it was processed).
+        after_line: u64,
+        #[source]
+        source: DecodeError,
+    },
     #[error(transparent)]
     Send(#[from] SendError),
     #[error(transparent)]
@@ -129,7 +134,10 @@ async fn decode<C: ChunkStream>(
         while !rest.is_empty() {
             let taken = decoder
                 .feed(rest, &mut out)
-                .map_err(PipelineError::Decode)?;
+                .map_err(|source| PipelineError::Decode {
+                    after_line: decoder.lines_read(),
+                    source,
+                })?;
             rest = &rest[taken..];
             forward(&mut out, ledger, &tx, spool, progress).await?;
             progress
@@ -137,7 +145,10 @@ async fn decode<C: ChunkStream>(
                 .store(decoder.lines_read(), Ordering::Relaxed);
         }
     }
-    decoder.finish(&mut out).map_err(PipelineError::Decode)?;
+    let after_line = decoder.lines_read();
+    decoder
+        .finish(&mut out)
+        .map_err(|source| PipelineError::Decode { after_line, source })?;
     forward(&mut out, ledger, &tx, spool, progress).await?;
     progress
         .lines_read
