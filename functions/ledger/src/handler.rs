@@ -121,6 +121,15 @@ where
     }
 }
 
+impl LedgerError {
+    /// Whether retrying cannot help: the object's bytes cannot be decoded (corrupt gzip, a
+    /// CSV header without a required column). Its status says `failed` and why, and the
+    /// record is not retried.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, LedgerError::Pipeline(PipelineError::Decode { .. }))
+    }
+}
+
 /// Every record of the invocation failed. Returned as an error (rather than a batch
 /// response listing them all) so that the records are retried even where the event source
 /// mapping does not report batch item failures.

@@ -105,6 +105,8 @@ impl<'a, T: StatusStore> StatusWriter<'a, T> {
 
     /// Records `error` as the ledger's failure (unless a newer version of the key owns the
     /// record) and returns it.
+    /// Records `error` as the ledger's failure; the record is then retried (`Err`) unless
+    /// the failure is permanent ([`LedgerError::is_permanent`]).
     pub(super) async fn fail(
         &mut self,
         mut status: LedgerStatus,
@@ -115,6 +117,12 @@ impl<'a, T: StatusStore> StatusWriter<'a, T> {
         status.touch();
         if let Err(e) = self.write(&status).await {
             tracing::error!(error = %chain(&e), "could not record the failure in the status record");
+        }
+        if error.is_permanent() {
+            // A retry would read the same bytes: the status is final, the record is not
+            // retried (a corrected upload is a new version with its own notification).
+            tracing::error!(state = "failed", error = %chain(&error), lines_read = status.lines_read, sent = status.sent, "ledger failed for good: not retried");
+            return Ok(());
         }
         tracing::error!(state = "failed", error = %chain(&error), lines_read = status.lines_read, sent = status.sent, "ledger failed");
         Err(error)
