@@ -3,9 +3,10 @@
 //!
 //! - [`Crashing`]: the function dies after its work, before its response (nothing deleted).
 //! - [`Twice`]: every batch is delivered to the function twice, at the same time.
-//! - [`CrashPoint`]: an order store whose chosen commits land, then the invocation dies.
-//! - [`Slow`]: an order store whose commits of chosen orders wait (past the queue's
-//!   visibility timeout, or the consumer's deadline) before they are made.
+//! - [`Hooked`]: an order store whose commits go through a [`CommitHook`]:
+//!   [`CrashAfterDrainCommit`] (a drain's commit lands, then the invocation dies) or
+//!   [`Delay`] (commits of chosen orders wait past the queue's visibility timeout, or the
+//!   consumer's deadline).
 //! - [`CrashingPublisher`]: the ledger function dies mid-file, after so many messages.
 
 use convoy_core::sequencer::{Change, Need, Step};
@@ -17,6 +18,7 @@ use ledger::ports::{EntryFailure, PublishError};
 use ledger::TransactionPublisher;
 use serde_json::Value;
 use std::collections::HashSet;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -142,25 +144,26 @@ impl<F: LambdaFunction> LambdaFunction for CrashOnSignal<F> {
     }
 }
 
-/// Which commits a [`CrashPoint`] lands and then crashes after.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CrashAt {
-    /// A commit that drains parked transactions (not the step that holds the last input).
-    Drain,
+/// What a [`Hooked`] store does around each commit.
+pub trait CommitHook: Send + Sync {
+    /// Before the commit is made (it may wait).
+    fn before(&self, _id: &OrderId, _step: &Step) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+
+    /// After the commit landed: an error to report instead of its success.
+    fn after(&self, _id: &OrderId, _step: &Step) -> Option<StoreError> {
+        None
+    }
 }
 
-/// An order store whose chosen commits are written, then reported failed and counted in
-/// `crashed` (for [`CrashOnSignal`] to crash the invocation): the write is durable, the
-/// invocation that made it never returns a response.
-pub struct CrashPoint<S> {
+/// An order store whose commits go through `hook`; everything else goes straight through.
+pub struct Hooked<S, H> {
     pub inner: S,
-    pub at: CrashAt,
-    pub coin: Coin,
-    pub crashed: Arc<AtomicU64>,
-    pub limit: u64,
+    pub hook: H,
 }
 
-impl<S: OrderStore + Send + Sync> OrderStore for CrashPoint<S> {
+impl<S: OrderStore + Send + Sync, H: CommitHook> OrderStore for Hooked<S, H> {
     async fn load(&self, id: &OrderId) -> Result<Option<(OrderState, Version)>, StoreError> {
         self.inner.load(id).await
     }
@@ -184,25 +187,40 @@ impl<S: OrderStore + Send + Sync> OrderStore for CrashPoint<S> {
         expected: Option<Version>,
         step: &Step,
     ) -> Result<Version, StoreError> {
+        self.hook.before(id, step).await;
         let version = self.inner.commit(id, expected, step).await?;
-        let chosen = match self.at {
-            CrashAt::Drain => step.changes.iter().any(|c| matches!(c, Change::Unpark(_))),
-        };
-        if chosen && self.coin.heads() && self.crashed.load(Ordering::SeqCst) < self.limit {
+        match self.hook.after(id, step) {
+            Some(e) => Err(e),
+            None => Ok(version),
+        }
+    }
+}
+
+/// On heads, a commit that drains parked transactions lands, is then reported failed and
+/// counted in `crashed` (for [`CrashOnSignal`] to crash the invocation): the write is
+/// durable, the invocation that made it never returns a response.
+pub struct CrashAfterDrainCommit {
+    pub coin: Coin,
+    pub crashed: Arc<AtomicU64>,
+    pub limit: u64,
+}
+
+impl CommitHook for CrashAfterDrainCommit {
+    fn after(&self, id: &OrderId, step: &Step) -> Option<StoreError> {
+        let drains = step.changes.iter().any(|c| matches!(c, Change::Unpark(_)));
+        if drains && self.coin.heads() && self.crashed.load(Ordering::SeqCst) < self.limit {
             self.crashed.fetch_add(1, Ordering::SeqCst);
-            return Err(StoreError::Injected {
+            return Some(StoreError::Injected {
                 operation: "commit (landed, then the invocation crashed)",
                 order_id: id.to_string(),
             });
         }
-        Ok(version)
+        None
     }
 }
 
-/// An order store whose commits of chosen orders wait `delay` first: only the first of
-/// each order, or every one.
-pub struct Slow<S> {
-    pub inner: S,
+/// Commits of chosen orders wait `delay` first: only the first of each order, or every one.
+pub struct Delay {
     pub orders: HashSet<String>,
     pub delay: Duration,
     every: bool,
@@ -210,11 +228,10 @@ pub struct Slow<S> {
     pub slowed: AtomicUsize,
 }
 
-impl<S> Slow<S> {
+impl Delay {
     /// The first commit of each chosen order waits.
-    pub fn new(inner: S, orders: HashSet<String>, delay: Duration) -> Self {
+    pub fn first_commit(orders: HashSet<String>, delay: Duration) -> Self {
         Self {
-            inner,
             orders,
             delay,
             every: false,
@@ -224,38 +241,16 @@ impl<S> Slow<S> {
     }
 
     /// Every commit of the chosen orders waits.
-    pub fn every_commit(inner: S, orders: HashSet<String>, delay: Duration) -> Self {
+    pub fn every_commit(orders: HashSet<String>, delay: Duration) -> Self {
         Self {
             every: true,
-            ..Self::new(inner, orders, delay)
+            ..Self::first_commit(orders, delay)
         }
     }
 }
 
-impl<S: OrderStore + Send + Sync> OrderStore for Slow<S> {
-    async fn load(&self, id: &OrderId) -> Result<Option<(OrderState, Version)>, StoreError> {
-        self.inner.load(id).await
-    }
-
-    async fn fetch(&self, id: &OrderId, need: &Need) -> Result<Option<Fact>, StoreError> {
-        self.inner.fetch(id, need).await
-    }
-
-    async fn fetch_parked(
-        &self,
-        id: &OrderId,
-        from: Seq,
-        to: Seq,
-    ) -> Result<Vec<Transaction>, StoreError> {
-        self.inner.fetch_parked(id, from, to).await
-    }
-
-    async fn commit(
-        &self,
-        id: &OrderId,
-        expected: Option<Version>,
-        step: &Step,
-    ) -> Result<Version, StoreError> {
+impl CommitHook for Delay {
+    async fn before(&self, id: &OrderId, _step: &Step) {
         let chosen = self.orders.contains(id.as_str())
             && (self.every
                 || self
@@ -267,7 +262,6 @@ impl<S: OrderStore + Send + Sync> OrderStore for Slow<S> {
             self.slowed.fetch_add(1, Ordering::SeqCst);
             tokio::time::sleep(self.delay).await;
         }
-        self.inner.commit(id, expected, step).await
     }
 }
 

@@ -12,8 +12,8 @@ use convoy_core::{OrderId, OrderState};
 use convoy_local::function::LambdaFunction;
 use convoy_store::{DynamoOrderStore, FailingStore, Fault, OrderStore};
 use convoy_tests::chaos::{
-    Coin, CrashAt, CrashOnNotify, CrashOnSignal, CrashPoint, Crashing, CrashingPublisher, Slow,
-    Twice,
+    Coin, CrashAfterDrainCommit, CrashOnNotify, CrashOnSignal, Crashing, CrashingPublisher, Delay,
+    Hooked, Twice,
 };
 use convoy_tests::inprocess::InProcessConsumer;
 use convoy_tests::stores::Recording;
@@ -184,12 +184,13 @@ async fn consumer_crash_mid_drain() {
     let w = workload(&h);
     let store = recording(&h);
     let crashed = Arc::new(AtomicU64::new(0));
-    let point = CrashPoint {
+    let point = Hooked {
         inner: store.clone(),
-        at: CrashAt::Drain,
-        coin: Coin::new(SEED + 1, 50),
-        crashed: crashed.clone(),
-        limit: 12,
+        hook: CrashAfterDrainCommit {
+            coin: Coin::new(SEED + 1, 50),
+            crashed: crashed.clone(),
+            limit: 12,
+        },
     };
     let function = CrashOnSignal {
         inner: consumer(point),
@@ -312,11 +313,10 @@ async fn visibility_timeout_expires_during_a_slow_batch() {
         .cloned()
         .collect();
     let (visibility, _) = h.transactions_queue_settings().await.unwrap();
-    let slow = Arc::new(Slow::new(
-        store.clone(),
-        chosen,
-        visibility + Duration::from_secs(2),
-    ));
+    let slow = Arc::new(Hooked {
+        inner: store.clone(),
+        hook: Delay::first_commit(chosen, visibility + Duration::from_secs(2)),
+    });
     run(
         &h,
         &w,
@@ -327,7 +327,7 @@ async fn visibility_timeout_expires_during_a_slow_batch() {
     )
     .await;
     assert!(
-        slow.slowed.load(Ordering::SeqCst) > 0,
+        slow.hook.slowed.load(Ordering::SeqCst) > 0,
         "no commit was slowed"
     );
 }
@@ -348,11 +348,10 @@ async fn the_consumer_deadline_reached_mid_batch() {
         .chain(&w.long)
         .cloned()
         .collect();
-    let slow = Arc::new(Slow::every_commit(
-        store.clone(),
-        chosen,
-        Duration::from_millis(250),
-    ));
+    let slow = Arc::new(Hooked {
+        inner: store.clone(),
+        hook: Delay::every_commit(chosen, Duration::from_millis(250)),
+    });
     let consumer = InProcessConsumer {
         store: slow.clone(),
         timeout: Duration::from_millis(1200),

@@ -17,7 +17,7 @@
 //!   [`RejectsSink`], [`StatusStore`].
 //! - [`aws`]: their S3 / SQS / DynamoDB adapters, [`aws::build_handler`] and
 //!   [`aws::get_status`] for the Lambda and the local driver.
-//! - [`config`]: the environment the function reads once; [`deadline`]: the invocation's
+//! - [`config`]: the environment the function reads once; [`deadline_from`]: the invocation's
 //!   deadline.
 //! - `memory` (tests only): in-memory adapters.
 //! - `store_bounds` (tests only): what the ledger admits, in the consumer's DynamoDB items
@@ -25,7 +25,6 @@
 
 pub mod aws;
 pub mod config;
-pub mod deadline;
 pub mod handler;
 pub mod message;
 pub mod notification;
@@ -43,7 +42,8 @@ mod store_bounds;
 
 pub use aws::{build_handler, get_status, AwsHandler};
 pub use config::Config;
-pub use deadline::deadline_from;
+/// A Lambda context's deadline as a tokio `Instant` (shared with the consumer's batches).
+pub use fifo_batch::deadline_from;
 pub use handler::{Handler, HandlerError, HandlerOptions, LedgerError};
 pub use ports::{ObjectSource, PutOutcome, RejectsSink, StatusStore, TransactionPublisher};
 pub use status::{LedgerStatus, State};
