@@ -63,7 +63,7 @@ bash infra/demo.sh infra/samples/demo.jsonl --expect infra/samples/demo.jsonl.ex
 
 step "the main job exits 1 while a message waits in a dead-letter queue"
 eval "$(convoy_local env)"
-aws=("$CONVOY_TOOLS_VENV/bin/aws" sqs --output text)
+aws=("$CONVOY_TOOLS_VENV/bin/aws" --endpoint-url "$AWS_ENDPOINT_URL" sqs --output text) # CLI v1: no AWS_ENDPOINT_URL
 "${aws[@]}" send-message --queue-url "$CONVOY_TRANSACTIONS_DLQ_URL" --message-group-id ci-dead-letter \
   --message-deduplication-id "ci-$(date +%s%N)" --message-body '{"dead":"letter"}' >/dev/null
 rc=0
