@@ -3,22 +3,21 @@
 //!
 //! - [`Crashing`]: the function dies after its work, before its response (nothing deleted).
 //! - [`Twice`]: every batch is delivered to the function twice, at the same time.
-//! - [`Hooked`]: an order store whose commits go through a [`CommitHook`]:
+//! - commit hooks for convoy-store's [`Hooked`](convoy_store::Hooked) store:
 //!   [`CrashAfterDrainCommit`] (a drain's commit lands, then the invocation dies) or
 //!   [`Delay`] (commits of chosen orders wait past the queue's visibility timeout, or the
 //!   consumer's deadline).
 //! - [`CrashingPublisher`]: the ledger function dies mid-file, after so many messages.
 
-use convoy_core::sequencer::{Change, Need, Step};
-use convoy_core::{OrderId, OrderState, Seq, Transaction};
+use convoy_core::sequencer::{Change, Step};
+use convoy_core::OrderId;
 use convoy_local::function::{InvokeError, LambdaFunction};
-use convoy_store::{Fact, OrderStore, StoreError, Version};
+use convoy_store::{CommitHook, StoreError};
 use ledger::message::OutgoingMessage;
 use ledger::ports::{EntryFailure, PublishError};
 use ledger::TransactionPublisher;
 use serde_json::Value;
 use std::collections::HashSet;
-use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -141,58 +140,6 @@ impl<F: LambdaFunction> LambdaFunction for CrashOnSignal<F> {
             ));
         }
         Ok(response)
-    }
-}
-
-/// What a [`Hooked`] store does around each commit.
-pub trait CommitHook: Send + Sync {
-    /// Before the commit is made (it may wait).
-    fn before(&self, _id: &OrderId, _step: &Step) -> impl Future<Output = ()> + Send {
-        async {}
-    }
-
-    /// After the commit landed: an error to report instead of its success.
-    fn after(&self, _id: &OrderId, _step: &Step) -> Option<StoreError> {
-        None
-    }
-}
-
-/// An order store whose commits go through `hook`; everything else goes straight through.
-pub struct Hooked<S, H> {
-    pub inner: S,
-    pub hook: H,
-}
-
-impl<S: OrderStore + Send + Sync, H: CommitHook> OrderStore for Hooked<S, H> {
-    async fn load(&self, id: &OrderId) -> Result<Option<(OrderState, Version)>, StoreError> {
-        self.inner.load(id).await
-    }
-
-    async fn fetch(&self, id: &OrderId, need: &Need) -> Result<Option<Fact>, StoreError> {
-        self.inner.fetch(id, need).await
-    }
-
-    async fn fetch_parked(
-        &self,
-        id: &OrderId,
-        from: Seq,
-        to: Seq,
-    ) -> Result<Vec<Transaction>, StoreError> {
-        self.inner.fetch_parked(id, from, to).await
-    }
-
-    async fn commit(
-        &self,
-        id: &OrderId,
-        expected: Option<Version>,
-        step: &Step,
-    ) -> Result<Version, StoreError> {
-        self.hook.before(id, step).await;
-        let version = self.inner.commit(id, expected, step).await?;
-        match self.hook.after(id, step) {
-            Some(e) => Err(e),
-            None => Ok(version),
-        }
     }
 }
 

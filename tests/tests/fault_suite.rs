@@ -10,10 +10,10 @@
 
 use convoy_core::{OrderId, OrderState};
 use convoy_local::function::LambdaFunction;
-use convoy_store::{DynamoOrderStore, FailingStore, Fault, OrderStore};
+use convoy_store::{DynamoOrderStore, FailingStore, Fault, Hooked, OrderStore};
 use convoy_tests::chaos::{
     Coin, CrashAfterDrainCommit, CrashOnNotify, CrashOnSignal, Crashing, CrashingPublisher, Delay,
-    Hooked, Twice,
+    Twice,
 };
 use convoy_tests::inprocess::InProcessConsumer;
 use convoy_tests::stores::Recording;

@@ -27,6 +27,7 @@
 //! Test support, behind the `testing` feature (never in a production build):
 //! - `memory`: `MemoryOrderStore`, the same table and conditions in memory.
 //! - `faults`: `FailingStore`, a wrapper injecting faults (`StoreError::Injected`).
+//! - `hooked`: `Hooked`, a wrapper running a `CommitHook` around every commit.
 //! - `emulator`: a client for the test command's DynamoDB emulator and fresh tables on it.
 
 pub mod dynamo;
@@ -41,12 +42,16 @@ pub mod emulator;
 #[cfg(any(test, feature = "testing"))]
 pub mod faults;
 #[cfg(any(test, feature = "testing"))]
+pub mod hooked;
+#[cfg(any(test, feature = "testing"))]
 pub mod memory;
 
 pub use dynamo::DynamoOrderStore;
 pub use error::StoreError;
 #[cfg(any(test, feature = "testing"))]
 pub use faults::{FailingStore, Fault};
+#[cfg(any(test, feature = "testing"))]
+pub use hooked::{CommitHook, Hooked};
 #[cfg(any(test, feature = "testing"))]
 pub use memory::MemoryOrderStore;
 pub use port::{Fact, OrderReader, OrderStore, Version, MAX_CHANGES};

@@ -4,9 +4,9 @@
 
 use super::{body, event_of, failures, ids, later, oid, views};
 use crate::{handle, handle_with, invocation_deadline, Settings};
-use convoy_core::sequencer::{Need, Step};
-use convoy_core::{OrderId, OrderState, Seq, Transaction};
-use convoy_store::{Fact, FailingStore, Fault, MemoryOrderStore, OrderStore, StoreError, Version};
+use convoy_core::sequencer::Step;
+use convoy_core::OrderId;
+use convoy_store::{CommitHook, FailingStore, Fault, Hooked, MemoryOrderStore, StoreError};
 use serde_json::json;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
@@ -100,22 +100,22 @@ async fn a_transaction_the_store_refuses_fails_alone() {
     assert_eq!(v["A-1"]["applied"], 5);
 }
 
-/// A store where every commit of one order takes a second; it notes when each commit of
-/// each order ended.
+/// Every commit of one order takes a second; it notes when each commit of each order ended.
 struct Slow {
-    inner: MemoryOrderStore,
     slow: OrderId,
     start: Instant,
     commits: Mutex<Vec<(String, Duration)>>,
 }
 
 impl Slow {
-    fn new(slow: &str) -> Self {
-        Slow {
+    fn store(slow: &str) -> Hooked<MemoryOrderStore, Slow> {
+        Hooked {
             inner: MemoryOrderStore::new(),
-            slow: oid(slow),
-            start: Instant::now(),
-            commits: Mutex::new(Vec::new()),
+            hook: Slow {
+                slow: oid(slow),
+                start: Instant::now(),
+                commits: Mutex::new(Vec::new()),
+            },
         }
     }
 
@@ -129,40 +129,23 @@ impl Slow {
     }
 }
 
-impl OrderStore for Slow {
-    async fn load(&self, id: &OrderId) -> Result<Option<(OrderState, Version)>, StoreError> {
-        self.inner.load(id).await
-    }
-    async fn fetch(&self, id: &OrderId, need: &Need) -> Result<Option<Fact>, StoreError> {
-        self.inner.fetch(id, need).await
-    }
-    async fn fetch_parked(
-        &self,
-        id: &OrderId,
-        from: Seq,
-        to: Seq,
-    ) -> Result<Vec<Transaction>, StoreError> {
-        self.inner.fetch_parked(id, from, to).await
-    }
-    async fn commit(
-        &self,
-        id: &OrderId,
-        expected: Option<Version>,
-        step: &Step,
-    ) -> Result<Version, StoreError> {
+impl CommitHook for Slow {
+    async fn before(&self, id: &OrderId, _step: &Step) {
         if *id == self.slow {
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
-        let version = self.inner.commit(id, expected, step).await?;
+    }
+
+    fn after(&self, id: &OrderId, _step: &Step) -> Option<StoreError> {
         let at = Instant::now() - self.start;
         self.commits.lock().unwrap().push((id.to_string(), at));
-        Ok(version)
+        None
     }
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_slow_group_holds_up_no_other() {
-    let store = Slow::new("A-1");
+    let store = Slow::store("A-1");
     let mut batch = records("A-1", 1..=5);
     for order in ["B-7", "C-3", "D-4", "E-5"] {
         batch.extend(records(order, [1]));
@@ -173,17 +156,17 @@ async fn a_slow_group_holds_up_no_other() {
     assert!(response.batch_item_failures.is_empty());
     let secs = |n: u64| Duration::from_secs(n);
     assert_eq!(
-        store.commits_of("A-1"),
+        store.hook.commits_of("A-1"),
         (1..=5).map(secs).collect::<Vec<_>>()
     );
     for order in ["B-7", "C-3", "D-4", "E-5"] {
-        assert_eq!(store.commits_of(order), [Duration::ZERO], "{order}");
+        assert_eq!(store.hook.commits_of(order), [Duration::ZERO], "{order}");
     }
 }
 
 #[tokio::test(start_paused = true)]
 async fn at_the_deadline_only_what_is_not_committed_is_reported() {
-    let store = Slow::new("A-1");
+    let store = Slow::store("A-1");
     let mut batch = records("A-1", 1..=5);
     batch.extend(records("B-7", 1..=3));
     let event = event_of(&batch);
