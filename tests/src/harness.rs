@@ -8,7 +8,7 @@ use convoy_core::OrderView;
 use convoy_local::function::LambdaFunction;
 use convoy_local::pipeline::{Pipeline, PipelineError, Running, Upload};
 use convoy_local::stack::{Stack, StackError};
-use convoy_store::{DynamoOrderStore, OrderReader, OrderStore, StoreError};
+use convoy_store::{DynamoOrderStore, OrderReader, StoreError};
 use futures::{FutureExt, StreamExt, TryStreamExt};
 use ledger::aws::{DynamoStatusStore, S3Rejects, S3Source, SqsPublisher};
 use ledger::{LedgerStatus, TransactionPublisher};
@@ -241,7 +241,7 @@ impl Harness {
             .collect();
         let store = &self.pipeline.orders;
         let states: Vec<_> = futures::stream::iter(ids)
-            .map(|id| async move { store.load(&id).await })
+            .map(|id| async move { store.load_stored_order(&id).await })
             .buffered(16)
             .try_collect()
             .await
@@ -249,9 +249,9 @@ impl Harness {
         states
             .into_iter()
             .flatten()
-            .map(|(state, _version)| {
-                let id = state.order_id.to_string();
-                serde_json::to_value(OrderView::from(&state))
+            .map(|stored| {
+                let id = stored.state.order_id.to_string();
+                serde_json::to_value(OrderView::from(&stored))
                     .map(|v| (id.clone(), v))
                     .map_err(|e| HarnessError::View(id, e))
             })
@@ -268,16 +268,26 @@ impl Harness {
             .list_orders()
             .await
             .map_err(HarnessError::Store)?;
-        orders
+        let mut views = BTreeMap::new();
+        for o in orders
             .iter()
             .filter(|o| o.order_id.as_str().starts_with(&prefix))
-            .map(|o| {
-                let id = o.order_id.to_string();
-                serde_json::to_value(OrderView::from(o))
-                    .map(|v| (id.clone(), v))
-                    .map_err(|e| HarnessError::View(id, e))
-            })
-            .collect()
+        {
+            let id = o.order_id.to_string();
+            let Some(stored) = self
+                .pipeline
+                .orders
+                .load_stored_order(&o.order_id)
+                .await
+                .map_err(HarnessError::Store)?
+            else {
+                continue;
+            };
+            let v = serde_json::to_value(OrderView::from(&stored))
+                .map_err(|e| HarnessError::View(id.clone(), e))?;
+            views.insert(id, v);
+        }
+        Ok(views)
     }
 
     /// Whether the transactions dead-letter queue holds a message with this body; if so it

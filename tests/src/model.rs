@@ -4,12 +4,15 @@
 //! conflicting `seq`s (a repeated `seq` is ignored here), so `duplicates` and `conflicts`
 //! stay 0.
 
+use convoy_core::sequencer::StoredOrder;
 use convoy_core::{OrderId, OrderState, OrderView, Transaction};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// The final state of every order that `txns` reach.
-pub fn states<'a>(txns: impl IntoIterator<Item = &'a Transaction>) -> BTreeMap<String, OrderState> {
+pub fn states<'a>(
+    txns: impl IntoIterator<Item = &'a Transaction>,
+) -> BTreeMap<String, StoredOrder> {
     let mut by_order: BTreeMap<OrderId, BTreeMap<u64, &Transaction>> = BTreeMap::new();
     for t in txns {
         by_order
@@ -21,19 +24,32 @@ pub fn states<'a>(txns: impl IntoIterator<Item = &'a Transaction>) -> BTreeMap<S
     by_order
         .into_iter()
         .map(|(id, txns)| {
-            let mut state = OrderState::new(id.clone());
+            let mut o = StoredOrder {
+                state: OrderState::new(id.clone()),
+                items: BTreeMap::new(),
+                processed: BTreeMap::new(),
+                parked: BTreeMap::new(),
+                conflicts: Default::default(),
+            };
             for (seq, t) in txns {
-                if seq == state.next_seq {
-                    match state.apply(&t.content) {
-                        Ok(()) => state.applied += 1,
-                        Err(_) => state.rejected += 1,
+                if seq == o.state.next_seq {
+                    let item = t.content.txn_id().and_then(|i| o.items.get(i).copied());
+                    match o.state.apply(&t.content, item) {
+                        Ok(()) => {
+                            o.state.applied += 1;
+                            if let Some((i, a)) = t.content.item() {
+                                o.items.insert(i.clone(), a);
+                            }
+                        }
+                        Err(_) => o.state.rejected += 1,
                     }
-                    state.next_seq += 1;
+                    o.state.next_seq += 1;
                 } else {
-                    state.parked.insert(seq);
+                    o.state.parked_count += 1;
+                    o.parked.insert(seq, t.clone());
                 }
             }
-            (id.to_string(), state)
+            (id.to_string(), o)
         })
         .collect()
 }
@@ -42,8 +58,8 @@ pub fn states<'a>(txns: impl IntoIterator<Item = &'a Transaction>) -> BTreeMap<S
 pub fn views<'a>(txns: impl IntoIterator<Item = &'a Transaction>) -> BTreeMap<String, Value> {
     states(txns)
         .into_iter()
-        .filter_map(|(id, state)| {
-            serde_json::to_value(OrderView::from(&state))
+        .filter_map(|(id, o)| {
+            serde_json::to_value(OrderView::from(&o))
                 .ok()
                 .map(|v| (id, v))
         })

@@ -4,7 +4,7 @@
 
 use convoy_core::sequencer::{Change, Need, Step};
 use convoy_core::{OrderId, OrderState, Seq, Transaction};
-use convoy_store::{Fact, OrderStore, StoreError, Version};
+use convoy_store::{Fact, Head, OrderStore, StoreError, Version};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::time::Instant;
 
@@ -61,7 +61,7 @@ fn lock(commits: &Mutex<Vec<Commit>>) -> MutexGuard<'_, Vec<Commit>> {
 }
 
 impl<S: OrderStore + Send + Sync + 'static> OrderStore for Recording<S> {
-    async fn load(&self, id: &OrderId) -> Result<Option<(OrderState, Version)>, StoreError> {
+    async fn load(&self, id: &OrderId) -> Result<Option<Head>, StoreError> {
         self.inner.load(id).await
     }
 
@@ -81,7 +81,7 @@ impl<S: OrderStore + Send + Sync + 'static> OrderStore for Recording<S> {
     async fn commit(
         &self,
         id: &OrderId,
-        expected: Option<Version>,
+        base: Option<&Head>,
         step: &Step,
     ) -> Result<Version, StoreError> {
         // The request runs on a task of its own: when the caller is cancelled mid-request
@@ -89,9 +89,9 @@ impl<S: OrderStore + Send + Sync + 'static> OrderStore for Recording<S> {
         // as a write the backend already took lands — the record stays the truth.
         let (inner, commits) = (self.inner.clone(), self.commits.clone());
         let order_id = id.to_string();
-        let (id, step) = (id.clone(), step.clone());
+        let (id, step, base) = (id.clone(), step.clone(), base.cloned());
         let request = tokio::spawn(async move {
-            let version = inner.commit(&id, expected, &step).await?;
+            let version = inner.commit(&id, base.as_ref(), &step).await?;
             lock(&commits).push(Commit {
                 order_id: id.to_string(),
                 at: Instant::now(),

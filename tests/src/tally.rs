@@ -2,7 +2,7 @@
 //! lost, applied twice or applied out of order, from every commit the consumer made.
 
 use crate::stores::Commit;
-use convoy_core::OrderState;
+use convoy_core::sequencer::StoredOrder;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -50,7 +50,7 @@ pub fn announce(line: &str) {
 pub fn tally(
     transactions: usize,
     commits: &[Commit],
-    want: &BTreeMap<String, OrderState>,
+    want: &BTreeMap<String, StoredOrder>,
     views: &BTreeMap<String, Value>,
 ) -> Tally {
     let mut t = Tally {
@@ -74,14 +74,14 @@ pub fn tally(
     }
     for (id, state) in want {
         let done = recorded.get(id.as_str());
-        let processed = (1..state.next_seq).filter(|s| !done.is_some_and(|d| d.contains(s)));
+        let processed = (1..state.state.next_seq).filter(|s| !done.is_some_and(|d| d.contains(s)));
         t.lost += processed.count() as u64;
         let parked: BTreeSet<u64> = views
             .get(id)
             .and_then(|v| v["parked"].as_array())
             .map(|a| a.iter().filter_map(Value::as_u64).collect())
             .unwrap_or_default();
-        t.lost += state.parked.iter().filter(|s| !parked.contains(s)).count() as u64;
+        t.lost += state.parked.keys().filter(|s| !parked.contains(s)).count() as u64;
     }
     t
 }
@@ -90,6 +90,7 @@ pub fn tally(
 mod tests {
     use super::*;
     use convoy_core::OrderId;
+    use convoy_core::OrderState;
     use tokio::time::Instant;
 
     fn commit(id: &str, recorded: &[u64]) -> Commit {
@@ -101,10 +102,23 @@ mod tests {
         }
     }
 
-    fn want(id: &str, next_seq: u64, parked: &[u64]) -> BTreeMap<String, OrderState> {
-        let mut s = OrderState::new(OrderId::parse(id).unwrap_or_else(|e| panic!("{e}")));
-        s.next_seq = next_seq;
-        s.parked = parked.iter().copied().collect();
+    fn want(id: &str, next_seq: u64, parked: &[u64]) -> BTreeMap<String, StoredOrder> {
+        let oid = OrderId::parse(id).unwrap_or_else(|e| panic!("{e}"));
+        let mut s = crate::model::states([]).remove(id).unwrap_or(StoredOrder {
+            state: OrderState::new(oid.clone()),
+            items: Default::default(),
+            processed: Default::default(),
+            parked: Default::default(),
+            conflicts: Default::default(),
+        });
+        s.state.next_seq = next_seq;
+        for &p in parked {
+            let t = format!(r#"{{"order_id":"{id}","seq":{p},"op":"pay"}}"#);
+            s.parked.insert(
+                p,
+                serde_json::from_str(&t).unwrap_or_else(|e| panic!("{e}")),
+            );
+        }
         BTreeMap::from([(id.to_owned(), s)])
     }
 

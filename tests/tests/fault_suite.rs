@@ -8,7 +8,8 @@
 // A test file throughout: a failed unwrap is a failed test, helpers included.
 #![allow(clippy::unwrap_used)]
 
-use convoy_core::{OrderId, OrderState};
+use convoy_core::sequencer::StoredOrder;
+use convoy_core::OrderId;
 use convoy_local::function::LambdaFunction;
 use convoy_store::{DynamoOrderStore, FailingStore, Fault, Hooked, OrderStore};
 use convoy_tests::chaos::{
@@ -37,7 +38,7 @@ const SETTLE: Duration = Duration::from_secs(600);
 struct Workload {
     ledger: Vec<u8>,
     transactions: usize,
-    states: BTreeMap<String, OrderState>,
+    states: BTreeMap<String, StoredOrder>,
     views: BTreeMap<String, Value>,
     long: Vec<String>,
     small: Vec<String>,

@@ -5,9 +5,9 @@
 
 use crate::error::ApplyError;
 use crate::settings::Settings;
-use convoy_core::sequencer::{process, Change, Disposition, Known, Need, SeqError, Step};
+use convoy_core::sequencer::{process, Disposition, Known, Need, SeqError};
 use convoy_core::{OrderId, OrderState, Seq, Transaction};
-use convoy_store::{OrderStore, StoreError};
+use convoy_store::{Head, OrderStore, StoreError};
 use tokio::time::Instant;
 
 /// What became of an order's inputs. `results` has one entry per input reached, in order:
@@ -91,12 +91,17 @@ async fn apply_steps<S: OrderStore>(
         if near() {
             return applied.failed(deadline_error(), None);
         }
-        let (mut state, mut version) = match store.load(id).await {
-            Ok(Some((state, version))) => (state, Some(version)),
-            Ok(None) => (OrderState::new(id.clone()), None),
+        let mut base: Option<Head> = match store.load(id).await {
+            Ok(head) => head,
             Err(e) => return applied.failed(store_error(e), None),
         };
-        let mut known = Known::default();
+        let mut state = base
+            .as_ref()
+            .map_or_else(|| OrderState::new(id.clone()), |b| b.state.clone());
+        // The last step's facts are in its log item only, until the next commit.
+        let mut known = base.as_ref().map(Head::known).unwrap_or_default();
+        // Whether a parked transaction may be at next_seq (a drain cut short before).
+        let mut may_drain = state.parked_count > 0;
         // After `TooManyParked`, the rest goes one input per step to find the one to fail.
         let mut one_at_a_time = false;
         // After a permanent refusal of a step, its inputs go one per step, each alone in its
@@ -104,7 +109,7 @@ async fn apply_steps<S: OrderStore>(
         let mut isolate = 0usize;
         loop {
             let rest = &inputs[applied.results.len()..];
-            if rest.is_empty() && !state.parked.contains(&state.next_seq) {
+            if rest.is_empty() && !may_drain {
                 applied.state = Some(state);
                 return applied;
             }
@@ -139,6 +144,11 @@ async fn apply_steps<S: OrderStore>(
                     )
                 }
             };
+            if rest.is_empty() && step.drained.is_empty() {
+                // next_seq was not parked after all: nothing left to drain.
+                applied.state = Some(state);
+                return applied;
+            }
             if step.consumed() == 0 && step.drained.is_empty() {
                 return applied.failed(
                     ApplyError::Stalled {
@@ -151,9 +161,9 @@ async fn apply_steps<S: OrderStore>(
                 if near() {
                     return applied.failed(deadline_error(), Some(state));
                 }
-                match store.commit(id, version, &step).await {
+                match store.commit(id, base.as_ref(), &step).await {
                     Ok(v) => {
-                        version = Some(v);
+                        base = Some(Head::after(&step, v));
                         applied.commits += 1;
                     }
                     Err(e) if e.is_conflict() => {
@@ -203,26 +213,14 @@ async fn apply_steps<S: OrderStore>(
                     Err(e) => return applied.failed(store_error(e), Some(state)),
                 }
             }
-            remember(&mut known, &step);
+            known.remember(&step.changes);
+            may_drain = step.more_to_drain;
             isolate = isolate.saturating_sub(step.consumed());
             applied
                 .results
                 .extend(step.dispositions.into_iter().map(Ok));
             applied.drained.extend(step.drained);
             state = step.state;
-        }
-    }
-}
-
-/// What a committed step wrote is now a stored fact: later steps of this attempt must see it
-/// (a conflict recorded in one step is not to be counted again in the next).
-fn remember(known: &mut Known, step: &Step) {
-    for change in &step.changes {
-        match change {
-            Change::Record(seq, p) => known.add_processed(*seq, p.fingerprint.clone()),
-            Change::Park(t) => known.add_parked(t.clone()),
-            Change::Conflict(seq, c) => known.add_conflict(*seq, c.fingerprint.clone(), true),
-            Change::Unpark(_) => {}
         }
     }
 }
@@ -246,23 +244,21 @@ async fn resolve<S: OrderStore>(
         need: format!("{need:?}"),
     };
     if let Need::Parked(seq) = need {
-        let run = state
-            .parked
-            .range(seq.get()..)
-            .zip(seq.get()..)
-            .take(settings.max_changes.max(1))
-            .take_while(|(parked, expected)| parked == &expected)
-            .count() as u64;
-        let last = Seq::new(seq.get() + run.saturating_sub(1)).unwrap_or(*seq);
+        // A drain takes the parked run after `seq`: as many as one step may hold.
+        let span = settings.max_changes.max(1) as u64;
+        let last = Seq::new(seq.get().saturating_add(span - 1).min(Seq::MAX)).unwrap_or(*seq);
         let txns = store
             .fetch_parked(id, *seq, last)
             .await
             .map_err(store_error)?;
-        if !txns.iter().any(|t| t.seq == *seq) {
-            return Err(missing());
-        }
         for t in txns {
             known.add_parked(t);
+        }
+        // Parked items below next_seq are drained history, never parked again.
+        for s in seq.get().max(state.next_seq)..=last.get() {
+            if let Ok(s) = Seq::new(s) {
+                known.add_not_parked(s);
+            }
         }
         return Ok(());
     }

@@ -190,7 +190,7 @@ fn summarize(applied: &Applied, failed: usize) {
         retries = applied.retries,
         failed,
         next_seq = applied.state.as_ref().map(|s| s.next_seq),
-        waiting = applied.state.as_ref().map(|s| s.parked.len()),
+        waiting = applied.state.as_ref().map(|s| s.parked_count),
         "group done"
     );
 }

@@ -10,9 +10,9 @@ use crate::apply::apply_order;
 use crate::{handle, handle_with, Settings};
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use convoy_core::sequencer::{Need, Step};
-use convoy_core::{OrderId, OrderState, Seq, Transaction};
+use convoy_core::{OrderId, Seq, Transaction};
 use convoy_store::{
-    Fact, FailingStore, Fault, MemoryOrderStore, OrderReader, OrderStore, StoreError, Version,
+    Fact, FailingStore, Fault, Head, MemoryOrderStore, OrderReader, OrderStore, StoreError, Version,
 };
 use serde_json::json;
 use std::sync::Mutex;
@@ -257,13 +257,21 @@ async fn a_drain_larger_than_one_transaction_is_split_over_several_commits() {
         .unwrap()
         .batch_item_failures
         .is_empty());
-    // 1 record + 150 × (unpark + record) = 301 changes, at most 99 per commit.
-    assert_eq!(store.commits(), 15 + 4);
+    // 1 record + 150 × (unpark + record) = 301 changes, at most 40 per commit: 20
+    // transactions a commit.
+    assert_eq!(store.commits(), 15 + 8);
     let v = json!(views(&store).await);
     assert_eq!(v["A-1"]["next_seq"], 152);
     assert_eq!(v["A-1"]["total"], "150.00");
     assert_eq!(v["A-1"]["parked"], json!([]));
-    assert_eq!(store.items().len(), 1 + 151);
+    // One log item per commit; the parked copies stay, below next_seq, as history.
+    let sks: Vec<String> = store
+        .items()
+        .iter()
+        .map(|i| convoy_store::item::Reader::new(i).sk().to_owned())
+        .collect();
+    assert_eq!(sks.iter().filter(|k| k.starts_with("log#")).count(), 23);
+    assert_eq!(sks.iter().filter(|k| k.starts_with("parked#")).count(), 150);
 }
 
 #[tokio::test]
@@ -277,8 +285,11 @@ async fn an_order_over_its_parked_limit_fails_only_the_record_past_it() {
     let last = ids(&event).pop().unwrap();
     let response = handle(&store, event, later()).await.unwrap();
     assert_eq!(failures(&response), [last]);
-    let state = store.load(&oid("A-1")).await.unwrap().unwrap().0;
-    assert_eq!(state.parked.len(), convoy_core::sequencer::MAX_PARKED);
+    let state = store.load(&oid("A-1")).await.unwrap().unwrap().state;
+    assert_eq!(
+        state.parked_count as usize,
+        convoy_core::sequencer::MAX_PARKED
+    );
 }
 
 /// A store where another writer commits to the order just before our first commit.
@@ -288,7 +299,7 @@ struct Racing<'a> {
 }
 
 impl OrderStore for Racing<'_> {
-    async fn load(&self, id: &OrderId) -> Result<Option<(OrderState, Version)>, StoreError> {
+    async fn load(&self, id: &OrderId) -> Result<Option<Head>, StoreError> {
         self.inner.load(id).await
     }
     async fn fetch(&self, id: &OrderId, need: &Need) -> Result<Option<Fact>, StoreError> {
@@ -305,7 +316,7 @@ impl OrderStore for Racing<'_> {
     async fn commit(
         &self,
         id: &OrderId,
-        expected: Option<Version>,
+        base: Option<&Head>,
         step: &Step,
     ) -> Result<Version, StoreError> {
         let rival = self.rival.lock().unwrap().take();
@@ -313,7 +324,7 @@ impl OrderStore for Racing<'_> {
             let done = apply_order(self.inner, id, &txns, &Settings::default(), later()).await;
             assert!(done.error.is_none(), "{:?}", done.error);
         }
-        self.inner.commit(id, expected, step).await
+        self.inner.commit(id, base, step).await
     }
 }
 
@@ -404,7 +415,7 @@ async fn drained_exactly_once(store: &MemoryOrderStore, last: u64) {
 
 #[tokio::test]
 async fn a_drain_step_failing_after_the_groups_last_record_reports_that_record() {
-    // 69 parked behind seq 1: the step holding seq 1 drains 49 (1 + 49 × 2 = 99 changes),
+    // 69 parked behind seq 1: the step holding seq 1 drains 19 (1 + 19 × 2 = 39 changes),
     // the drain-only step after it fails, by a backend error or by lost races every time.
     let last = 70;
     let faults = [
@@ -431,9 +442,9 @@ async fn a_drain_step_failing_after_the_groups_last_record_reports_that_record()
             .await
             .unwrap();
         assert_eq!(failures(&response), [all[1].clone()], "{fault:?}");
-        let state = store.load(&oid("A-1")).await.unwrap().unwrap().0;
-        assert_eq!(state.next_seq, 51, "{fault:?}");
-        assert!(state.parked.contains(&state.next_seq));
+        let stored = store.load_stored_order(&oid("A-1")).await.unwrap().unwrap();
+        assert_eq!(stored.state.next_seq, 21, "{fault:?}");
+        assert!(stored.parked.contains_key(&stored.state.next_seq));
         // SQS redelivers it: a duplicate that resumes the drain.
         assert_eq!(store.pending(&oid("A-1"), fault), 0);
         let response = handle_with(&store, event, &settings, later())
@@ -471,8 +482,8 @@ async fn a_drain_that_finishes_reports_nothing() {
     let last = 70;
     let store = FailingStore::new(MemoryOrderStore::new());
     park_after_a_gap(&store, "A-1", last).await;
-    // A fault on a commit that never comes (two steps suffice).
-    store.inject_after(&oid("A-1"), Fault::CommitFails, 2, 1);
+    // A fault on a commit that never comes (four steps of 20 suffice).
+    store.inject_after(&oid("A-1"), Fault::CommitFails, 4, 1);
     let event = event_of(&[("A-1".into(), body("A-1", 1))]);
     assert!(handle(&store, event, later())
         .await

@@ -124,47 +124,50 @@ pub const MAX_CONFLICT_JSON_BYTES: usize = r#"{"txn":,"fingerprint":,"holder":}"
 /// has at most `digits(MAX_ITEMS)` more integer digits than one amount.
 pub const MAX_TOTAL_JSON: usize = MAX_AMOUNT_JSON + digits(MAX_ITEMS as u64);
 
-/// An order's [`OrderState`](crate::OrderState): at most [`MAX_ITEMS`] items
-/// (`"txn_id":"amount",`) and [`MAX_PARKED`] parked sequence numbers (`seq,`).
-pub const MAX_STATE_JSON_BYTES: usize = r#"{"order_id":,"status":,"currency":,"items":{},"total":,"next_seq":,"parked":[],"applied":,"rejected":,"duplicates":,"conflicts":}"#.len()
+/// An order's head ([`OrderState`](crate::OrderState)): counts of its items and parked
+/// transactions, never the items or the transactions themselves, so it is bounded whatever
+/// the order's size.
+pub const MAX_STATE_JSON_BYTES: usize = r#"{"order_id":,"status":,"currency":,"total":,"item_count":,"next_seq":,"parked_count":,"applied":,"rejected":,"duplicates":,"conflicts":}"#.len()
     + MAX_ORDER_ID_JSON
     + MAX_STATUS_JSON
     + MAX_CURRENCY_JSON
-    + MAX_ITEMS * (MAX_TXN_ID_JSON + ":".len() + MAX_AMOUNT_JSON + ",".len())
     + MAX_TOTAL_JSON
+    + digits(MAX_ITEMS as u64)
     + MAX_SEQ_JSON
-    + MAX_PARKED * (MAX_SEQ_JSON + ",".len())
+    + digits(MAX_PARKED as u64)
     + 4 * MAX_COUNTER_JSON;
 
-/// What a stored item of an order may carry beside its one JSON attribute: its keys
-/// (`pk` = `order#` + order id, `sk` up to `conflict#` + 20 digits + `#` + fingerprint),
-/// the attribute names, a few numbers and short texts, and the history entry's `outcome`
-/// text, which may name a `txn_id` as written (up to [`TxnId::MAX_BYTES`]). One KiB for
-/// all but the `txn_id`; the store's tests measure its items against it.
-pub const MAX_ITEM_OVERHEAD_BYTES: usize = 1024 + TxnId::MAX_BYTES;
+/// What a stored item of an order may carry beside its JSON: its keys (`pk` = `order#` +
+/// order id, `sk` up to `conflict#` + 20 digits + `#` + fingerprint, or `item#` + a
+/// `txn_id`), the attribute names, a few numbers and short texts. One KiB for all but the
+/// order id and `txn_id`; the store's tests measure its items against it.
+pub const MAX_ITEM_OVERHEAD_BYTES: usize = 1024 + OrderId::MAX_LEN + TxnId::MAX_BYTES;
 
-/// The largest item an order's change (history entry, parked transaction, conflict) makes.
-pub const MAX_CHANGE_ITEM_BYTES: usize = MAX_ITEM_OVERHEAD_BYTES
+/// One change of a step as the order's log keeps it: a history entry, a parked
+/// transaction, a conflict or an unpark, tagged (`{"record":…,"seq":…}`); 64 bytes for the
+/// tag and the seq.
+pub const MAX_CHANGE_JSON_BYTES: usize = 64
     + max(
         max(MAX_PROCESSED_JSON_BYTES, MAX_CONFLICT_JSON_BYTES),
         MAX_TRANSACTION_JSON_BYTES,
     );
 
-/// The largest head item of an order (its state).
-pub const MAX_STATE_ITEM_BYTES: usize = MAX_ITEM_OVERHEAD_BYTES + MAX_STATE_JSON_BYTES;
+/// The largest item an order's change makes on its own once the step is committed (a
+/// parked transaction or a conflict, copied out of the log).
+pub const MAX_CHANGE_ITEM_BYTES: usize = MAX_ITEM_OVERHEAD_BYTES + MAX_CHANGE_JSON_BYTES;
 
-/// The items of one commit of `changes` changes and the head, at most.
-pub const fn max_commit_bytes(changes: usize) -> usize {
-    MAX_STATE_ITEM_BYTES + changes * MAX_CHANGE_ITEM_BYTES
+/// The log item of one step of `changes` changes: the head and the changes, at most.
+pub const fn max_log_item_bytes(changes: usize) -> usize {
+    MAX_ITEM_OVERHEAD_BYTES + MAX_STATE_JSON_BYTES + changes * (MAX_CHANGE_JSON_BYTES + 1)
 }
 
 /// DynamoDB's limit on one item (400 KB, taken as 400,000 bytes).
 pub const DYNAMODB_MAX_ITEM_BYTES: usize = 400_000;
 
-/// DynamoDB's limit on the items of one `TransactWriteItems` (4 MB, taken as 4,000,000).
-pub const DYNAMODB_MAX_TRANSACTION_BYTES: usize = 4_000_000;
+/// The most changes one step may carry: its log item stays under DynamoDB's item limit.
+pub const MAX_STEP_CHANGES: usize = 40;
 
-const _: () = assert!(MAX_STATE_ITEM_BYTES <= DYNAMODB_MAX_ITEM_BYTES);
+const _: () = assert!(max_log_item_bytes(MAX_STEP_CHANGES) <= DYNAMODB_MAX_ITEM_BYTES);
 const _: () = assert!(MAX_CHANGE_ITEM_BYTES <= DYNAMODB_MAX_ITEM_BYTES);
 
 #[cfg(any(test, feature = "testing"))]

@@ -3,7 +3,7 @@
 
 use crate::order::OrderState;
 use crate::order_id::OrderId;
-use crate::sequencer::{process, Change, Disposition, Known, Need, SeqError, StoredOrder};
+use crate::sequencer::{process, Change, Disposition, Known, Need, Outcome, SeqError, StoredOrder};
 use crate::transaction::Transaction;
 use std::collections::{BTreeMap, HashMap};
 
@@ -30,6 +30,7 @@ impl OrderBook {
             .entry(id.clone())
             .or_insert_with(|| StoredOrder {
                 state: OrderState::new(id),
+                items: BTreeMap::new(),
                 processed: BTreeMap::new(),
                 parked: BTreeMap::new(),
                 conflicts: HashMap::new(),
@@ -53,24 +54,27 @@ impl OrderBook {
             for change in step.changes.iter().cloned() {
                 match change {
                     Change::Record(seq, p) => {
-                        known.add_processed(seq, p.fingerprint.clone());
+                        if p.outcome == Outcome::Applied {
+                            if let Some((txn_id, amount)) = p.txn.content.item() {
+                                stored.items.insert(txn_id.clone(), amount);
+                            }
+                        }
                         stored.processed.insert(seq.get(), p);
                     }
                     Change::Park(t) => {
-                        known.add_parked(t.clone());
                         stored.parked.insert(t.seq.get(), t);
                     }
                     Change::Unpark(seq) => {
                         stored.parked.remove(&seq.get());
                     }
                     Change::Conflict(seq, c) => {
-                        known.add_conflict(seq, c.fingerprint.clone(), true);
                         stored
                             .conflicts
                             .insert((seq.get(), c.fingerprint.clone()), c);
                     }
                 }
             }
+            known.remember(&step.changes);
             stored.state = step.state.clone();
             rest = &rest[step.consumed()..];
             out.extend(step.dispositions.iter().cloned());
@@ -98,8 +102,9 @@ fn resolve(stored: &StoredOrder, known: &mut Known, need: &Need) -> bool {
         },
         Need::Parked(seq) => match stored.parked.get(&seq.get()) {
             Some(t) => known.add_parked(t.clone()),
-            None => return false,
+            None => known.add_not_parked(*seq),
         },
+        Need::Item(txn_id) => known.add_item(txn_id.clone(), stored.items.get(txn_id).copied()),
         Need::Conflict(seq, fp) => {
             let recorded = stored.conflicts.contains_key(&(seq.get(), fp.clone()));
             known.add_conflict(*seq, fp.clone(), recorded);

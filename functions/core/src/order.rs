@@ -3,13 +3,13 @@
 use crate::amount::Amount;
 use crate::order_id::OrderId;
 use crate::transaction::{Content, Currency, Op, TxnId};
-use std::collections::BTreeMap;
-use std::collections::BTreeSet;
 use std::fmt;
 
 /// The most items an order holds: an `add` beyond them is rejected. Bounds the order's
-/// stored state (see [`crate::bounds::MAX_STATE_JSON_BYTES`]) and its total.
-pub const MAX_ITEMS: usize = 256;
+/// total: a million amounts of at most 18 integer digits and 4 fraction digits sum to less
+/// than 10^24, well inside the 28 digits of exact decimal arithmetic. Items are stored one
+/// per item of the table, never in the order's head.
+pub const MAX_ITEMS: usize = 1_000_000;
 
 /// Where an order is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -71,18 +71,21 @@ pub enum Rejection {
     TooManyItems { limit: usize },
 }
 
-/// The state of one order: what the state machine changes and the sequencing counters.
+/// The head of one order: what the state machine changes and the sequencing counters, of a
+/// size bounded whatever the order's size. The items and the parked transactions are not
+/// in it (the store keeps them in items of their own): only their counts.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OrderState {
     pub order_id: OrderId,
     pub status: Status,
     pub currency: Option<Currency>,
-    pub items: BTreeMap<TxnId, Amount>,
     pub total: Amount,
+    /// How many items the order holds.
+    pub item_count: u64,
     /// The sequence number this order expects next.
     pub next_seq: u64,
-    /// Sequence numbers received ahead of `next_seq`, waiting for the gap to close.
-    pub parked: BTreeSet<u64>,
+    /// How many transactions are parked (received ahead of `next_seq`).
+    pub parked_count: u64,
     pub applied: u64,
     pub rejected: u64,
     pub duplicates: u64,
@@ -96,10 +99,10 @@ impl OrderState {
             order_id,
             status: Status::New,
             currency: None,
-            items: BTreeMap::new(),
             total: Amount::ZERO,
+            item_count: 0,
             next_seq: 1,
-            parked: BTreeSet::new(),
+            parked_count: 0,
             applied: 0,
             rejected: 0,
             duplicates: 0,
@@ -107,9 +110,11 @@ impl OrderState {
         }
     }
 
-    /// Applies one op to the business state, or says why it is not allowed.
+    /// Applies one op to the business state, or says why it is not allowed. `item` is the
+    /// current amount of the item the op names (`add`, `modify`), `None` when the order has
+    /// no such item; on success an `add` or `modify` leaves that item at the op's amount.
     /// Counters and sequencing are the sequencer's business, not this function's.
-    pub fn apply(&mut self, content: &Content) -> Result<(), Rejection> {
+    pub fn apply(&mut self, content: &Content, item: Option<Amount>) -> Result<(), Rejection> {
         let not_allowed = |s: &Self| Rejection::NotAllowed {
             op: content.op(),
             status: s.status,
@@ -122,31 +127,29 @@ impl OrderState {
             }
             Content::Add { txn_id, amount } => {
                 self.require(self.status == Status::Open, not_allowed)?;
-                if self.items.contains_key(txn_id) {
+                if item.is_some() {
                     return Err(Rejection::ItemExists {
                         txn_id: txn_id.clone(),
                     });
                 }
-                if self.items.len() >= MAX_ITEMS {
+                if self.item_count >= MAX_ITEMS as u64 {
                     return Err(Rejection::TooManyItems { limit: MAX_ITEMS });
                 }
-                self.items.insert(txn_id.clone(), *amount);
+                self.item_count += 1;
                 self.total = self.total + *amount;
             }
             Content::Modify { txn_id, amount } => {
                 self.require(self.status == Status::Open, not_allowed)?;
-                let Some(old) = self.items.get_mut(txn_id) else {
+                let Some(before) = item else {
                     return Err(Rejection::NoSuchItem {
                         txn_id: txn_id.clone(),
                     });
                 };
-                let before = *old;
-                *old = *amount;
                 self.total = self.total - before + *amount;
             }
             Content::Pay => {
                 self.require(self.status == Status::Open, not_allowed)?;
-                if self.items.is_empty() {
+                if self.item_count == 0 {
                     return Err(Rejection::NoItems);
                 }
                 self.status = Status::Paid;
@@ -197,12 +200,32 @@ mod tests {
         OrderState::new(OrderId::parse("A-1").unwrap())
     }
 
+    /// An order and its items, as the sequencer keeps them: applies `json` with the item it
+    /// names looked up, and sets that item on success.
+    #[derive(Clone, Debug, PartialEq)]
+    struct WithItems(OrderState, std::collections::BTreeMap<TxnId, Amount>);
+
+    impl WithItems {
+        fn new() -> Self {
+            WithItems(order(), Default::default())
+        }
+        fn apply(&mut self, json: &str) -> Result<(), Rejection> {
+            let c = content(json);
+            let item = c.txn_id().and_then(|t| self.1.get(t).copied());
+            self.0.apply(&c, item)?;
+            if let (Some(t), Some(a)) = (c.txn_id(), c.amount()) {
+                self.1.insert(t.clone(), a);
+            }
+            Ok(())
+        }
+    }
+
     const CREATE: &str = r#"{"order_id":"A-1","seq":1,"op":"create","currency":"EUR"}"#;
     const ADD: &str = r#"{"order_id":"A-1","seq":2,"op":"add","txn_id":"t1","amount":"12.50"}"#;
 
     #[test]
     fn happy_path_to_completed() {
-        let mut o = order();
+        let mut o = WithItems::new();
         for op in [
             CREATE,
             ADD,
@@ -211,11 +234,12 @@ mod tests {
             r#"{"order_id":"A-1","seq":5,"op":"ship"}"#,
             r#"{"order_id":"A-1","seq":6,"op":"complete"}"#,
         ] {
-            o.apply(&content(op)).unwrap();
+            o.apply(op).unwrap();
         }
-        assert_eq!(o.status, Status::Completed);
-        assert_eq!(o.total.to_string(), "10.00");
-        assert_eq!(o.currency.unwrap().as_str(), "EUR");
+        assert_eq!(o.0.status, Status::Completed);
+        assert_eq!(o.0.total.to_string(), "10.00");
+        assert_eq!(o.0.currency.unwrap().as_str(), "EUR");
+        assert_eq!(o.0.item_count, 1);
     }
 
     #[test]
@@ -251,11 +275,11 @@ mod tests {
                 let c = content(op);
                 let mut o = order();
                 o.status = status;
-                o.items
-                    .insert(TxnId::parse("t1").unwrap(), Amount::parse("1").unwrap());
+                o.item_count = 1;
                 o.total = Amount::parse("1").unwrap();
                 let before = o.clone();
-                let r = o.apply(&c);
+                let item = c.txn_id().map(|_| Amount::parse("1").unwrap());
+                let r = o.apply(&c, item);
                 if allowed(c.op(), status) && c.op() != Op::Add {
                     assert!(r.is_ok(), "{op} in {status}: {r:?}");
                 } else {
@@ -268,57 +292,52 @@ mod tests {
 
     #[test]
     fn item_rules() {
-        let mut o = order();
-        o.apply(&content(CREATE)).unwrap();
+        let mut o = WithItems::new();
+        o.apply(CREATE).unwrap();
         assert_eq!(
-            o.apply(&content(r#"{"order_id":"A-1","seq":2,"op":"pay"}"#)),
+            o.apply(r#"{"order_id":"A-1","seq":2,"op":"pay"}"#),
             Err(Rejection::NoItems)
         );
         assert!(matches!(
-            o.apply(&content(
-                r#"{"order_id":"A-1","seq":2,"op":"modify","txn_id":"t1","amount":"1"}"#
-            )),
+            o.apply(r#"{"order_id":"A-1","seq":2,"op":"modify","txn_id":"t1","amount":"1"}"#),
             Err(Rejection::NoSuchItem { .. })
         ));
-        o.apply(&content(ADD)).unwrap();
-        assert!(matches!(
-            o.apply(&content(ADD)),
-            Err(Rejection::ItemExists { .. })
-        ));
-        assert_eq!(o.total.to_string(), "12.50");
+        o.apply(ADD).unwrap();
+        assert!(matches!(o.apply(ADD), Err(Rejection::ItemExists { .. })));
+        assert_eq!(o.0.total.to_string(), "12.50");
+        assert_eq!(o.0.item_count, 1);
     }
 
     #[test]
     fn an_add_beyond_the_most_items_is_rejected_a_modify_is_not() {
         let mut o = order();
-        o.apply(&content(CREATE)).unwrap();
-        for i in 0..MAX_ITEMS {
-            let add =
-                format!(r#"{{"order_id":"A-1","seq":2,"op":"add","txn_id":"t{i}","amount":"1"}}"#);
-            o.apply(&content(&add)).unwrap();
-        }
+        o.apply(&content(CREATE), None).unwrap();
+        o.item_count = MAX_ITEMS as u64;
+        o.total = Amount::parse(&MAX_ITEMS.to_string()).unwrap();
         let before = o.clone();
         let one_more = r#"{"order_id":"A-1","seq":2,"op":"add","txn_id":"more","amount":"1"}"#;
         assert_eq!(
-            o.apply(&content(one_more)),
+            o.apply(&content(one_more), None),
             Err(Rejection::TooManyItems { limit: MAX_ITEMS })
         );
         assert_eq!(o, before);
         let modify = r#"{"order_id":"A-1","seq":2,"op":"modify","txn_id":"t0","amount":"2"}"#;
-        o.apply(&content(modify)).unwrap();
+        o.apply(&content(modify), Amount::parse("1").ok()).unwrap();
         assert_eq!(o.total.to_string(), format!("{}.00", MAX_ITEMS + 1));
+        assert_eq!(o.item_count, MAX_ITEMS as u64);
     }
 
     #[test]
     fn delete_keeps_items_and_total() {
-        let mut o = order();
-        o.apply(&content(CREATE)).unwrap();
-        o.apply(&content(ADD)).unwrap();
-        o.apply(&content(r#"{"order_id":"A-1","seq":3,"op":"delete"}"#))
+        let mut o = WithItems::new();
+        o.apply(CREATE).unwrap();
+        o.apply(ADD).unwrap();
+        o.apply(r#"{"order_id":"A-1","seq":3,"op":"delete"}"#)
             .unwrap();
-        assert_eq!(o.status, Status::Deleted);
-        assert_eq!(o.total.to_string(), "12.50");
-        assert_eq!(o.items.len(), 1);
+        assert_eq!(o.0.status, Status::Deleted);
+        assert_eq!(o.0.total.to_string(), "12.50");
+        assert_eq!(o.0.item_count, 1);
+        assert_eq!(o.1.len(), 1);
     }
 
     #[test]

@@ -1,18 +1,20 @@
 //! Per-order sequencing (contract section 3): applied, rejected, parked, duplicate, conflict.
 //!
-//! The sequencer is pure. It works on an [`OrderState`] plus the few stored facts it may need
-//! ([`Known`]): what was processed at an earlier `seq`, a parked transaction, whether a
-//! conflict was already counted. When it needs a fact that was not loaded it stops with
+//! The sequencer is pure. It works on an [`OrderState`] (the order's bounded head) plus the
+//! few stored facts it may need ([`Known`]): what was processed at an earlier `seq`, whether
+//! a `seq` is parked and with what, whether a conflict was already counted, the amount of an
+//! item. When it needs a fact that was not loaded it stops with
 //! [`SeqError::Need`]; the caller loads it and calls again (the call is cheap and has no
 //! side effects). Its result is the new state plus the [`Change`]s to store — each one an
 //! item written at most once — so a store can apply a step in one conditional write.
 
+use crate::amount::Amount;
 use crate::order::{OrderState, Rejection};
 use crate::seq::Seq;
-use crate::transaction::{Fingerprint, Transaction};
+use crate::transaction::{Fingerprint, Transaction, TxnId};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-/// The most parked transactions one order may hold (the state keeps their `seq`s).
+/// The most parked transactions one order may hold.
 pub const MAX_PARKED: usize = 10_000;
 
 /// What became of a transaction at its `seq`.
@@ -44,6 +46,7 @@ pub struct ConflictRecord {
 #[derive(Debug, Clone)]
 pub struct StoredOrder {
     pub state: OrderState,
+    pub items: BTreeMap<TxnId, Amount>,
     pub processed: BTreeMap<u64, Processed>,
     pub parked: BTreeMap<u64, Transaction>,
     pub conflicts: HashMap<(u64, Fingerprint), ConflictRecord>,
@@ -54,18 +57,23 @@ pub struct StoredOrder {
 pub enum Need {
     /// The history entry at this `seq` (below `next_seq`).
     Processed(Seq),
-    /// The parked transaction at this `seq`.
+    /// Whether this `seq` (at or after `next_seq`) is parked, and the transaction if so.
     Parked(Seq),
     /// Whether this conflict (`seq`, content) was already recorded.
     Conflict(Seq, Fingerprint),
+    /// The amount of this item, or that the order has no such item.
+    Item(TxnId),
 }
 
 /// Stored facts loaded for the sequencer.
 #[derive(Debug, Clone, Default)]
 pub struct Known {
     processed: HashMap<u64, Fingerprint>,
-    parked: HashMap<u64, Transaction>,
+    /// `None`: known not to be parked.
+    parked: HashMap<u64, Option<Transaction>>,
     conflicts: HashMap<(u64, Fingerprint), bool>,
+    /// `None`: known not to exist.
+    items: HashMap<TxnId, Option<Amount>>,
 }
 
 impl Known {
@@ -73,10 +81,40 @@ impl Known {
         self.processed.insert(seq.get(), fingerprint);
     }
     pub fn add_parked(&mut self, txn: Transaction) {
-        self.parked.insert(txn.seq.get(), txn);
+        self.parked.insert(txn.seq.get(), Some(txn));
+    }
+    /// `seq` is not parked, unless a fact already known says it is.
+    pub fn add_not_parked(&mut self, seq: Seq) {
+        self.parked.entry(seq.get()).or_insert(None);
     }
     pub fn add_conflict(&mut self, seq: Seq, fingerprint: Fingerprint, recorded: bool) {
         self.conflicts.insert((seq.get(), fingerprint), recorded);
+    }
+    /// The amount of item `txn_id` (`None`: the order has no such item).
+    pub fn add_item(&mut self, txn_id: TxnId, amount: Option<Amount>) {
+        self.items.insert(txn_id, amount);
+    }
+
+    /// Learns what a committed step wrote: later steps must see it (a conflict recorded in
+    /// one step is not to be counted again in the next, an item added is there).
+    pub fn remember(&mut self, changes: &[Change]) {
+        for change in changes {
+            match change {
+                Change::Record(seq, p) => {
+                    self.add_processed(*seq, p.fingerprint.clone());
+                    if p.outcome == Outcome::Applied {
+                        if let Some((txn_id, amount)) = p.txn.content.item() {
+                            self.add_item(txn_id.clone(), Some(amount));
+                        }
+                    }
+                }
+                Change::Park(t) => self.add_parked(t.clone()),
+                Change::Unpark(seq) => {
+                    self.parked.insert(seq.get(), None);
+                }
+                Change::Conflict(seq, c) => self.add_conflict(*seq, c.fingerprint.clone(), true),
+            }
+        }
     }
 }
 
@@ -115,6 +153,8 @@ pub struct Step {
     pub dispositions: Vec<Disposition>,
     /// Parked transactions processed in this step (in `seq` order), for logging.
     pub drained: Vec<Seq>,
+    /// The change limit stopped a drain: a parked transaction is at `next_seq`.
+    pub more_to_drain: bool,
 }
 
 impl Step {
@@ -124,7 +164,7 @@ impl Step {
     }
     /// True when the state has a parked transaction at `next_seq` still to drain.
     pub fn drain_pending(&self) -> bool {
-        self.state.parked.contains(&self.state.next_seq)
+        self.more_to_drain
     }
 }
 
@@ -155,14 +195,18 @@ pub fn process(
         known,
         done_here: HashMap::new(),
         conflicts_here: HashSet::new(),
+        items_here: HashMap::new(),
+        stored_parked: state.parked_count,
+        stored_items: state.item_count,
         step_changes: Vec::new(),
         drained: Vec::new(),
+        more_to_drain: false,
     };
     let max_changes = max_changes.max(2);
     let mut dispositions = Vec::new();
     run.drain(max_changes)?;
     for txn in inputs {
-        if run.state.parked.contains(&run.state.next_seq) {
+        if run.more_to_drain {
             break; // drain was cut short by the change limit
         }
         // Worst case for one input: its record plus one unpark-and-record per drained seq;
@@ -185,6 +229,7 @@ pub fn process(
         changes: run.step_changes,
         dispositions,
         drained: run.drained,
+        more_to_drain: run.more_to_drain,
     })
 }
 
@@ -194,8 +239,15 @@ struct Run<'a> {
     /// Fingerprints of seqs processed or parked within this step.
     done_here: HashMap<u64, Fingerprint>,
     conflicts_here: HashSet<(u64, Fingerprint)>,
+    /// Items set within this step.
+    items_here: HashMap<TxnId, Amount>,
+    /// Transactions parked before this step and not drained in it.
+    stored_parked: u64,
+    /// Items the order held before this step.
+    stored_items: u64,
     step_changes: Vec<Change>,
     drained: Vec<Seq>,
+    more_to_drain: bool,
 }
 
 impl Run<'_> {
@@ -203,19 +255,19 @@ impl Run<'_> {
         let s = txn.seq.get();
         let next = self.state.next_seq;
         if s == next {
-            return Ok(self.process_next(txn.clone()));
+            return self.process_next(txn.clone());
         }
         let holder = if s < next {
             self.fingerprint_processed(txn.seq)?
-        } else if self.state.parked.contains(&s) {
-            self.fingerprint_parked(txn.seq)?
+        } else if let Some(parked) = self.parked(txn.seq)? {
+            parked.fingerprint()
         } else {
-            if self.state.parked.len() >= MAX_PARKED {
+            if self.state.parked_count >= MAX_PARKED as u64 {
                 return Err(SeqError::TooManyParked {
                     order_id: self.state.order_id.to_string(),
                 });
             }
-            self.state.parked.insert(s);
+            self.state.parked_count += 1;
             self.done_here.insert(s, txn.fingerprint());
             self.step_changes.push(Change::Park(txn.clone()));
             return Ok(Disposition::Parked);
@@ -248,11 +300,18 @@ impl Run<'_> {
     }
 
     /// Applies or rejects the transaction at `next_seq` and advances the sequence.
-    fn process_next(&mut self, txn: Transaction) -> Disposition {
+    fn process_next(&mut self, txn: Transaction) -> Result<Disposition, SeqError> {
         let fingerprint = txn.fingerprint();
-        let (outcome, disposition) = match self.state.apply(&txn.content) {
+        let item = match txn.content.txn_id() {
+            Some(txn_id) => self.item(txn_id)?,
+            None => None,
+        };
+        let (outcome, disposition) = match self.state.apply(&txn.content, item) {
             Ok(()) => {
                 self.state.applied += 1;
+                if let Some((txn_id, amount)) = txn.content.item() {
+                    self.items_here.insert(txn_id.clone(), amount);
+                }
                 (Outcome::Applied, Disposition::Applied)
             }
             Err(reason) => {
@@ -276,19 +335,24 @@ impl Run<'_> {
                 outcome,
             },
         ));
-        disposition
+        Ok(disposition)
     }
 
     /// Processes parked transactions that are now next, while the change limit allows.
     fn drain(&mut self, max_changes: usize) -> Result<(), SeqError> {
-        while self.state.parked.contains(&self.state.next_seq) {
+        loop {
+            // Past the largest seq nothing can be parked.
+            let Ok(seq) = Seq::new(self.state.next_seq) else {
+                return Ok(());
+            };
+            let Some(txn) = self.parked(seq)? else {
+                return Ok(());
+            };
             if self.step_changes.len() + 2 > max_changes {
+                self.more_to_drain = true;
                 return Ok(());
             }
-            let seq = Seq::new(self.state.next_seq)
-                .map_err(|_| SeqError::Need(Need::Parked(Seq::FIRST)))?;
-            let txn = self.parked_txn(seq)?;
-            self.state.parked.remove(&seq.get());
+            self.state.parked_count = self.state.parked_count.saturating_sub(1);
             let parked_here = self
                 .step_changes
                 .iter()
@@ -298,21 +362,44 @@ impl Run<'_> {
                 Some(i) => {
                     self.step_changes.remove(i);
                 }
-                None => self.step_changes.push(Change::Unpark(seq)),
+                None => {
+                    self.stored_parked = self.stored_parked.saturating_sub(1);
+                    self.step_changes.push(Change::Unpark(seq));
+                }
             }
-            self.process_next(txn);
+            self.process_next(txn)?;
             self.drained.push(seq);
         }
-        Ok(())
     }
 
-    fn parked_txn(&self, seq: Seq) -> Result<Transaction, SeqError> {
+    /// The transaction parked at `seq` (at or after `next_seq`), if any: parked within this
+    /// step, or stored (asked for only while the order holds stored parked transactions).
+    fn parked(&self, seq: Seq) -> Result<Option<Transaction>, SeqError> {
         let here = self.step_changes.iter().find_map(|c| match c {
             Change::Park(t) if t.seq == seq => Some(t.clone()),
             _ => None,
         });
-        here.or_else(|| self.known.parked.get(&seq.get()).cloned())
-            .ok_or(SeqError::Need(Need::Parked(seq)))
+        if here.is_some() || self.stored_parked == 0 {
+            return Ok(here);
+        }
+        match self.known.parked.get(&seq.get()) {
+            Some(known) => Ok(known.clone()),
+            None => Err(SeqError::Need(Need::Parked(seq))),
+        }
+    }
+
+    /// The current amount of item `txn_id`, `None` when the order has no such item.
+    fn item(&self, txn_id: &TxnId) -> Result<Option<Amount>, SeqError> {
+        if let Some(amount) = self.items_here.get(txn_id) {
+            return Ok(Some(*amount));
+        }
+        if self.stored_items == 0 {
+            return Ok(None);
+        }
+        match self.known.items.get(txn_id) {
+            Some(known) => Ok(*known),
+            None => Err(SeqError::Need(Need::Item(txn_id.clone()))),
+        }
     }
 
     fn fingerprint_processed(&self, seq: Seq) -> Result<Fingerprint, SeqError> {
@@ -321,13 +408,6 @@ impl Run<'_> {
             .or_else(|| self.known.processed.get(&seq.get()))
             .cloned()
             .ok_or(SeqError::Need(Need::Processed(seq)))
-    }
-
-    fn fingerprint_parked(&self, seq: Seq) -> Result<Fingerprint, SeqError> {
-        if let Some(f) = self.done_here.get(&seq.get()) {
-            return Ok(f.clone());
-        }
-        self.parked_txn(seq).map(|t| t.fingerprint())
     }
 }
 

@@ -233,6 +233,26 @@ impl Content {
         })
     }
 
+    /// The item an `add` or `modify` names, and the amount it gives it.
+    pub fn item(&self) -> Option<(&TxnId, Amount)> {
+        match self {
+            Content::Add { txn_id, amount } | Content::Modify { txn_id, amount } => {
+                Some((txn_id, *amount))
+            }
+            _ => None,
+        }
+    }
+
+    /// The `txn_id` of an `add` or `modify`.
+    pub fn txn_id(&self) -> Option<&TxnId> {
+        self.item().map(|(t, _)| t)
+    }
+
+    /// The amount of an `add` or `modify`.
+    pub fn amount(&self) -> Option<Amount> {
+        self.item().map(|(_, a)| a)
+    }
+
     pub fn op(&self) -> Op {
         match self {
             Content::Create { .. } => Op::Create,

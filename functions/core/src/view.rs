@@ -2,6 +2,8 @@
 
 use crate::amount::Amount;
 use crate::order::OrderState;
+use crate::sequencer::StoredOrder;
+use crate::transaction::TxnId;
 use std::collections::BTreeMap;
 
 /// One order as users and their tools see it; serializes to the contract's JSON object.
@@ -20,25 +22,40 @@ pub struct OrderView {
     pub conflicts: u64,
 }
 
-impl From<&OrderState> for OrderView {
-    fn from(s: &OrderState) -> Self {
+impl From<&StoredOrder> for OrderView {
+    fn from(o: &StoredOrder) -> Self {
+        OrderView::new(&o.state, &o.items, o.parked.keys().copied())
+    }
+}
+
+impl OrderView {
+    /// The view of an order's head with its items and the `seq`s of its parked
+    /// transactions (any order; listed ascending).
+    pub fn new<'a>(
+        s: &OrderState,
+        items: impl IntoIterator<Item = (&'a TxnId, &'a Amount)>,
+        parked: impl IntoIterator<Item = u64>,
+    ) -> Self {
+        let mut parked: Vec<u64> = parked.into_iter().collect();
+        parked.sort_unstable();
         OrderView {
             order_id: s.order_id.to_string(),
             status: s.status.to_string(),
             currency: s.currency.map(|c| c.to_string()),
             total: s.total,
-            items: s.items.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            items: items
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
             next_seq: s.next_seq,
-            parked: s.parked.iter().copied().collect(),
+            parked,
             applied: s.applied,
             rejected: s.rejected,
             duplicates: s.duplicates,
             conflicts: s.conflicts,
         }
     }
-}
 
-impl OrderView {
     /// The view as one line of JSON.
     pub fn to_json_line(&self) -> String {
         // Serializing plain strings, numbers and maps cannot fail.
@@ -50,7 +67,6 @@ impl OrderView {
 mod tests {
     use super::*;
     use crate::order::OrderState;
-    use crate::sequencer::{process, Known};
     use crate::transaction::Transaction;
     use crate::OrderId;
 
@@ -68,10 +84,11 @@ mod tests {
             .iter()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
-        let state = OrderState::new(OrderId::parse("A-1").unwrap());
-        let step = process(&state, &Known::default(), &txns, 100).unwrap();
+        let mut book = crate::memory::OrderBook::default();
+        book.receive(&txns, 100).unwrap();
+        let order = book.get(&OrderId::parse("A-1").unwrap()).unwrap();
         let got: serde_json::Value =
-            serde_json::from_str(&OrderView::from(&step.state).to_json_line()).unwrap();
+            serde_json::from_str(&OrderView::from(order).to_json_line()).unwrap();
         let want: serde_json::Value = serde_json::from_str(
             r#"{"order_id":"A-1","status":"paid","currency":"EUR","total":"27.50",
             "items":{"t1":"12.50","t2":"15.00"},"next_seq":6,"parked":[7],
@@ -83,7 +100,8 @@ mod tests {
 
     #[test]
     fn new_order_shows_null_currency_and_zero_total() {
-        let v = OrderView::from(&OrderState::new(OrderId::parse("B").unwrap()));
+        let state = OrderState::new(OrderId::parse("B").unwrap());
+        let v = OrderView::new(&state, [], []);
         let j: serde_json::Value = serde_json::from_str(&v.to_json_line()).unwrap();
         assert_eq!(j["currency"], serde_json::Value::Null);
         assert_eq!(j["total"], "0.00");

@@ -48,7 +48,7 @@ fn run(name: &str, bytes: &[u8], batch: usize) -> (BTreeMap<String, Value>, Refu
     let views = book
         .orders()
         .map(|o| {
-            let v = OrderView::from(&o.state);
+            let v = OrderView::from(o);
             (
                 v.order_id.clone(),
                 serde_json::from_str(&v.to_json_line()).unwrap(),

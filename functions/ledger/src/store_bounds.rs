@@ -1,32 +1,16 @@
 //! The ledger bounds every field it sends, so the consumer's DynamoDB items are bounded:
 //! the store's own items, built from values at their longest, weigh no more than
-//! [`convoy_core::bounds`] derives, and a commit of [`MAX_CHANGES`] changes fits one
-//! `TransactWriteItems`.
+//! [`convoy_core::bounds`] derives: a step of [`MAX_CHANGES`] changes fits one log item,
+//! and each item copied out of it fits its bound.
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use convoy_core::bounds::{
-    longest, max_commit_bytes, DYNAMODB_MAX_ITEM_BYTES, DYNAMODB_MAX_TRANSACTION_BYTES,
-    MAX_CHANGE_ITEM_BYTES, MAX_STATE_ITEM_BYTES,
+    longest, max_log_item_bytes, DYNAMODB_MAX_ITEM_BYTES, MAX_CHANGE_ITEM_BYTES,
 };
 use convoy_core::sequencer::{Change, ConflictRecord, Outcome, Processed, Step};
 use convoy_core::{Rejection, Seq};
-use convoy_store::item::Item;
-use convoy_store::plan::{self, Write};
-use convoy_store::{Version, MAX_CHANGES};
-
-/// An item's size as DynamoDB counts it: each attribute's name and value in bytes (a
-/// number counted as its digits, more than DynamoDB's about one byte per two digits).
-fn item_bytes(item: &Item) -> usize {
-    item.iter()
-        .map(|(name, value)| {
-            name.len()
-                + match value {
-                    AttributeValue::S(s) | AttributeValue::N(s) => s.len(),
-                    other => panic!("{name}: an attribute the store does not write: {other:?}"),
-                }
-        })
-        .sum()
-}
+use convoy_store::capacity::item_size;
+use convoy_store::plan;
+use convoy_store::{Head, Version, MAX_CHANGES};
 
 /// The change `i` of a worst-case step: history entries (rejected, naming an item), parked
 /// transactions and conflicts, in turn, each at its longest.
@@ -60,41 +44,44 @@ fn change(i: u64) -> Change {
 }
 
 #[test]
-fn the_largest_commit_fits_one_transact_write_items_and_each_item_fits() {
+fn the_largest_step_fits_one_log_item_and_each_copy_fits() {
     let state = longest::state();
     let step = Step {
         changes: (0..MAX_CHANGES as u64).map(change).collect(),
         state: state.clone(),
         dispositions: Vec::new(),
         drained: Vec::new(),
+        more_to_drain: false,
+    };
+    let base = Head {
+        state: state.clone(),
+        version: Version::new(u64::MAX - 2),
+        last: step.changes.clone(),
     };
     let planned = plan::commit(
         &state.order_id,
-        Some(Version::new(u64::MAX - 1)),
+        Some(&base),
         &step,
         "2026-11-24T09:00:00.123456789Z",
     )
     .unwrap();
-    assert_eq!(planned.writes.len(), MAX_CHANGES + 1);
-    let mut total = 0;
-    for (i, write) in planned.writes.iter().enumerate() {
-        let Write::Put { item, .. } = write else {
-            panic!("write {i} is not a put");
-        };
-        let bytes = item_bytes(item);
-        let bound = if i == 0 {
-            MAX_STATE_ITEM_BYTES
-        } else {
-            MAX_CHANGE_ITEM_BYTES
-        };
-        assert!(bytes <= bound, "item {i}: {bytes} bytes > bound {bound}");
-        assert!(bytes <= DYNAMODB_MAX_ITEM_BYTES, "item {i}: {bytes} bytes");
-        total += bytes;
+    let log = item_size(&planned.log.item);
+    assert!(
+        log <= max_log_item_bytes(MAX_CHANGES),
+        "log item: {log} bytes"
+    );
+    assert!(
+        log > max_log_item_bytes(MAX_CHANGES) * 9 / 10,
+        "{log}: the bound is loose"
+    );
+    assert!(log <= DYNAMODB_MAX_ITEM_BYTES);
+    assert!(!planned.copies.is_empty());
+    for copy in &planned.copies {
+        let bytes = item_size(&copy.item);
+        assert!(
+            bytes <= MAX_CHANGE_ITEM_BYTES,
+            "{:?}: {bytes} bytes",
+            copy.key()
+        );
     }
-    assert!(total <= max_commit_bytes(MAX_CHANGES), "{total}");
-    // As docs/ledger-format.md quotes it.
-    assert_eq!(max_commit_bytes(MAX_CHANGES), 1_347_641);
-    assert!(max_commit_bytes(MAX_CHANGES) <= DYNAMODB_MAX_TRANSACTION_BYTES);
-    const { assert!(MAX_STATE_ITEM_BYTES <= DYNAMODB_MAX_ITEM_BYTES) };
-    const { assert!(MAX_CHANGE_ITEM_BYTES <= DYNAMODB_MAX_ITEM_BYTES) };
 }

@@ -57,13 +57,13 @@ pub enum StoreError {
         source: serde_json::Error,
     },
 
-    /// A step holds more writes than one transaction may carry.
+    /// A step's log item would exceed DynamoDB's item size limit.
     #[error(
-        "order {order_id}: a step of {writes} writes exceeds the {limit}-item transaction limit"
+        "order {order_id}: a step's log item of {bytes} bytes exceeds the {limit}-byte item limit"
     )]
-    TooManyWrites {
+    TooLarge {
         order_id: String,
-        writes: usize,
+        bytes: usize,
         limit: usize,
     },
 
@@ -84,14 +84,12 @@ impl StoreError {
 
     /// True when the write itself is refused and always will be, whatever is retried: it
     /// holds something that cannot be stored ([`Refused`](StoreError::Refused),
-    /// [`Encode`](StoreError::Encode), [`TooManyWrites`](StoreError::TooManyWrites)).
+    /// [`Encode`](StoreError::Encode), [`TooLarge`](StoreError::TooLarge)).
     /// Nothing was written; a write without the culprit may well succeed.
     pub fn is_permanent(&self) -> bool {
         matches!(
             self,
-            StoreError::Refused { .. }
-                | StoreError::Encode { .. }
-                | StoreError::TooManyWrites { .. }
+            StoreError::Refused { .. } | StoreError::Encode { .. } | StoreError::TooLarge { .. }
         )
     }
 

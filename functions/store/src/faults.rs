@@ -3,7 +3,7 @@
 //! a transaction the backend refuses as invalid).
 
 use crate::error::StoreError;
-use crate::port::{Fact, OrderReader, OrderStore, Version};
+use crate::port::{Fact, Head, OrderReader, OrderStore, Version};
 use convoy_core::sequencer::{Change, Need, Step, StoredOrder};
 use convoy_core::{OrderId, OrderState, Seq, Transaction};
 use std::collections::HashMap;
@@ -98,7 +98,7 @@ impl<S> FailingStore<S> {
 }
 
 impl<S: OrderStore + Send> OrderStore for FailingStore<S> {
-    async fn load(&self, id: &OrderId) -> Result<Option<(OrderState, Version)>, StoreError> {
+    async fn load(&self, id: &OrderId) -> Result<Option<Head>, StoreError> {
         if self.trigger(id, Fault::LoadFails) {
             return Err(StoreError::Injected {
                 operation: "load",
@@ -130,7 +130,7 @@ impl<S: OrderStore + Send> OrderStore for FailingStore<S> {
     async fn commit(
         &self,
         id: &OrderId,
-        expected: Option<Version>,
+        base: Option<&Head>,
         step: &Step,
     ) -> Result<Version, StoreError> {
         let refused = self.lock().keys().find_map(|(order, fault)| match fault {
@@ -155,7 +155,7 @@ impl<S: OrderStore + Send> OrderStore for FailingStore<S> {
                 order_id: id.to_string(),
             });
         }
-        self.inner.commit(id, expected, step).await
+        self.inner.commit(id, base, step).await
     }
 }
 
@@ -219,16 +219,18 @@ mod tests {
         );
         assert!(store.load(&id).await.unwrap().is_some());
         assert_eq!(store.pending(&id, Fault::CommitFails), 0);
-        // One more commit passes, then one fails.
+        // One more commit passes, then one fails; the base is gone then: a conflict.
         store.inject_after(&id, Fault::CommitFails, 1, 1);
+        let base = Head::after(&step, Version::FIRST);
+        assert!(store.commit(&id, Some(&base), &step).await.is_ok());
         assert!(store
-            .commit(&id, Some(Version::FIRST), &step)
-            .await
-            .is_err_and(|e| e.is_conflict()));
-        assert!(store
-            .commit(&id, Some(Version::FIRST), &step)
+            .commit(&id, Some(&base), &step)
             .await
             .is_err_and(|e| !e.is_conflict()));
+        assert!(store
+            .commit(&id, Some(&base), &step)
+            .await
+            .is_err_and(|e| e.is_conflict()));
         assert_eq!(store.pending(&id, Fault::CommitFails), 0);
         store.inject(&id, Fault::FetchParkedFails, 1);
         assert!(store
@@ -269,7 +271,7 @@ mod tests {
         );
         let second = process(&first.state, &Known::default(), &[pay], 99).unwrap();
         assert!(store
-            .commit(&id, Some(Version::FIRST), &second)
+            .commit(&id, Some(&Head::after(&first, Version::FIRST)), &second)
             .await
             .is_err_and(|e| e.is_permanent()));
         assert_eq!(store.pending(&id, Fault::CommitRefused { seq: 2 }), 3);

@@ -3,9 +3,9 @@
 //! goes straight through.
 
 use crate::error::StoreError;
-use crate::port::{Fact, OrderStore, Version};
+use crate::port::{Fact, Head, OrderStore, Version};
 use convoy_core::sequencer::{Need, Step};
-use convoy_core::{OrderId, OrderState, Seq, Transaction};
+use convoy_core::{OrderId, Seq, Transaction};
 use std::future::Future;
 
 /// What a [`Hooked`] store does around each commit.
@@ -28,7 +28,7 @@ pub struct Hooked<S, H> {
 }
 
 impl<S: OrderStore + Send + Sync, H: CommitHook> OrderStore for Hooked<S, H> {
-    async fn load(&self, id: &OrderId) -> Result<Option<(OrderState, Version)>, StoreError> {
+    async fn load(&self, id: &OrderId) -> Result<Option<Head>, StoreError> {
         self.inner.load(id).await
     }
 
@@ -48,11 +48,11 @@ impl<S: OrderStore + Send + Sync, H: CommitHook> OrderStore for Hooked<S, H> {
     async fn commit(
         &self,
         id: &OrderId,
-        expected: Option<Version>,
+        base: Option<&Head>,
         step: &Step,
     ) -> Result<Version, StoreError> {
         self.hook.before(id, step).await;
-        let version = self.inner.commit(id, expected, step).await?;
+        let version = self.inner.commit(id, base, step).await?;
         match self.hook.after(id, step) {
             Some(e) => Err(e),
             None => Ok(version),

@@ -5,10 +5,10 @@
 
 use crate::error::StoreError;
 use crate::keys::{self, SortKey, PK, SK};
-use crate::port::{Fact, Version};
+use crate::port::{Head, Version};
 use aws_sdk_dynamodb::types::AttributeValue;
-use convoy_core::sequencer::{ConflictRecord, Need, Outcome, Processed, StoredOrder};
-use convoy_core::{OrderId, OrderState, Seq, Transaction};
+use convoy_core::sequencer::{Change, ConflictRecord, Outcome, Processed, StoredOrder};
+use convoy_core::{Amount, OrderId, OrderState, Seq, Transaction, TxnId};
 use std::collections::{BTreeMap, HashMap};
 
 /// One item: attribute name → value, as the SDK holds it.
@@ -16,19 +16,47 @@ pub type Item = HashMap<String, AttributeValue>;
 
 /// Attribute names.
 pub const STATE: &str = "state";
+pub const CHANGES: &str = "changes";
 pub const VERSION: &str = "version";
-pub const ORDER_ID: &str = "order_id";
 pub const STATUS: &str = "status";
 pub const NEXT_SEQ: &str = "next_seq";
-pub const PARKED_COUNT: &str = "parked_count";
 pub const UPDATED_AT: &str = "updated_at";
-pub const PROCESSED: &str = "processed";
-pub const OP: &str = "op";
-pub const OUTCOME: &str = "outcome";
-pub const FINGERPRINT: &str = "fingerprint";
+pub const AMOUNT: &str = "amount";
 pub const SEQ: &str = "seq";
 pub const TXN: &str = "txn";
 pub const CONFLICT: &str = "conflict";
+
+/// A step's change as the log keeps it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Logged {
+    Record { seq: Seq, processed: Processed },
+    Park { txn: Transaction },
+    Unpark { seq: Seq },
+    Conflict { seq: Seq, conflict: ConflictRecord },
+}
+
+impl From<&Change> for Logged {
+    fn from(c: &Change) -> Self {
+        match c.clone() {
+            Change::Record(seq, processed) => Logged::Record { seq, processed },
+            Change::Park(txn) => Logged::Park { txn },
+            Change::Unpark(seq) => Logged::Unpark { seq },
+            Change::Conflict(seq, conflict) => Logged::Conflict { seq, conflict },
+        }
+    }
+}
+
+impl From<Logged> for Change {
+    fn from(l: Logged) -> Self {
+        match l {
+            Logged::Record { seq, processed } => Change::Record(seq, processed),
+            Logged::Park { txn } => Change::Park(txn),
+            Logged::Unpark { seq } => Change::Unpark(seq),
+            Logged::Conflict { seq, conflict } => Change::Conflict(seq, conflict),
+        }
+    }
+}
 
 fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
@@ -52,62 +80,55 @@ fn json<T: serde::Serialize>(
         })
 }
 
-fn keyed(pk: String, sk: String) -> Item {
+/// The key of an item (`pk`, `sk`) as an attribute map.
+pub fn key(pk: String, sk: String) -> Item {
     HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
 }
 
-/// The key of an item (`pk`, `sk`) as an attribute map.
-pub fn key(pk: String, sk: String) -> Item {
-    keyed(pk, sk)
-}
-
-/// The head item: the serde JSON of the state, its version and a few fields for operators.
-pub fn head(state: &OrderState, version: Version, updated_at: &str) -> Result<Item, StoreError> {
+/// The log item of a step committed as `version`, which started at `next_seq` = `start`:
+/// the head after it (JSON), its changes (JSON), and a few fields for operators.
+pub fn log(
+    state: &OrderState,
+    changes: &[Change],
+    start: u64,
+    version: Version,
+    updated_at: &str,
+) -> Result<Item, StoreError> {
     let id = &state.order_id;
-    let mut item = keyed(keys::order_pk(id), keys::SK_STATE.to_owned());
+    let logged: Vec<Logged> = changes.iter().map(Logged::from).collect();
+    let mut item = key(keys::order_pk(id), keys::log_sk(start, version.get()));
     item.insert(STATE.to_owned(), json(id, STATE, state)?);
+    item.insert(CHANGES.to_owned(), json(id, CHANGES, &logged)?);
     item.insert(VERSION.to_owned(), n(version.get()));
-    item.insert(ORDER_ID.to_owned(), s(id.as_str()));
     item.insert(STATUS.to_owned(), s(state.status.as_str()));
     item.insert(NEXT_SEQ.to_owned(), n(state.next_seq));
-    item.insert(PARKED_COUNT.to_owned(), n(state.parked.len() as u64));
     item.insert(UPDATED_AT.to_owned(), s(updated_at));
     Ok(item)
 }
 
-/// The history entry of a processed `seq`.
-pub fn history(id: &OrderId, seq: Seq, processed: &Processed) -> Result<Item, StoreError> {
-    let mut item = keyed(keys::order_pk(id), keys::seq_sk(seq));
-    item.insert(PROCESSED.to_owned(), json(id, PROCESSED, processed)?);
+/// An item of the order and its amount, as of the `seq` that set it.
+pub fn order_item(id: &OrderId, txn_id: &TxnId, amount: Amount, seq: Seq) -> Item {
+    let mut item = key(keys::order_pk(id), keys::item_sk(txn_id));
+    item.insert(AMOUNT.to_owned(), s(amount.to_string()));
     item.insert(SEQ.to_owned(), n(seq.get()));
-    item.insert(OP.to_owned(), s(processed.txn.op().as_str()));
-    let outcome = match &processed.outcome {
-        Outcome::Applied => "applied".to_owned(),
-        Outcome::Rejected { reason } => format!("rejected: {reason}"),
-    };
-    item.insert(OUTCOME.to_owned(), s(outcome));
-    item.insert(FINGERPRINT.to_owned(), s(processed.fingerprint.as_str()));
-    Ok(item)
+    item
 }
 
 /// A parked transaction, in its wire JSON.
 pub fn parked(txn: &Transaction) -> Result<Item, StoreError> {
     let id = &txn.order_id;
-    let mut item = keyed(keys::order_pk(id), keys::parked_sk(txn.seq));
+    let mut item = key(keys::order_pk(id), keys::parked_sk(txn.seq));
     item.insert(TXN.to_owned(), json(id, TXN, txn)?);
-    item.insert(SEQ.to_owned(), n(txn.seq.get()));
     Ok(item)
 }
 
 /// A recorded conflict.
 pub fn conflict(id: &OrderId, seq: Seq, record: &ConflictRecord) -> Result<Item, StoreError> {
-    let mut item = keyed(
+    let mut item = key(
         keys::order_pk(id),
         keys::conflict_sk(seq, &record.fingerprint),
     );
     item.insert(CONFLICT.to_owned(), json(id, CONFLICT, record)?);
-    item.insert(SEQ.to_owned(), n(seq.get()));
-    item.insert(FINGERPRINT.to_owned(), s(record.fingerprint.as_str()));
     Ok(item)
 }
 
@@ -182,30 +203,25 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// The state and version held by a head item.
-pub fn read_head(item: &Item) -> Result<(OrderState, Version), StoreError> {
+/// The head a log item holds: the state after its step, its version and its changes.
+pub fn read_log(item: &Item) -> Result<Head, StoreError> {
     let r = Reader::new(item);
-    Ok((r.json(STATE)?, Version::new(r.number(VERSION)?)))
+    let logged: Vec<Logged> = r.json(CHANGES)?;
+    Ok(Head {
+        state: r.json(STATE)?,
+        version: Version::new(r.number(VERSION)?),
+        last: logged.into_iter().map(Change::from).collect(),
+    })
 }
 
-pub fn read_history(item: &Item) -> Result<Processed, StoreError> {
-    Reader::new(item).json(PROCESSED)
-}
-
-/// The fact `need` asks for, from the item at [`keys::need_sk`] (`None` when there is
-/// none): a conflict is a fact either way — recorded or not.
-pub fn read_fact(need: &Need, found: Option<&Item>) -> Result<Option<Fact>, StoreError> {
-    Ok(match (need, found) {
-        (Need::Processed(seq), Some(i)) => {
-            Some(Fact::Processed(*seq, read_history(i)?.fingerprint))
-        }
-        (Need::Parked(_), Some(i)) => Some(Fact::Parked(read_parked(i)?)),
-        (Need::Processed(_) | Need::Parked(_), None) => None,
-        (Need::Conflict(seq, fingerprint), found) => Some(Fact::Conflict {
-            seq: *seq,
-            fingerprint: fingerprint.clone(),
-            recorded: found.is_some(),
-        }),
+/// The amount of an order item.
+pub fn read_amount(item: &Item) -> Result<Amount, StoreError> {
+    let r = Reader::new(item);
+    let text = r.string(AMOUNT)?;
+    Amount::parse(text).map_err(|e| StoreError::Malformed {
+        pk: r.pk().to_owned(),
+        sk: r.sk().to_owned(),
+        reason: format!("amount {text:?}: {e}"),
     })
 }
 
@@ -213,39 +229,81 @@ pub fn read_parked(item: &Item) -> Result<Transaction, StoreError> {
     Reader::new(item).json(TXN)
 }
 
-pub fn read_conflict(item: &Item) -> Result<ConflictRecord, StoreError> {
-    Reader::new(item).json(CONFLICT)
-}
-
 /// Everything of one order from its items (any order; items of other kinds are ignored).
-/// `None` when there is no head item.
+/// `None` when there is no log item. The newest log item holds the head; every log item
+/// its step's history; items, parked transactions and conflicts have items of their own,
+/// except those of the newest step, which only its log item holds until the next commit.
 pub fn stored_order<'a>(
     items: impl IntoIterator<Item = &'a Item>,
 ) -> Result<Option<StoredOrder>, StoreError> {
-    let mut head = None;
-    let mut processed = BTreeMap::new();
+    let mut logs = BTreeMap::new();
+    let mut order_items = BTreeMap::new();
     let mut parked = BTreeMap::new();
-    let mut conflicts = HashMap::new();
     for item in items {
         match Reader::new(item).sort_key() {
-            Some(SortKey::State) => head = Some(read_head(item)?.0),
-            Some(SortKey::Seq(seq)) => {
-                processed.insert(seq.get(), read_history(item)?);
+            Some(SortKey::Log { start, version }) => {
+                logs.insert((start, version), read_log(item)?);
+            }
+            Some(SortKey::Item(txn_id)) => {
+                order_items.insert(txn_id, read_amount(item)?);
             }
             Some(SortKey::Parked(seq)) => {
                 parked.insert(seq.get(), read_parked(item)?);
             }
-            Some(SortKey::Conflict(seq, fingerprint)) => {
-                conflicts.insert((seq.get(), fingerprint), read_conflict(item)?);
-            }
-            None => {}
+            Some(SortKey::Conflict(..)) | None => {}
         }
     }
-    Ok(head.map(|state| StoredOrder {
+    let Some(newest) = logs.values().next_back() else {
+        return Ok(None);
+    };
+    let state = newest.state.clone();
+    let mut processed = BTreeMap::new();
+    let mut conflicts = HashMap::new();
+    for head in logs.values() {
+        for change in &head.last {
+            match change {
+                Change::Record(seq, p) => {
+                    processed.insert(seq.get(), p.clone());
+                }
+                Change::Conflict(seq, c) => {
+                    conflicts.insert((seq.get(), c.fingerprint.clone()), c.clone());
+                }
+                Change::Park(_) | Change::Unpark(_) => {}
+            }
+        }
+    }
+    for change in &newest.last {
+        match change {
+            Change::Record(_, p) if p.outcome == Outcome::Applied => {
+                if let Some((txn_id, amount)) = p.txn.content.item() {
+                    order_items.insert(txn_id.clone(), amount);
+                }
+            }
+            Change::Park(t) => {
+                parked.insert(t.seq.get(), t.clone());
+            }
+            _ => {}
+        }
+    }
+    // A parked item below next_seq was drained; its history entry is in the log.
+    parked.retain(|seq, _| *seq >= state.next_seq);
+    Ok(Some(StoredOrder {
         state,
+        items: order_items,
         processed,
         parked,
         conflicts,
+    }))
+}
+
+/// The history fact of `seq` from the log item of the step that processed it.
+pub fn processed_in(log: Option<&Item>, seq: Seq) -> Result<Option<crate::port::Fact>, StoreError> {
+    let Some(log) = log else {
+        return Ok(None);
+    };
+    Ok(read_log(log)?.last.into_iter().find_map(|c| match c {
+        Change::Record(s, p) if s == seq => Some(crate::port::Fact::Processed(s, p.fingerprint)),
+        _ => None,
     }))
 }
 

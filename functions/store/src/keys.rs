@@ -1,19 +1,18 @@
 //! Keys of the single table: the `pk` / `sk` of every item an order owns.
 //!
 //! Every item of an order shares `pk = order#<order_id>`; the sort key tells the kind:
-//! `state` (the head), `seq#<seq>` (history), `parked#<seq>`, `conflict#<seq>#<fingerprint>`.
-//! Sequence numbers are zero-padded to 20 digits so sort keys order like numbers.
+//! `log#<start>#<version>` (one per committed step: the head after it and its changes),
+//! `item#<txn_id>`, `parked#<seq>`, `conflict#<seq>#<fingerprint>`. Numbers are zero-padded
+//! to 20 digits so sort keys order like numbers.
 
-use convoy_core::sequencer::Need;
-use convoy_core::{Fingerprint, OrderId, Seq};
+use convoy_core::{Fingerprint, OrderId, Seq, TxnId};
 
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
 /// The `pk` prefix of every order item (ledger status records use `ledger#`).
 pub const ORDER_PREFIX: &str = "order#";
-/// The sort key of an order's head item.
-pub const SK_STATE: &str = "state";
-pub const SEQ_PREFIX: &str = "seq#";
+pub const LOG_PREFIX: &str = "log#";
+pub const ITEM_PREFIX: &str = "item#";
 pub const PARKED_PREFIX: &str = "parked#";
 pub const CONFLICT_PREFIX: &str = "conflict#";
 
@@ -22,9 +21,21 @@ pub fn order_pk(id: &OrderId) -> String {
     format!("{ORDER_PREFIX}{id}")
 }
 
-/// `seq#<seq, 20 digits>`: the history entry of a processed `seq`.
-pub fn seq_sk(seq: Seq) -> String {
-    format!("{SEQ_PREFIX}{:020}", seq.get())
+/// `log#<start, 20 digits>#<version, 20 digits>`: the step committed as `version`, which
+/// started at `next_seq` = `start`. Both grow from step to step, so the newest step sorts
+/// last, and the step that processed a `seq` is the last one whose start is at most `seq`.
+pub fn log_sk(start: u64, version: u64) -> String {
+    format!("{LOG_PREFIX}{start:020}#{version:020}")
+}
+
+/// The greatest log sort key of a step that started at or before `seq`.
+pub fn log_sk_upto(seq: Seq) -> String {
+    format!("{LOG_PREFIX}{:020}#~", seq.get())
+}
+
+/// `item#<txn_id>`: an item of the order, with its amount.
+pub fn item_sk(txn_id: &TxnId) -> String {
+    format!("{ITEM_PREFIX}{txn_id}")
 }
 
 /// `parked#<seq, 20 digits>`: a parked transaction.
@@ -37,20 +48,11 @@ pub fn conflict_sk(seq: Seq, fingerprint: &Fingerprint) -> String {
     format!("{CONFLICT_PREFIX}{:020}#{fingerprint}", seq.get())
 }
 
-/// The sort key of the item that holds a fact the sequencer needs.
-pub fn need_sk(need: &Need) -> String {
-    match need {
-        Need::Processed(seq) => seq_sk(*seq),
-        Need::Parked(seq) => parked_sk(*seq),
-        Need::Conflict(seq, fingerprint) => conflict_sk(*seq, fingerprint),
-    }
-}
-
 /// What a sort key of an order item names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SortKey {
-    State,
-    Seq(Seq),
+    Log { start: u64, version: u64 },
+    Item(TxnId),
     Parked(Seq),
     Conflict(Seq, Fingerprint),
 }
@@ -58,11 +60,15 @@ pub enum SortKey {
 impl SortKey {
     /// Reads a sort key back; `None` for a key this layout does not write.
     pub fn parse(sk: &str) -> Option<SortKey> {
-        if sk == SK_STATE {
-            return Some(SortKey::State);
+        if let Some(rest) = sk.strip_prefix(LOG_PREFIX) {
+            let (start, version) = rest.split_once('#')?;
+            return Some(SortKey::Log {
+                start: padded(start)?,
+                version: padded(version)?,
+            });
         }
-        if let Some(rest) = sk.strip_prefix(SEQ_PREFIX) {
-            return padded_seq(rest).map(SortKey::Seq);
+        if let Some(rest) = sk.strip_prefix(ITEM_PREFIX) {
+            return TxnId::parse(rest).ok().map(SortKey::Item);
         }
         if let Some(rest) = sk.strip_prefix(PARKED_PREFIX) {
             return padded_seq(rest).map(SortKey::Parked);
@@ -85,11 +91,15 @@ pub fn parse_order_pk(pk: &str) -> Option<OrderId> {
     OrderId::parse(pk.strip_prefix(ORDER_PREFIX)?).ok()
 }
 
-fn padded_seq(s: &str) -> Option<Seq> {
+fn padded(s: &str) -> Option<u64> {
     if s.len() != 20 || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    Seq::new(s.parse().ok()?).ok()
+    s.parse().ok()
+}
+
+fn padded_seq(s: &str) -> Option<Seq> {
+    Seq::new(padded(s)?).ok()
 }
 
 #[cfg(test)]
@@ -104,11 +114,15 @@ mod tests {
     #[test]
     fn keys_are_padded_to_twenty_digits() {
         assert_eq!(order_pk(&id("A-1")), "order#A-1");
-        assert_eq!(seq_sk(Seq::new(7).unwrap()), "seq#00000000000000000007");
+        assert_eq!(
+            log_sk(7, 3),
+            "log#00000000000000000007#00000000000000000003"
+        );
         assert_eq!(
             parked_sk(Seq::new(Seq::MAX).unwrap()),
             "parked#00009007199254740991"
         );
+        assert_eq!(item_sk(&TxnId::parse("t#1").unwrap()), "item#t#1");
         let fp = Fingerprint::from_stored("ab".repeat(32));
         assert_eq!(
             conflict_sk(Seq::new(12).unwrap(), &fp),
@@ -128,13 +142,14 @@ mod tests {
     fn foreign_sort_keys_are_not_ours() {
         for sk in [
             "",
-            "seq#7",
-            "seq#0000000000000000000x",
-            "seq#00000000000000000000",
+            "state",
+            "seq#00000000000000000001",
+            "log#7#1",
+            "log#00000000000000000007",
             "parked#",
+            "item#",
             "conflict#00000000000000000001",
             "conflict#00000000000000000001#",
-            "status",
         ] {
             assert_eq!(SortKey::parse(sk), None, "{sk}");
         }
@@ -142,17 +157,26 @@ mod tests {
 
     proptest! {
         #[test]
-        fn sort_keys_round_trip_and_sort_numerically(a in 1u64..=Seq::MAX, b in 1u64..=Seq::MAX) {
+        fn sort_keys_round_trip_and_sort_numerically(
+            a in 1u64..=Seq::MAX, b in 1u64..=Seq::MAX, va: u64, vb: u64, t in "[ -~]{1,128}"
+        ) {
             let (sa, sb) = (Seq::new(a).unwrap(), Seq::new(b).unwrap());
-            prop_assert_eq!(SortKey::parse(&seq_sk(sa)), Some(SortKey::Seq(sa)));
             prop_assert_eq!(SortKey::parse(&parked_sk(sa)), Some(SortKey::Parked(sa)));
+            prop_assert_eq!(
+                SortKey::parse(&log_sk(a, va)),
+                Some(SortKey::Log { start: a, version: va })
+            );
+            let txn_id = TxnId::parse(&t).unwrap();
+            prop_assert_eq!(SortKey::parse(&item_sk(&txn_id)), Some(SortKey::Item(txn_id)));
             let fp = Fingerprint::from_stored(format!("{b:064x}"));
             prop_assert_eq!(
                 SortKey::parse(&conflict_sk(sa, &fp)),
                 Some(SortKey::Conflict(sa, fp))
             );
-            prop_assert_eq!(seq_sk(sa).cmp(&seq_sk(sb)), a.cmp(&b));
             prop_assert_eq!(parked_sk(sa).cmp(&parked_sk(sb)), a.cmp(&b));
+            prop_assert_eq!(log_sk(a, va).cmp(&log_sk(b, vb)), (a, va).cmp(&(b, vb)));
+            // A step that started at or before `b` sorts at or before log_sk_upto(b).
+            prop_assert_eq!(log_sk(a, va) <= log_sk_upto(sb), a <= b);
         }
 
         #[test]

@@ -30,12 +30,14 @@
 //! - `hooked`: `Hooked`, a wrapper running a `CommitHook` around every commit.
 //! - `emulator`: a client for the test command's DynamoDB emulator and fresh tables on it.
 
+pub mod capacity;
 pub mod dynamo;
 pub mod error;
 pub mod item;
 pub mod keys;
 pub mod plan;
 pub mod port;
+pub mod usage;
 
 #[cfg(feature = "testing")]
 pub mod emulator;
@@ -54,4 +56,5 @@ pub use faults::{FailingStore, Fault};
 pub use hooked::{CommitHook, Hooked};
 #[cfg(any(test, feature = "testing"))]
 pub use memory::MemoryOrderStore;
-pub use port::{Fact, OrderReader, OrderStore, Version, MAX_CHANGES};
+pub use port::{Fact, Head, OrderReader, OrderStore, Version, MAX_CHANGES};
+pub use usage::Usage;

@@ -1,26 +1,31 @@
-//! `MemoryOrderStore`: the single table held in memory, with DynamoDB's conditional,
-//! all-or-nothing transaction semantics — the adapter handler tests run against.
+//! `MemoryOrderStore`: the single table held in memory, with DynamoDB's conditional puts
+//! and the same layout — the adapter handler tests run against. It counts its requests and
+//! their units by AWS's rules ([`Usage`]), as the DynamoDB adapter does.
 
+use crate::capacity::{self, Read};
 use crate::error::StoreError;
 use crate::item::{self, Item};
 use crate::keys::{self, SortKey};
-use crate::plan::{self, Condition, Plan, Write};
-use crate::port::{Fact, OrderReader, OrderStore, Version};
+use crate::plan::{self, Condition, Put};
+use crate::port::{Fact, Head, OrderReader, OrderStore, Version};
+use crate::usage::Usage;
 use convoy_core::sequencer::{Need, Step, StoredOrder};
 use convoy_core::{OrderId, OrderState, Seq, Transaction};
 use std::collections::BTreeMap;
+use std::ops::Bound;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Items by (`pk`, `sk`), sorted like a DynamoDB partition.
 type Table = BTreeMap<(String, String), Item>;
 
 /// The single table in memory. Items are encoded exactly as the DynamoDB adapter encodes
-/// them, and a commit checks every condition before writing anything.
+/// them, and every put checks its condition as DynamoDB would.
 #[derive(Debug, Default)]
 pub struct MemoryOrderStore {
     table: Mutex<Table>,
     commits: AtomicUsize,
+    usage: Arc<Usage>,
 }
 
 impl MemoryOrderStore {
@@ -28,9 +33,14 @@ impl MemoryOrderStore {
         Self::default()
     }
 
-    /// How many commits succeeded so far (one per `TransactWriteItems` the real store sends).
+    /// How many commits succeeded so far (one log item each).
     pub fn commits(&self) -> usize {
         self.commits.load(Ordering::SeqCst)
+    }
+
+    /// Requests and units so far, by AWS's rules.
+    pub fn usage(&self) -> &Arc<Usage> {
+        &self.usage
     }
 
     /// Every item in the table, in key order (for layout assertions in tests).
@@ -39,66 +49,99 @@ impl MemoryOrderStore {
     }
 
     fn lock(&self) -> MutexGuard<'_, Table> {
-        // A panic while holding the lock cannot leave a half-applied commit (the table is
-        // only changed after all conditions were checked), so a poisoned lock is still sound.
+        // A panic while holding the lock cannot leave a half-applied put (the table is only
+        // changed after the condition was checked), so a poisoned lock is still sound.
         self.table.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn get(&self, pk: String, sk: String) -> Option<Item> {
-        self.lock().get(&(pk, sk)).cloned()
+        let found = self.lock().get(&(pk, sk)).cloned();
+        let size = found.as_ref().map_or(0, capacity::item_size);
+        self.usage
+            .record("GetItem", capacity::read(size, Read::Strong));
+        found
     }
 
-    fn apply(&self, id: &OrderId, plan: Plan) -> Result<Version, StoreError> {
+    /// The items of `pk` with `sk` in `from..=to`; only the last one when `last`.
+    fn query(&self, pk: &str, from: &str, to: &str, last: bool) -> Vec<Item> {
+        let range = (
+            Bound::Included((pk.to_owned(), from.to_owned())),
+            Bound::Included((pk.to_owned(), to.to_owned())),
+        );
+        let table = self.lock();
+        let found: Vec<Item> = if last {
+            table
+                .range(range)
+                .next_back()
+                .map(|(_, i)| i.clone())
+                .into_iter()
+                .collect()
+        } else {
+            table.range(range).map(|(_, i)| i.clone()).collect()
+        };
+        drop(table);
+        let size = found.iter().map(capacity::item_size).sum();
+        self.usage
+            .record("Query", capacity::query(size, Read::Strong));
+        found
+    }
+
+    /// One put; `Ok(false)` when its condition fails.
+    fn put(&self, put: Put) -> Result<bool, StoreError> {
+        let key = put.key();
+        self.usage.record(
+            "PutItem",
+            capacity::write(capacity::item_size(&put.item), false),
+        );
         let mut table = self.lock();
-        for write in &plan.writes {
-            let (condition, key) = match write {
-                Write::Put { condition, .. } | Write::Delete { condition, .. } => {
-                    (*condition, write.key())
-                }
-            };
-            let current = table.get(&key);
-            let holds = match condition {
-                Condition::Absent => current.is_none(),
-                Condition::Present => current.is_some(),
-                Condition::Version(v) => {
-                    current
-                        .map(|i| item::Reader::new(i).number(item::VERSION))
-                        .transpose()?
-                        == Some(v.get())
-                }
-            };
-            if !holds {
-                return Err(StoreError::Conflict {
-                    order_id: id.to_string(),
-                });
+        let holds = match (put.condition, table.get(&key)) {
+            (Condition::Always, _) | (_, None) => true,
+            (Condition::Absent, Some(_)) => false,
+            (Condition::SeqBelow(seq), Some(current)) => {
+                item::Reader::new(current).number(item::SEQ)? < seq
             }
+        };
+        if holds {
+            table.insert(key, put.item);
         }
-        for write in plan.writes {
-            let key = write.key();
-            match write {
-                Write::Put { item, .. } => {
-                    table.insert(key, item);
-                }
-                Write::Delete { .. } => {
-                    table.remove(&key);
-                }
-            }
-        }
-        self.commits.fetch_add(1, Ordering::SeqCst);
-        Ok(plan.version)
+        Ok(holds)
     }
 }
 
+/// The first and last sort keys of a kind (`prefix` and everything after it).
+fn prefix_range(prefix: &str) -> (String, String) {
+    (prefix.to_owned(), format!("{prefix}\u{10ffff}"))
+}
+
 impl OrderStore for MemoryOrderStore {
-    async fn load(&self, id: &OrderId) -> Result<Option<(OrderState, Version)>, StoreError> {
-        self.get(keys::order_pk(id), keys::SK_STATE.to_owned())
-            .map(|i| item::read_head(&i))
-            .transpose()
+    async fn load(&self, id: &OrderId) -> Result<Option<Head>, StoreError> {
+        let (from, to) = prefix_range(keys::LOG_PREFIX);
+        let found = self.query(&keys::order_pk(id), &from, &to, true);
+        found.first().map(item::read_log).transpose()
     }
 
     async fn fetch(&self, id: &OrderId, need: &Need) -> Result<Option<Fact>, StoreError> {
-        let found = self.get(keys::order_pk(id), keys::need_sk(need));
-        item::read_fact(need, found.as_ref())
+        let pk = keys::order_pk(id);
+        Ok(match need {
+            Need::Processed(seq) => {
+                let found = self.query(&pk, keys::LOG_PREFIX, &keys::log_sk_upto(*seq), true);
+                item::processed_in(found.first(), *seq)?
+            }
+            Need::Parked(seq) => Some(match self.get(pk, keys::parked_sk(*seq)) {
+                Some(i) => Fact::Parked(item::read_parked(&i)?),
+                None => Fact::NotParked(*seq),
+            }),
+            Need::Conflict(seq, fingerprint) => Some(Fact::Conflict {
+                seq: *seq,
+                fingerprint: fingerprint.clone(),
+                recorded: self.get(pk, keys::conflict_sk(*seq, fingerprint)).is_some(),
+            }),
+            Need::Item(txn_id) => {
+                let found = self.get(pk, keys::item_sk(txn_id));
+                let amount = found.as_ref().map(item::read_amount).transpose()?;
+                Some(Fact::Item(txn_id.clone(), amount))
+            }
+        })
     }
 
     async fn fetch_parked(
@@ -107,36 +150,48 @@ impl OrderStore for MemoryOrderStore {
         from: Seq,
         to: Seq,
     ) -> Result<Vec<Transaction>, StoreError> {
-        let pk = keys::order_pk(id);
-        let range = (pk.clone(), keys::parked_sk(from))..=(pk, keys::parked_sk(to));
-        let items: Vec<Item> = self.lock().range(range).map(|(_, i)| i.clone()).collect();
-        items.iter().map(item::read_parked).collect()
+        let found = self.query(
+            &keys::order_pk(id),
+            &keys::parked_sk(from),
+            &keys::parked_sk(to),
+            false,
+        );
+        found.iter().map(item::read_parked).collect()
     }
 
     async fn commit(
         &self,
         id: &OrderId,
-        expected: Option<Version>,
+        base: Option<&Head>,
         step: &Step,
     ) -> Result<Version, StoreError> {
-        let plan = plan::commit(id, expected, step, &plan::now())?;
-        self.apply(id, plan)
+        let plan = plan::commit(id, base, step, &plan::now())?;
+        for copy in plan.copies {
+            self.put(copy)?;
+        }
+        if !self.put(plan.log)? {
+            return Err(StoreError::Conflict {
+                order_id: id.to_string(),
+            });
+        }
+        self.commits.fetch_add(1, Ordering::SeqCst);
+        Ok(plan.version)
     }
 }
 
 impl OrderReader for MemoryOrderStore {
     async fn list_orders(&self) -> Result<Vec<OrderState>, StoreError> {
-        let heads: Vec<Item> = self
-            .lock()
-            .iter()
-            .filter(|((pk, sk), _)| {
-                keys::parse_order_pk(pk).is_some() && SortKey::parse(sk) == Some(SortKey::State)
-            })
-            .map(|(_, i)| i.clone())
-            .collect();
-        heads
-            .iter()
-            .map(|i| item::read_head(i).map(|(state, _)| state))
+        let mut newest: BTreeMap<String, Item> = BTreeMap::new();
+        for ((pk, sk), i) in self.lock().iter() {
+            if keys::parse_order_pk(pk).is_some()
+                && matches!(SortKey::parse(sk), Some(SortKey::Log { .. }))
+            {
+                newest.insert(pk.clone(), i.clone());
+            }
+        }
+        newest
+            .values()
+            .map(|i| item::read_log(i).map(|h| h.state))
             .collect()
     }
 
@@ -155,7 +210,7 @@ impl OrderReader for MemoryOrderStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use convoy_core::sequencer::{process, Known};
+    use convoy_core::sequencer::process;
 
     fn txns(lines: &[&str]) -> Vec<Transaction> {
         lines
@@ -171,77 +226,131 @@ mod tests {
     fn first_step() -> Step {
         let t = txns(&[
             r#"{"order_id":"A-1","seq":1,"op":"create","currency":"EUR"}"#,
-            r#"{"order_id":"A-1","seq":3,"op":"add","txn_id":"t2","amount":"2"}"#,
-            r#"{"order_id":"A-1","seq":4,"op":"pay"}"#,
+            r#"{"order_id":"A-1","seq":2,"op":"add","txn_id":"t1","amount":"1"}"#,
+            r#"{"order_id":"A-1","seq":4,"op":"add","txn_id":"t2","amount":"2"}"#,
+            r#"{"order_id":"A-1","seq":5,"op":"pay"}"#,
         ]);
-        process(&OrderState::new(oid()), &Known::default(), &t, 99).unwrap()
+        process(&OrderState::new(oid()), &Default::default(), &t, 40).unwrap()
     }
 
     #[tokio::test]
-    async fn commits_are_conditional_and_all_or_nothing() {
+    async fn a_commit_is_one_conditional_put_and_racers_lose() {
         let store = MemoryOrderStore::new();
         let step = first_step();
         let v1 = store.commit(&oid(), None, &step).await.unwrap();
         assert_eq!(v1, Version::FIRST);
+        // One log item; the step's item and parked copies wait for the next commit.
         let before = store.items();
-        assert_eq!(before.len(), 4);
-        // A second "new order" commit, or one from a stale version, writes nothing.
+        assert_eq!(before.len(), 1);
+        // A second "new order" commit loses: same key.
         let again = store.commit(&oid(), None, &step).await.unwrap_err();
         assert!(again.is_conflict(), "{again}");
-        let stale = store.commit(&oid(), Some(Version::new(0)), &step).await;
-        assert!(stale.unwrap_err().is_conflict());
-        // Right version, but the history item at seq 1 exists already: nothing is written.
-        let dup = store.commit(&oid(), Some(v1), &step).await.unwrap_err();
-        assert!(dup.is_conflict(), "{dup}");
         assert_eq!(store.items(), before);
-        assert_eq!(store.commits(), 1);
-        assert_eq!(store.load(&oid()).await.unwrap(), Some((step.state, v1)));
+        let head = store.load(&oid()).await.unwrap().unwrap();
+        assert_eq!(head, Head::after(&step, v1));
+        // Two writers on the same base: the second loses, though it copies items first.
+        let t = txns(&[r#"{"order_id":"A-1","seq":3,"op":"add","txn_id":"t3","amount":"3"}"#]);
+        let mut known = head.known();
+        known.add_not_parked(Seq::new(3).unwrap());
+        known.add_item(convoy_core::TxnId::parse("t3").unwrap(), None);
+        known.add_item(convoy_core::TxnId::parse("t2").unwrap(), None);
+        let second = process(&head.state, &known, &t, 40).unwrap();
+        let v2 = store.commit(&oid(), Some(&head), &second).await.unwrap();
+        let lost = store
+            .commit(&oid(), Some(&head), &second)
+            .await
+            .unwrap_err();
+        assert!(lost.is_conflict());
+        assert_eq!(store.commits(), 2);
+        let now = store.load(&oid()).await.unwrap().unwrap();
+        assert_eq!(now.version, v2);
+        assert_eq!(now.state.status.as_str(), "paid");
+        assert_eq!(now.state.next_seq, 6);
     }
 
     #[tokio::test]
-    async fn facts_parked_runs_and_whole_orders_read_back() {
+    async fn facts_are_read_from_the_log_and_from_their_own_items() {
         let store = MemoryOrderStore::new();
         let step = first_step();
         let v1 = store.commit(&oid(), None, &step).await.unwrap();
+        let head = Head::after(&step, v1);
         let seq = |n| Seq::new(n).unwrap();
-        let fact = store.fetch(&oid(), &Need::Processed(seq(1))).await.unwrap();
-        assert!(matches!(fact, Some(Fact::Processed(s, _)) if s == seq(1)));
+        let fact = store.fetch(&oid(), &Need::Processed(seq(2))).await.unwrap();
+        assert!(matches!(fact, Some(Fact::Processed(s, _)) if s == seq(2)));
         assert_eq!(
-            store.fetch(&oid(), &Need::Processed(seq(2))).await.unwrap(),
+            store.fetch(&oid(), &Need::Processed(seq(3))).await.unwrap(),
             None
         );
-        let parked = store.fetch_parked(&oid(), seq(2), seq(9)).await.unwrap();
-        assert_eq!(
-            parked.iter().map(|t| t.seq.get()).collect::<Vec<_>>(),
-            [3, 4]
-        );
-        let fp = parked[0].fingerprint();
-        let fact = store
-            .fetch(&oid(), &Need::Conflict(seq(3), fp.clone()))
-            .await;
-        assert_eq!(
-            fact.unwrap(),
-            Some(Fact::Conflict {
-                seq: seq(3),
-                fingerprint: fp,
-                recorded: false
-            })
-        );
+        // Parked 4 and 5 are in the log only, until the next commit copies them.
+        assert!(store
+            .fetch_parked(&oid(), seq(3), seq(9))
+            .await
+            .unwrap()
+            .is_empty());
+        let stored = store.load_stored_order(&oid()).await.unwrap().unwrap();
+        assert_eq!(stored.parked.keys().copied().collect::<Vec<_>>(), [4, 5]);
+        assert_eq!(stored.items.len(), 1);
 
-        // Closing the gap drains 3 and 4 and deletes their parked items.
-        let mut known = Known::default();
-        for t in parked {
+        // Closing the gap: the commit copies items and parked transactions, then drains.
+        let mut known = head.known();
+        for t in store.fetch_parked(&oid(), seq(3), seq(9)).await.unwrap() {
             known.add_parked(t);
         }
-        let t = txns(&[r#"{"order_id":"A-1","seq":2,"op":"add","txn_id":"t1","amount":"1"}"#]);
-        let second = process(&step.state, &known, &t, 99).unwrap();
-        store.commit(&oid(), Some(v1), &second).await.unwrap();
+        known.add_not_parked(seq(3));
+        known.add_item(convoy_core::TxnId::parse("t2").unwrap(), None);
+        let t = txns(&[r#"{"order_id":"A-1","seq":3,"op":"modify","txn_id":"t1","amount":"5"}"#]);
+        let second = process(&head.state, &known, &t, 40).unwrap();
+        assert_eq!(second.drained.len(), 2);
+        let v2 = store.commit(&oid(), Some(&head), &second).await.unwrap();
+        assert_eq!(
+            store
+                .fetch_parked(&oid(), seq(3), seq(9))
+                .await
+                .unwrap()
+                .len(),
+            2,
+            "copied, and left below next_seq"
+        );
+        let item = store
+            .fetch(
+                &oid(),
+                &Need::Item(convoy_core::TxnId::parse("t1").unwrap()),
+            )
+            .await
+            .unwrap();
+        assert!(matches!(item, Some(Fact::Item(_, Some(a))) if a.to_string() == "1.00"));
         let stored = store.load_stored_order(&oid()).await.unwrap().unwrap();
-        assert_eq!(stored.processed.len(), 4);
         assert!(stored.parked.is_empty());
+        assert_eq!(stored.processed.len(), 5);
         assert_eq!(stored.state.status.as_str(), "paid");
+        assert_eq!(
+            stored
+                .items
+                .values()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>(),
+            ["5.00", "2.00"]
+        );
+        assert_eq!(stored.state.total.to_string(), "7.00");
         let listed = store.list_orders().await.unwrap();
-        assert_eq!(listed, [stored.state]);
+        assert_eq!(listed, [stored.state.clone()]);
+        // Copies of the second step land; a late copy of the first never sets t1 back.
+        for put in plan::copies(&oid(), &second.changes).unwrap() {
+            assert!(store.put(put).unwrap());
+        }
+        for put in plan::copies(&oid(), &head.last).unwrap() {
+            let is_item = matches!(put.condition, Condition::SeqBelow(_));
+            assert_eq!(store.put(put).unwrap(), !is_item);
+        }
+        let item = store
+            .fetch(
+                &oid(),
+                &Need::Item(convoy_core::TxnId::parse("t1").unwrap()),
+            )
+            .await
+            .unwrap();
+        assert!(matches!(item, Some(Fact::Item(_, Some(a))) if a.to_string() == "5.00"));
+        let _ = v2;
         let other = OrderId::parse("A-10").unwrap();
         assert!(store.load_stored_order(&other).await.unwrap().is_none());
     }

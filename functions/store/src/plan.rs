@@ -1,95 +1,127 @@
-//! The writes of one commit: a step's changes as conditional puts and deletes, in one
-//! transaction (pure; the DynamoDB adapter sends it, the in-memory adapter applies it).
+//! The writes of one commit (pure; the DynamoDB adapter sends them, the in-memory adapter
+//! applies them).
+//!
+//! A step is committed by one conditional put: its log item, at a sort key made of the
+//! base's `next_seq` and the next version, on the condition that the key is free. Every
+//! writer that loaded the same base computes the same key, so at most one of them commits:
+//! the key is the optimistic lock, and nothing else is needed to make the step atomic.
+//!
+//! What the base's own step changed — items, parked transactions, conflicts — is copied
+//! into items of their own first (those writes are facts already committed in the base's log
+//! item, so writing them twice, late or concurrently is harmless: an item's put only lands
+//! over an older `seq`). Until then the base's log item is where they are read.
 
+use crate::capacity::item_size;
 use crate::error::StoreError;
 use crate::item::{self, Item};
-use crate::keys;
-use crate::port::Version;
-use convoy_core::sequencer::{Change, Step};
-use convoy_core::OrderId;
+use crate::port::{Head, Version};
+use convoy_core::bounds::DYNAMODB_MAX_ITEM_BYTES;
+use convoy_core::sequencer::{Change, Outcome, Step};
+use convoy_core::{OrderId, Seq};
+use std::collections::HashMap;
 
-/// DynamoDB's limit on the items of one `TransactWriteItems`.
-pub const MAX_TRANSACT_ITEMS: usize = 100;
-
-/// The condition one write must meet, or the whole commit is cancelled.
+/// The condition a put must meet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Condition {
-    /// The item must not exist yet (`attribute_not_exists(pk)`).
+    /// None: the put writes a committed fact, the same every time.
+    Always,
+    /// The item must not exist yet (`attribute_not_exists(pk)`): the log item.
     Absent,
-    /// The item must exist (`attribute_exists(pk)`).
-    Present,
-    /// The head's `version` must be this one (`version = :expected`).
-    Version(Version),
+    /// The item is absent or set by an earlier `seq` (`attribute_not_exists(pk) OR seq <
+    /// :seq`): an order item, never set back. A put refused so is simply not needed.
+    SeqBelow(u64),
 }
 
-/// One write of a commit.
+/// One put of a commit.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Write {
-    Put { item: Item, condition: Condition },
-    Delete { key: Item, condition: Condition },
+pub struct Put {
+    pub item: Item,
+    pub condition: Condition,
 }
 
-impl Write {
-    /// The (`pk`, `sk`) the write touches.
+impl Put {
+    /// The (`pk`, `sk`) the put writes.
     pub fn key(&self) -> (String, String) {
-        let item = match self {
-            Write::Put { item, .. } => item,
-            Write::Delete { key, .. } => key,
-        };
-        let r = item::Reader::new(item);
+        let r = item::Reader::new(&self.item);
         (r.pk().to_owned(), r.sk().to_owned())
     }
 }
 
-/// All writes of a commit (the head first) and the version the head will have.
+/// The puts of a commit: the base step's items (independent, in any order), then the log
+/// item, and the version the step will have.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
-    pub writes: Vec<Write>,
+    pub copies: Vec<Put>,
+    pub log: Put,
     pub version: Version,
 }
 
-/// Plans the commit of `step` for order `id`, expected to be at `expected` (`None`: new order).
+/// Plans the commit of `step` for order `id` on top of `base` (`None`: a new order).
 pub fn commit(
     id: &OrderId,
-    expected: Option<Version>,
+    base: Option<&Head>,
     step: &Step,
     updated_at: &str,
 ) -> Result<Plan, StoreError> {
-    let writes_needed = step.changes.len() + 1;
-    if writes_needed > MAX_TRANSACT_ITEMS {
-        return Err(StoreError::TooManyWrites {
+    let version = base.map_or(Version::FIRST, |b| b.version.next());
+    let start = base.map_or(1, |b| b.state.next_seq);
+    let log = item::log(&step.state, &step.changes, start, version, updated_at)?;
+    let bytes = item_size(&log);
+    if bytes > DYNAMODB_MAX_ITEM_BYTES {
+        return Err(StoreError::TooLarge {
             order_id: id.to_string(),
-            writes: writes_needed,
-            limit: MAX_TRANSACT_ITEMS,
+            bytes,
+            limit: DYNAMODB_MAX_ITEM_BYTES,
         });
     }
-    let version = expected.map_or(Version::FIRST, Version::next);
-    let head_condition = expected.map_or(Condition::Absent, Condition::Version);
-    let mut writes = Vec::with_capacity(writes_needed);
-    writes.push(Write::Put {
-        item: item::head(&step.state, version, updated_at)?,
-        condition: head_condition,
-    });
-    let pk = keys::order_pk(id);
-    for change in &step.changes {
-        let put = |item| Write::Put {
-            item,
+    let copies = match base {
+        Some(b) => copies(id, &b.last)?,
+        None => Vec::new(),
+    };
+    Ok(Plan {
+        copies,
+        log: Put {
+            item: log,
             condition: Condition::Absent,
-        };
-        writes.push(match change {
-            Change::Record(seq, processed) => put(item::history(id, *seq, processed)?),
-            Change::Park(txn) => put(item::parked(txn)?),
-            Change::Conflict(seq, record) => put(item::conflict(id, *seq, record)?),
-            Change::Unpark(seq) => Write::Delete {
-                key: item::key(pk.clone(), keys::parked_sk(*seq)),
-                condition: Condition::Present,
-            },
-        });
-    }
-    Ok(Plan { writes, version })
+        },
+        version,
+    })
 }
 
-/// The current time as RFC 3339, for the head's `updated_at` (operators only).
+/// The items of a committed step's changes: each item it set (at its last `seq`), each
+/// transaction it parked, each conflict it recorded. Drained parked items stay: below
+/// `next_seq` they are history, and the log holds that history already.
+pub fn copies(id: &OrderId, changes: &[Change]) -> Result<Vec<Put>, StoreError> {
+    let mut items: HashMap<_, (convoy_core::Amount, Seq)> = HashMap::new();
+    let mut puts = Vec::new();
+    for change in changes {
+        match change {
+            Change::Record(seq, p) if p.outcome == Outcome::Applied => {
+                if let Some((txn_id, amount)) = p.txn.content.item() {
+                    items.insert(txn_id, (amount, *seq));
+                }
+            }
+            Change::Park(txn) => puts.push(Put {
+                item: item::parked(txn)?,
+                condition: Condition::Always,
+            }),
+            Change::Conflict(seq, record) => puts.push(Put {
+                item: item::conflict(id, *seq, record)?,
+                condition: Condition::Always,
+            }),
+            Change::Record(..) | Change::Unpark(_) => {}
+        }
+    }
+    let mut items: Vec<_> = items.into_iter().collect();
+    items.sort_by_key(|(_, (_, seq))| *seq);
+    puts.extend(items.into_iter().map(|(txn_id, (amount, seq))| Put {
+        item: item::order_item(id, txn_id, amount, seq),
+        condition: Condition::SeqBelow(seq.get()),
+    }));
+    Ok(puts)
+}
+
+/// The current time as RFC 3339, for the log item's `updated_at` (operators only).
 pub fn now() -> String {
     let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now());
     now.fmt(aws_smithy_types::date_time::Format::DateTime)

@@ -2,13 +2,13 @@
 //! tests read ([`OrderReader`]), with the small types they speak in.
 
 use crate::error::StoreError;
-use convoy_core::sequencer::{Known, Need, Step, StoredOrder};
-use convoy_core::{Fingerprint, OrderId, OrderState, Seq, Transaction};
+use convoy_core::sequencer::{Change, Known, Need, Step, StoredOrder};
+use convoy_core::{Amount, Fingerprint, OrderId, OrderState, Seq, Transaction, TxnId};
 use std::fmt;
 use std::future::Future;
 
-/// The most changes one step may carry: 100 items per transaction, one is the head.
-pub const MAX_CHANGES: usize = 99;
+/// The most changes one step may carry: its log item stays under DynamoDB's 400 KB.
+pub const MAX_CHANGES: usize = convoy_core::bounds::MAX_STEP_CHANGES;
 
 /// The optimistic-lock version of an order's head; incremented on every commit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -35,6 +35,34 @@ impl fmt::Display for Version {
     }
 }
 
+/// An order as loaded: its head, the version of its last step, and that step's changes
+/// (their items of their own are written with the next commit, so until then they are
+/// facts only the log holds: [`Head::known`] hands them to the sequencer).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Head {
+    pub state: OrderState,
+    pub version: Version,
+    pub last: Vec<Change>,
+}
+
+impl Head {
+    /// The head after `step` was committed as `version`.
+    pub fn after(step: &Step, version: Version) -> Self {
+        Head {
+            state: step.state.clone(),
+            version,
+            last: step.changes.clone(),
+        }
+    }
+
+    /// The facts of the last step, for the sequencer.
+    pub fn known(&self) -> Known {
+        let mut known = Known::default();
+        known.remember(&self.last);
+        known
+    }
+}
+
 /// A stored fact, answering one [`Need`] of the sequencer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fact {
@@ -48,6 +76,10 @@ pub enum Fact {
         fingerprint: Fingerprint,
         recorded: bool,
     },
+    /// The amount of an item, `None` when the order has no such item.
+    Item(TxnId, Option<Amount>),
+    /// Nothing is parked at this `seq`.
+    NotParked(Seq),
 }
 
 impl Fact {
@@ -61,6 +93,8 @@ impl Fact {
                 fingerprint,
                 recorded,
             } => known.add_conflict(seq, fingerprint, recorded),
+            Fact::Item(txn_id, amount) => known.add_item(txn_id, amount),
+            Fact::NotParked(seq) => known.add_not_parked(seq),
         }
     }
 }
@@ -68,14 +102,12 @@ impl Fact {
 /// What the consumer needs: load an order, fetch the facts the sequencer asks for, and
 /// commit a step atomically and conditionally. All reads are strongly consistent.
 pub trait OrderStore: Sync {
-    /// The order's state and version; `None` when nothing was ever committed for it.
-    fn load(
-        &self,
-        id: &OrderId,
-    ) -> impl Future<Output = Result<Option<(OrderState, Version)>, StoreError>> + Send;
+    /// The order's head; `None` when nothing was ever committed for it.
+    fn load(&self, id: &OrderId) -> impl Future<Output = Result<Option<Head>, StoreError>> + Send;
 
-    /// The fact `need` asks for; `None` when storage lacks a processed or parked item the
-    /// state refers to (a [`Need::Conflict`] is always answered).
+    /// The fact `need` asks for; `None` when storage lacks the history entry of a `seq` the
+    /// state says was processed (every other need is always answered). Facts of the last
+    /// step are in [`Head::known`], not here.
     fn fetch(
         &self,
         id: &OrderId,
@@ -91,13 +123,13 @@ pub trait OrderStore: Sync {
         to: Seq,
     ) -> impl Future<Output = Result<Vec<Transaction>, StoreError>> + Send;
 
-    /// Writes `step` in one transaction: the head (new when `expected` is `None`, else only
-    /// if still at `expected`) and every change, each written at most once. Any failed
-    /// condition gives [`StoreError::Conflict`] and writes nothing. Returns the new version.
+    /// Commits `step` on top of `base` (`None`: a new order): first the items of `base`'s
+    /// last step, then the step's log item, on the condition that no step followed `base`
+    /// (else [`StoreError::Conflict`], and the step is not written). Returns the new version.
     fn commit(
         &self,
         id: &OrderId,
-        expected: Option<Version>,
+        base: Option<&Head>,
         step: &Step,
     ) -> impl Future<Output = Result<Version, StoreError>> + Send;
 }
@@ -107,7 +139,8 @@ pub trait OrderReader: Sync {
     /// The state of every order in the table.
     fn list_orders(&self) -> impl Future<Output = Result<Vec<OrderState>, StoreError>> + Send;
 
-    /// Everything stored for one order: head, history, parked transactions and conflicts.
+    /// Everything stored for one order: head, items, history, parked transactions and
+    /// conflicts (read by queries, page by page).
     fn load_stored_order(
         &self,
         id: &OrderId,
@@ -117,10 +150,7 @@ pub trait OrderReader: Sync {
 /// A store shared behind an `Arc` is a store: the consumer can own one handle while a test
 /// or an operator tool keeps another.
 impl<S: OrderStore + Send> OrderStore for std::sync::Arc<S> {
-    fn load(
-        &self,
-        id: &OrderId,
-    ) -> impl Future<Output = Result<Option<(OrderState, Version)>, StoreError>> + Send {
+    fn load(&self, id: &OrderId) -> impl Future<Output = Result<Option<Head>, StoreError>> + Send {
         S::load(self, id)
     }
 
@@ -144,9 +174,9 @@ impl<S: OrderStore + Send> OrderStore for std::sync::Arc<S> {
     fn commit(
         &self,
         id: &OrderId,
-        expected: Option<Version>,
+        base: Option<&Head>,
         step: &Step,
     ) -> impl Future<Output = Result<Version, StoreError>> + Send {
-        S::commit(self, id, expected, step)
+        S::commit(self, id, base, step)
     }
 }

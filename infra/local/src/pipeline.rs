@@ -302,16 +302,16 @@ impl Pipeline {
 
     /// The views of the given orders (those never reached are left out), by `order_id`.
     pub async fn views(&self, ids: &BTreeSet<OrderId>) -> Result<Vec<OrderView>, PipelineError> {
-        let mut views: Vec<OrderView> = self
-            .orders
-            .list_orders()
-            .await
-            .map_err(|e| emulator("listing orders")(Box::new(e)))?
-            .iter()
-            .filter(|s| ids.contains(&s.order_id))
-            .map(OrderView::from)
-            .collect();
-        views.sort_by(|a, b| a.order_id.cmp(&b.order_id));
+        // One query per order (its items and parked transactions are items of their own).
+        let mut views = Vec::new();
+        for id in ids {
+            let stored = self
+                .orders
+                .load_stored_order(id)
+                .await
+                .map_err(|e| emulator("reading an order")(Box::new(e)))?;
+            views.extend(stored.as_ref().map(OrderView::from));
+        }
         Ok(views)
     }
 

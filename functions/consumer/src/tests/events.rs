@@ -40,14 +40,11 @@ pub fn event_of(records: &[(String, String)]) -> SqsEvent {
 
 /// Every order in `store`, as the JSON a user sees, by `order_id`.
 pub async fn views<S: OrderReader>(store: &S) -> BTreeMap<String, serde_json::Value> {
-    store
-        .list_orders()
-        .await
-        .unwrap()
-        .iter()
-        .map(|s| {
-            let v = serde_json::to_value(OrderView::from(s)).unwrap();
-            (s.order_id.to_string(), v)
-        })
-        .collect()
+    let mut views = BTreeMap::new();
+    for s in store.list_orders().await.unwrap() {
+        let stored = store.load_stored_order(&s.order_id).await.unwrap().unwrap();
+        let v = serde_json::to_value(OrderView::from(&stored)).unwrap();
+        views.insert(s.order_id.to_string(), v);
+    }
+    views
 }

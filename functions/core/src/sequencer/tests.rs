@@ -20,7 +20,7 @@ fn txn(order: &str, seq: u64, rest: &str) -> Transaction {
 }
 
 fn view(book: &OrderBook, id: &str) -> OrderView {
-    OrderView::from(&book.get(&OrderId::parse(id).unwrap()).unwrap().state)
+    OrderView::from(book.get(&OrderId::parse(id).unwrap()).unwrap())
 }
 
 #[test]
@@ -146,16 +146,56 @@ fn rejected_ops_advance_the_sequence_and_keep_their_reason() {
 
 #[test]
 fn missing_facts_are_asked_for_not_guessed() {
+    let seq = |n| Seq::new(n).unwrap();
     let mut state = OrderState::new(OrderId::parse("A").unwrap());
     state.next_seq = 5;
-    state.parked.insert(7);
-    let known = Known::default();
+    state.parked_count = 1;
+    state.item_count = 1;
+    state.status = crate::order::Status::Open;
+    let mut known = Known::default();
+    // With parked transactions stored, whether next_seq is parked is asked first.
     let e = process(&state, &known, &[txn("A", 3, r#""op":"pay""#)], 99).unwrap_err();
-    assert_eq!(e, SeqError::Need(Need::Processed(Seq::new(3).unwrap())));
+    assert_eq!(e, SeqError::Need(Need::Parked(seq(5))));
+    known.add_not_parked(seq(5));
+    let e = process(&state, &known, &[txn("A", 3, r#""op":"pay""#)], 99).unwrap_err();
+    assert_eq!(e, SeqError::Need(Need::Processed(seq(3))));
     let e = process(&state, &known, &[txn("A", 7, r#""op":"pay""#)], 99).unwrap_err();
-    assert_eq!(e, SeqError::Need(Need::Parked(Seq::new(7).unwrap())));
+    assert_eq!(e, SeqError::Need(Need::Parked(seq(7))));
+    known.add_not_parked(seq(6));
+    let add = txn("A", 5, r#""op":"add","txn_id":"x","amount":"1""#);
+    let e = process(&state, &known, &[add.clone()], 99).unwrap_err();
+    let x = crate::TxnId::parse("x").unwrap();
+    assert_eq!(e, SeqError::Need(Need::Item(x.clone())));
+    known.add_item(x, None);
+    let step = process(&state, &known, &[add], 99).unwrap();
+    assert_eq!(step.dispositions, [Disposition::Applied]);
+    assert_eq!((step.state.item_count, step.state.next_seq), (2, 6));
     let e = process(&state, &known, &[txn("B", 5, r#""op":"pay""#)], 99).unwrap_err();
     assert!(matches!(e, SeqError::WrongOrder { .. }));
+}
+
+#[test]
+fn an_order_with_nothing_stored_asks_for_nothing() {
+    // No stored items, no stored parked transactions: no fact to fetch for an add or a park.
+    let state = OrderState::new(OrderId::parse("A").unwrap());
+    let step = process(
+        &state,
+        &Known::default(),
+        &[
+            txn("A", 1, r#""op":"create","currency":"EUR""#),
+            txn("A", 2, r#""op":"add","txn_id":"x","amount":"1""#),
+            txn("A", 3, r#""op":"add","txn_id":"y","amount":"2""#),
+            txn("A", 3, r#""op":"add","txn_id":"y","amount":"2""#),
+            txn("A", 4, r#""op":"modify","txn_id":"x","amount":"5""#),
+            txn("A", 6, r#""op":"pay""#),
+        ],
+        99,
+    )
+    .unwrap();
+    assert_eq!(step.state.item_count, 2);
+    assert_eq!(step.state.total.to_string(), "7.00");
+    assert_eq!((step.state.next_seq, step.state.parked_count), (5, 1));
+    assert_eq!(step.dispositions[3], Disposition::Duplicate);
 }
 
 #[test]
@@ -164,9 +204,10 @@ fn a_long_drain_is_split_into_steps_within_the_change_limit() {
     let mut known = Known::default();
     for s in 2..=300u64 {
         let p = txn("A", s, r#""op":"delete""#);
-        state.parked.insert(s);
+        state.parked_count += 1;
         known.add_parked(p);
     }
+    known.add_not_parked(Seq::new(1).unwrap());
     let mut inputs = vec![txn("A", 1, r#""op":"create","currency":"EUR""#)];
     let mut steps = 0;
     loop {
@@ -174,6 +215,7 @@ fn a_long_drain_is_split_into_steps_within_the_change_limit() {
         assert!(step.changes.len() <= 100, "{}", step.changes.len());
         steps += 1;
         state = step.state.clone();
+        known.remember(&step.changes);
         inputs.drain(..step.consumed());
         if inputs.is_empty() && !step.drain_pending() {
             break;
@@ -181,7 +223,7 @@ fn a_long_drain_is_split_into_steps_within_the_change_limit() {
     }
     assert!(steps >= 6, "{steps}");
     assert_eq!(state.next_seq, 301);
-    assert!(state.parked.is_empty());
+    assert_eq!(state.parked_count, 0);
     assert_eq!((state.applied, state.rejected), (2, 298));
 }
 
@@ -206,14 +248,11 @@ fn parked_and_drained_in_one_step_is_never_stored() {
 #[test]
 fn too_many_parked_is_an_error_not_a_loss() {
     let mut state = OrderState::new(OrderId::parse("A").unwrap());
-    state.parked = (2..(2 + MAX_PARKED as u64)).collect();
-    let e = process(
-        &state,
-        &Known::default(),
-        &[txn("A", 1_000_000, r#""op":"pay""#)],
-        99,
-    )
-    .unwrap_err();
+    state.parked_count = MAX_PARKED as u64;
+    let mut known = Known::default();
+    known.add_not_parked(Seq::new(1).unwrap());
+    known.add_not_parked(Seq::new(1_000_000).unwrap());
+    let e = process(&state, &known, &[txn("A", 1_000_000, r#""op":"pay""#)], 99).unwrap_err();
     assert!(matches!(e, SeqError::TooManyParked { .. }));
 }
 
