@@ -49,6 +49,11 @@ impl DynamoOrderStore {
         &self.table
     }
 
+    /// The same table with a usage count of its own (from zero).
+    pub fn with_own_usage(&self) -> Self {
+        Self::new(self.client.clone(), self.table.clone())
+    }
+
     /// Requests and units so far: by AWS's rules from the items' sizes, and as DynamoDB
     /// reported them.
     pub fn usage(&self) -> &Arc<Usage> {

@@ -6,21 +6,25 @@
 //!
 //! | `sk` | attributes |
 //! |---|---|
-//! | `state` | `state` (JSON of `OrderState`), `version` (N, optimistic lock), `order_id`, `status`, `next_seq`, `parked_count`, `updated_at` |
-//! | `seq#<seq, 20 digits>` | `processed` (JSON of `sequencer::Processed`), `op`, `outcome`, `fingerprint`, `seq` |
-//! | `parked#<seq, 20 digits>` | `txn` (the transaction's wire JSON), `seq` |
-//! | `conflict#<seq, 20 digits>#<fingerprint>` | `conflict` (JSON of `ConflictRecord`), `fingerprint`, `seq` |
+//! | `log#<start, 20 digits>#<version, 20 digits>` | `state` (JSON of the bounded `OrderState` after the step), `changes` (JSON of the step's changes), `version`, `status`, `next_seq`, `updated_at` |
+//! | `item#<txn_id>` | `amount`, `seq` (the seq that set it) |
+//! | `parked#<seq, 20 digits>` | `txn` (the transaction's wire JSON) |
+//! | `conflict#<seq, 20 digits>#<fingerprint>` | `conflict` (JSON of `ConflictRecord`) |
 //!
-//! A step of the sequencer is committed as one `TransactWriteItems`: the head put on the
-//! condition that the version is the one loaded (absent for a new order), each history,
-//! parked and conflict put on the condition that the item is absent, each unpark delete on
-//! the condition that the item is present. Any failed condition is [`StoreError::Conflict`].
+//! A step is committed by one `PutItem` of its log item on the condition that the key is
+//! free: the key is made of the `next_seq` and version the step started from, so two
+//! writers from the same head collide and one of them gets [`StoreError::Conflict`]. Before
+//! it, the same commit copies the previous step's items, parked transactions and conflicts
+//! into items of their own ([`plan`]); until then the previous step's log item holds them
+//! and [`Head::known`] hands them to the sequencer.
 //!
 //! Modules:
 //! - [`port`]: the traits [`OrderStore`] (what the consumer needs) and [`OrderReader`]
-//!   (operators, the demo, tests), [`Version`], [`Fact`], [`MAX_CHANGES`].
+//!   (operators, the demo, tests), [`Head`], [`Version`], [`Fact`], [`MAX_CHANGES`].
 //! - [`keys`]: `pk` / `sk` encoding; [`item`]: items to and from the domain types;
-//!   [`plan`]: a step as conditional writes.
+//!   [`plan`]: a step as conditional puts.
+//! - [`capacity`]: item sizes and capacity units as AWS bills them; [`usage`]: [`Usage`],
+//!   the requests and units a store made, beside what DynamoDB reported.
 //! - [`dynamo`]: [`DynamoOrderStore`], the adapter over the AWS SDK.
 //! - [`error`]: [`StoreError`], one enum for every failure, causes kept.
 //!

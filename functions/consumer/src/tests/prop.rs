@@ -251,8 +251,14 @@ proptest! {
                         );
                     }
                     let copy_done = mine.iter().any(|&j| !reported(j) && batch[j] == batch[i]);
+                    // A copy of it in the batch may have stored it: the injected refusals
+                    // are counted, so one copy can be refused alone and the next pass (a real
+                    // refusal refuses both). Either way it comes back as a duplicate.
+                    let copied = mine.iter().any(|&j| j != i && batch[j] == batch[i]);
                     if after[i] && !before[i] && !copy_done {
-                        prop_assert_eq!(k + 1, mine.len(), "record {} reported, stored", i);
+                        if !copied {
+                            prop_assert_eq!(k + 1, mine.len(), "record {} reported, stored", i);
+                        }
                         stored_but_reported += 1;
                     }
                 }
