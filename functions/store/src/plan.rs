@@ -74,10 +74,16 @@ pub fn commit(
             limit: DYNAMODB_MAX_ITEM_BYTES,
         });
     }
-    let copies = match base {
+    let mut copies = match base {
         Some(b) => copies(id, &b.last)?,
         None => Vec::new(),
     };
+    // What this step supersedes need not be copied: an item it sets again (its log item
+    // holds the newer amount, copied by the next commit) and a parked transaction it
+    // drains (below next_seq it is never read as parked). Should this step not commit,
+    // the base stays the newest step and its log item still holds both.
+    let superseded = superseded(id, step);
+    copies.retain(|p| !superseded.contains(&p.key()));
     Ok(Plan {
         copies,
         log: Put {
@@ -119,6 +125,23 @@ pub fn copies(id: &OrderId, changes: &[Change]) -> Result<Vec<Put>, StoreError> 
         condition: Condition::SeqBelow(seq.get()),
     }));
     Ok(puts)
+}
+
+/// The keys of the copies `step` makes unnecessary.
+fn superseded(id: &OrderId, step: &Step) -> Vec<(String, String)> {
+    let pk = crate::keys::order_pk(id);
+    step.changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Record(_, p) if p.outcome == Outcome::Applied => p
+                .txn
+                .content
+                .txn_id()
+                .map(|t| (pk.clone(), crate::keys::item_sk(t))),
+            Change::Unpark(seq) => Some((pk.clone(), crate::keys::parked_sk(*seq))),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The current time as RFC 3339, for the log item's `updated_at` (operators only).

@@ -126,7 +126,7 @@ async fn log_commits_copies_and_reads_against_dynamodb() {
         .await
         .unwrap();
     let listed = store.list_orders().await.unwrap();
-    assert_eq!(listed, [step3.state.clone()]);
+    assert_eq!(listed, std::slice::from_ref(&step3.state));
 
     // Units: counted by AWS's rules for every request; the emulator reports its own.
     let total = store.usage().total();

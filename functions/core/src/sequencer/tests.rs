@@ -163,7 +163,7 @@ fn missing_facts_are_asked_for_not_guessed() {
     assert_eq!(e, SeqError::Need(Need::Parked(seq(7))));
     known.add_not_parked(seq(6));
     let add = txn("A", 5, r#""op":"add","txn_id":"x","amount":"1""#);
-    let e = process(&state, &known, &[add.clone()], 99).unwrap_err();
+    let e = process(&state, &known, std::slice::from_ref(&add), 99).unwrap_err();
     let x = crate::TxnId::parse("x").unwrap();
     assert_eq!(e, SeqError::Need(Need::Item(x.clone())));
     known.add_item(x, None);

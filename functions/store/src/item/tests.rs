@@ -97,9 +97,8 @@ fn a_commit_is_one_log_put_keyed_by_base_and_the_base_steps_copies() {
     let base = Head::after(&step, first.version);
     let mut known = base.known();
     known.add_not_parked(Seq::new(3).unwrap());
-    let t = [txn(
-        r#"{"order_id":"A-1","seq":3,"op":"modify","txn_id":"t1","amount":"1"}"#,
-    )];
+    known.add_not_parked(Seq::new(6).unwrap());
+    let t = [txn(r#"{"order_id":"A-1","seq":6,"op":"ship"}"#)];
     let second = process(&base.state, &known, &t, 40).unwrap();
     let plan = plan::commit(&oid(), Some(&base), &second, "t").unwrap();
     assert_eq!(plan.log.key().1, keys::log_sk(3, 2));
@@ -117,6 +116,28 @@ fn a_commit_is_one_log_put_keyed_by_base_and_the_base_steps_copies() {
             ("item#t1".to_owned(), Condition::SeqBelow(2)),
         ]
     );
+}
+
+#[test]
+fn what_the_step_supersedes_is_not_copied() {
+    let step = step();
+    let base = Head::after(&step, Version::FIRST);
+    // Seq 3 closes the gap and modifies t1 (step 1's t1 copy is not needed); 4 drains (its
+    // parked copy is not needed either). The conflict is still copied.
+    let mut known = base.known();
+    for s in [3, 5, 6] {
+        known.add_not_parked(Seq::new(s).unwrap());
+    }
+    let t = [
+        txn(r#"{"order_id":"A-1","seq":3,"op":"modify","txn_id":"t1","amount":"1"}"#),
+        txn(r#"{"order_id":"A-1","seq":5,"op":"cancel"}"#),
+    ];
+    let second = process(&base.state, &known, &t, 40).unwrap();
+    assert_eq!(second.drained, [Seq::new(4).unwrap()]);
+    let plan = plan::commit(&oid(), Some(&base), &second, "t").unwrap();
+    let copies: Vec<String> = plan.copies.iter().map(|p| p.key().1).collect();
+    let fp = txn(r#"{"order_id":"A-1","seq":1,"op":"create","currency":"USD"}"#).fingerprint();
+    assert_eq!(copies, [keys::conflict_sk(Seq::FIRST, &fp)]);
 }
 
 #[test]

@@ -145,7 +145,7 @@ proptest! {
         (_orders, delivery, batch, max_changes) in arb_delivery()
     ) {
         let mut book = deliver(&delivery, batch, max_changes);
-        let before: Vec<OrderView> = book.orders().map(|o| OrderView::from(o)).collect();
+        let before: Vec<OrderView> = book.orders().map(OrderView::from).collect();
         for chunk in delivery.chunks(batch) {
             let mut groups: BTreeMap<&OrderId, Vec<Transaction>> = BTreeMap::new();
             for t in chunk {
@@ -156,7 +156,7 @@ proptest! {
                 prop_assert!(d.iter().all(|d| *d == Disposition::Duplicate));
             }
         }
-        let after: Vec<OrderView> = book.orders().map(|o| OrderView::from(o)).collect();
+        let after: Vec<OrderView> = book.orders().map(OrderView::from).collect();
         for (mut b, mut a) in before.into_iter().zip(after) {
             prop_assert!(a.duplicates >= b.duplicates);
             a.duplicates = 0;
