@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)] // a test file: a failed unwrap is a failed test
 
 use convoy_core::sequencer::{process, Known, Need};
-use convoy_core::{Amount, OrderId, OrderState, Seq, Transaction};
+use convoy_core::{OrderId, OrderState, Seq, Transaction};
 use convoy_store::{
     emulator, item, DynamoOrderStore, Fact, Head, OrderReader, OrderStore, StoreError, Version,
 };
@@ -69,13 +69,15 @@ async fn log_commits_copies_and_reads_against_dynamodb() {
     let v2 = store.commit(&id, Some(&head), &step2).await.unwrap();
     let lost = store.commit(&id, Some(&head), &step2).await.unwrap_err();
     assert!(lost.is_conflict(), "{lost:?}");
-    assert_eq!(
-        store.fetch_parked(&id, seq(4), seq(5)).await.unwrap(),
-        first[2..]
-    );
+    // Step 2 drains 4 and 5 and sets t1 again: neither is copied, its log item holds them.
+    assert!(store
+        .fetch_parked(&id, seq(4), seq(5))
+        .await
+        .unwrap()
+        .is_empty());
     let t1 = convoy_core::TxnId::parse("t1").unwrap();
     let fact = store.fetch(&id, &Need::Item(t1.clone())).await.unwrap();
-    assert_eq!(fact, Some(Fact::Item(t1, Amount::parse("1").ok())));
+    assert_eq!(fact, Some(Fact::Item(t1, None)));
     let stored = store.load_stored_order(&id).await.unwrap().unwrap();
     assert_eq!(stored.state, step2.state);
     assert_eq!(stored.state.status.as_str(), "paid");
