@@ -3,6 +3,7 @@
 
 use crate::inprocess::{InProcessConsumer, InProcessLedger};
 use crate::BoxError;
+use consumer::sqs::SqsDrainQueue;
 use convoy_core::OrderId;
 use convoy_core::OrderView;
 use convoy_local::function::LambdaFunction;
@@ -152,9 +153,17 @@ impl Harness {
         self.pipeline.orders.clone()
     }
 
+    /// The consumer function's handler in-process over `store`, its resume messages sent
+    /// to the transactions queue.
+    pub fn consumer<S>(&self, store: S) -> InProcessConsumer<S> {
+        let p = &self.pipeline;
+        let queue = SqsDrainQueue::new(p.sqs.clone(), p.stack.transactions_queue_url.clone());
+        InProcessConsumer::new(store, queue)
+    }
+
     /// Both mappings with both functions in-process over the real adapters.
     pub async fn start_in_process(&self) -> Result<Running, HarnessError> {
-        let consumer = InProcessConsumer::new(self.order_store());
+        let consumer = self.consumer(self.order_store());
         self.start_with(self.ledger_function(), consumer).await
     }
 

@@ -2,6 +2,7 @@
 //! Invoke API (for tests that inject faults into a function's ports).
 
 use aws_lambda_events::sqs::SqsEvent;
+use consumer::sqs::SqsDrainQueue;
 use convoy_core::chain;
 use convoy_local::function::{InvokeError, LambdaFunction};
 use convoy_store::OrderStore;
@@ -56,18 +57,21 @@ where
 /// The consumer function's timeout (`ConsumerFunctionTimeout`'s default in `template.yaml`).
 pub const CONSUMER_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The consumer function's handler over any order store (e.g. one that injects faults),
-/// with a Lambda-like time limit per invocation.
+/// The consumer function's handler over any order store (e.g. one that injects faults)
+/// and the transactions queue for its resume messages, with a Lambda-like time limit per
+/// invocation.
 pub struct InProcessConsumer<S> {
     pub store: S,
+    pub queue: SqsDrainQueue,
     pub timeout: Duration,
 }
 
 impl<S> InProcessConsumer<S> {
     /// With the template's default timeout.
-    pub fn new(store: S) -> Self {
+    pub fn new(store: S, queue: SqsDrainQueue) -> Self {
         Self {
             store,
+            queue,
             timeout: CONSUMER_TIMEOUT,
         }
     }
@@ -82,7 +86,7 @@ impl<S: OrderStore + Send + Sync> LambdaFunction for InProcessConsumer<S> {
         let event = parse_event("consumer", event)?;
         let deadline = tokio::time::Instant::now() + self.timeout
             - consumer::handler::RESPONSE_MARGIN.min(self.timeout / 4);
-        match consumer::handle(&self.store, event, deadline).await {
+        match consumer::handle(&self.store, &self.queue, event, deadline).await {
             Ok(response) => to_value("consumer", response),
             Err(e) => Err(InvokeError::InProcess {
                 function: "consumer".into(),

@@ -11,7 +11,7 @@
 use convoy_core::sequencer::StoredOrder;
 use convoy_core::OrderId;
 use convoy_local::function::LambdaFunction;
-use convoy_store::{DynamoOrderStore, FailingStore, Fault, Hooked, OrderStore};
+use convoy_store::{DynamoOrderStore, FailingStore, Fault, Hooked};
 use convoy_tests::chaos::{
     Coin, CrashAfterDrainCommit, CrashOnNotify, CrashOnSignal, Crashing, CrashingPublisher, Delay,
     Twice,
@@ -150,17 +150,13 @@ fn recording(h: &Harness) -> Store {
     Arc::new(Recording::new(h.order_store()))
 }
 
-fn consumer<S: OrderStore + Send + Sync>(store: S) -> InProcessConsumer<S> {
-    InProcessConsumer::new(store)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn consumer_crash_after_its_write_before_the_delete() {
     let h = Harness::start().await.unwrap();
     let w = workload(&h);
     let store = recording(&h);
     let crashing = Arc::new(Crashing::new(
-        consumer(store.clone()),
+        h.consumer(store.clone()),
         Coin::new(SEED, 5),
         40,
     ));
@@ -194,7 +190,7 @@ async fn consumer_crash_mid_drain() {
         },
     };
     let function = CrashOnSignal {
-        inner: consumer(point),
+        inner: h.consumer(point),
         crashed: crashed.clone(),
     };
     run(
@@ -235,7 +231,7 @@ async fn ledger_crash_mid_file_then_redelivery() {
         "ledger-crash-mid-file",
         &store,
         ledger,
-        consumer(store.clone()),
+        h.consumer(store.clone()),
     )
     .await;
 }
@@ -249,7 +245,7 @@ async fn duplicate_deliveries() {
         h.send_copy(order, body).await.unwrap();
     }
     let twice = Twice {
-        inner: consumer(store.clone()),
+        inner: h.consumer(store.clone()),
     };
     run(
         &h,
@@ -288,7 +284,7 @@ async fn throttling_on_commits_and_parked_reads() {
         "throttling",
         &store,
         h.ledger_function(),
-        consumer(failing.clone()),
+        h.consumer(failing.clone()),
     )
     .await;
     for (id, fault) in &injected {
@@ -324,7 +320,7 @@ async fn visibility_timeout_expires_during_a_slow_batch() {
         "visibility-expires",
         &store,
         h.ledger_function(),
-        consumer(slow.clone()),
+        h.consumer(slow.clone()),
     )
     .await;
     assert!(
@@ -354,8 +350,8 @@ async fn the_consumer_deadline_reached_mid_batch() {
         hook: Delay::every_commit(chosen, Duration::from_millis(250)),
     });
     let consumer = InProcessConsumer {
-        store: slow.clone(),
-        timeout: Duration::from_millis(1200),
+        timeout: Duration::from_millis(2500),
+        ..h.consumer(slow.clone())
     };
     let (_, failed) = run(
         &h,

@@ -12,7 +12,6 @@
 
 use convoy_core::OrderId;
 use convoy_store::{FailingStore, Fault};
-use convoy_tests::inprocess::InProcessConsumer;
 use convoy_tests::stores::Recording;
 use convoy_tests::{check, generate, model, Harness};
 use std::sync::atomic::Ordering;
@@ -59,7 +58,7 @@ async fn a_failing_order_is_retried_in_order_while_the_others_go_on() {
     for (id, fault, times) in &others {
         store.inner().inject(id, *fault, *times);
     }
-    let consumer = InProcessConsumer::new(store.clone());
+    let consumer = h.consumer(store.clone());
     let running = h.start_with(h.ledger_function(), consumer).await.unwrap();
     let h = &h;
     h.with_running(running, async |running| {

@@ -8,7 +8,6 @@
 // A test file throughout: a failed unwrap is a failed test, helpers included.
 #![allow(clippy::unwrap_used)]
 
-use convoy_tests::inprocess::InProcessConsumer;
 use convoy_tests::tally::announce;
 use convoy_tests::{check, generate, model, Harness};
 use serde_json::{json, Value};
@@ -56,7 +55,7 @@ async fn an_order_of_thousands_of_transactions_and_items_is_applied_whole() {
     let store = h.order_store().with_own_usage();
     let usage = store.usage().clone();
     let running = h
-        .start_with(h.ledger_function(), InProcessConsumer::new(store))
+        .start_with(h.ledger_function(), h.consumer(store))
         .await
         .unwrap();
     let h = &h;

@@ -64,8 +64,8 @@ pub async fn apply_order<S: OrderStore>(
 ) -> Applied {
     let mut applied = apply_steps(store, id, inputs, settings, deadline).await;
     // The loop below only goes on past the last input while a parked transaction is next.
-    applied.drain_unfinished =
-        applied.error.is_some() && !inputs.is_empty() && applied.results.len() == inputs.len();
+    // With no inputs (a resume message), any failure leaves the drain unfinished.
+    applied.drain_unfinished = applied.error.is_some() && applied.results.len() == inputs.len();
     applied
 }
 

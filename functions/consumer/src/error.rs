@@ -12,9 +12,9 @@ pub enum Poison {
     NoBody,
     #[error("the message has no MessageGroupId attribute (not from a FIFO queue?)")]
     NoGroup,
-    #[error("the body is not a valid transaction")]
+    #[error("the body is not a valid transaction (nor a resume message)")]
     Body(#[source] serde_json::Error),
-    #[error("the transaction is for order {body_order} but came in message group {group}")]
+    #[error("the message is for order {body_order} but came in message group {group}")]
     WrongGroup { group: String, body_order: String },
 }
 

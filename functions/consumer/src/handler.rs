@@ -3,13 +3,14 @@
 //! order and each record is reported or not by what became of it.
 
 use crate::apply::{apply_order, Applied};
-use crate::batch::{self, Record};
+use crate::batch::{self, Body, Record};
 use crate::error::ApplyError;
+use crate::resume::{DrainQueue, Resume};
 use crate::settings::Settings;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use convoy_core::chain;
 use convoy_core::sequencer::Disposition;
-use convoy_core::Transaction;
+use convoy_core::{OrderId, Transaction};
 use convoy_store::OrderStore;
 use fifo_batch::{BatchError, Group, GroupReport};
 use std::time::{Duration, SystemTime};
@@ -27,34 +28,39 @@ pub fn invocation_deadline(lambda_deadline: SystemTime) -> Instant {
 }
 
 /// Handles one batch with the production [`Settings`].
-pub async fn handle<S: OrderStore>(
+pub async fn handle<S: OrderStore, Q: DrainQueue>(
     store: &S,
+    queue: &Q,
     event: SqsEvent,
     deadline: Instant,
 ) -> Result<SqsBatchResponse, BatchError> {
-    handle_with(store, event, &Settings::default(), deadline).await
+    handle_with(store, queue, event, &Settings::default(), deadline).await
 }
 
 /// Handles one batch. Reported in `batchItemFailures`: a poison record or a transaction the
 /// store refuses for good (alone: what follows it is parked behind the gap), every record
-/// of a group from a transient failure or the deadline on, and the last transaction of a
-/// group whose drain stopped after it was committed (its redelivery resumes the drain).
+/// of a group from a transient failure or the deadline on, and the last transaction (or
+/// the resume messages) of a group whose drain stopped after it was committed and could
+/// not go on in a resume message (its redelivery resumes the drain): a drain the deadline
+/// stops after progress continues in a resume message to `queue` instead ([`crate::resume`]).
 /// A record without a message id fails the whole invocation.
-pub async fn handle_with<S: OrderStore>(
+pub async fn handle_with<S: OrderStore, Q: DrainQueue>(
     store: &S,
+    queue: &Q,
     event: SqsEvent,
     settings: &Settings,
     deadline: Instant,
 ) -> Result<SqsBatchResponse, BatchError> {
     fifo_batch::for_each_group(&event.records, deadline, |group| {
-        process_group(store, group, settings)
+        process_group(store, queue, group, settings)
     })
     .await
 }
 
 /// Processes one group; reports the records not finished for good.
-async fn process_group<S: OrderStore>(
+async fn process_group<S: OrderStore, Q: DrainQueue>(
     store: &S,
+    queue: &Q,
     group: Group<'_>,
     settings: &Settings,
 ) -> GroupReport {
@@ -66,16 +72,23 @@ async fn process_group<S: OrderStore>(
             .iter()
             .map(|m| batch::parse(m, group.id))
             .collect();
-        // Input k (a transaction) is record `at[k]`; poison records are no input.
+        // Input k (a transaction) is record `at[k]`; poison and resume records are no input.
         let (at, inputs): (Vec<usize>, Vec<Transaction>) = records
             .iter()
             .enumerate()
-            .filter_map(|(i, r)| r.txn.as_ref().ok().map(|t| (i, t.clone())))
+            .filter_map(|(i, r)| r.txn().map(|t| (i, t.clone())))
             .unzip();
-        let applied = match inputs.first() {
-            Some(first) => {
-                let id = first.order_id.clone();
-                apply_order(store, &id, &inputs, settings, group.deadline).await
+        let id = inputs
+            .first()
+            .map(|t| t.order_id.clone())
+            .or_else(|| records.iter().find_map(resumed));
+        let applied = match &id {
+            Some(id) => {
+                let mut applied = apply_order(store, id, &inputs, settings, group.deadline).await;
+                if applied.drain_unfinished {
+                    continue_drain(queue, id, &mut applied).await;
+                }
+                applied
             }
             None => Applied::default(),
         };
@@ -83,7 +96,12 @@ async fn process_group<S: OrderStore>(
         for (i, record) in records.iter().enumerate() {
             let input = at.iter().position(|a| *a == i);
             log_record(key, record, input, &applied);
-            if !input.is_some_and(|k| applied.finished(k)) {
+            let finished = match input {
+                Some(k) => applied.finished(k),
+                // A resume message is done once its drain is done or goes on in another.
+                None => record.is_resume() && !applied.drain_unfinished,
+            };
+            if !finished {
                 report.fail(i);
             }
         }
@@ -92,6 +110,48 @@ async fn process_group<S: OrderStore>(
     }
     .instrument(span)
     .await
+}
+
+/// The order a resume record asks to drain.
+fn resumed(record: &Record) -> Option<OrderId> {
+    match &record.body {
+        Ok(Body::Resume(r)) => Some(r.resume_drain.clone()),
+        _ => None,
+    }
+}
+
+/// A drain the deadline stopped after this invocation committed something goes on in a
+/// resume message; then its record is finished. Otherwise (no progress, another failure,
+/// or the message not sent) the record stays unfinished and its redelivery resumes it.
+async fn continue_drain<Q: DrainQueue>(queue: &Q, id: &OrderId, applied: &mut Applied) {
+    let (Some(ApplyError::Deadline { .. }), Some(state)) = (&applied.error, &applied.state) else {
+        return;
+    };
+    if applied.commits == 0 {
+        return;
+    }
+    let resume = Resume {
+        resume_drain: id.clone(),
+        next_seq: state.next_seq,
+    };
+    match queue.resume(&resume).await {
+        Ok(()) => {
+            tracing::info!(
+                order_id = %id,
+                next_seq = state.next_seq,
+                waiting = state.parked_count,
+                drained = applied.drained.len(),
+                "the deadline stopped the drain; it goes on in a resume message"
+            );
+            applied.drain_unfinished = false;
+        }
+        Err(e) => tracing::error!(
+            order_id = %id,
+            next_seq = state.next_seq,
+            error = %chain(&e),
+            "the deadline stopped the drain and no resume message could be sent; the record that started it is retried instead"
+        ),
+    }
 }
 
 /// One span per record, with what became of it (`input`: its index among the transactions).
@@ -103,9 +163,18 @@ fn log_record(key: &str, record: &Record, input: Option<usize>, applied: &Applie
         message_id = %record.message_id,
     );
     let _entered = span.enter();
-    let (txn, k) = match (&record.txn, input) {
-        (Ok(t), Some(k)) => (t, k),
-        (Ok(_), None) => return,
+    let (txn, k) = match (&record.body, input) {
+        (Ok(Body::Txn(t)), Some(k)) => (t, k),
+        (Ok(Body::Resume(r)), _) => {
+            tracing::info!(
+                disposition = "resume",
+                stopped_at = r.next_seq,
+                next_seq = applied.state.as_ref().map(|s| s.next_seq),
+                "resume message: the drain went on"
+            );
+            return;
+        }
+        (Ok(Body::Txn(_)), None) => return,
         (Err(poison), _) => {
             tracing::error!(
                 error = %chain(poison),

@@ -1,6 +1,7 @@
 //! The `consumer` Lambda: wiring only; the work is in [`consumer::handle`].
 
 use aws_lambda_events::sqs::SqsEvent;
+use consumer::sqs::SqsDrainQueue;
 use convoy_store::DynamoOrderStore;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use tracing_subscriber::EnvFilter;
@@ -14,13 +15,18 @@ async fn main() -> Result<(), Error> {
         .with_span_list(true)
         .without_time()
         .init();
-    let table = std::env::var("TABLE_NAME").map_err(|e| format!("TABLE_NAME: {e}"))?;
+    let var = |name: &str| std::env::var(name).map_err(|e| format!("{name}: {e}"));
+    let table = var("TABLE_NAME")?;
+    let queue_url = var("TRANSACTIONS_QUEUE_URL")?;
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let store = DynamoOrderStore::new(aws_sdk_dynamodb::Client::new(&config), table);
+    let queue = SqsDrainQueue::new(aws_sdk_sqs::Client::new(&config), queue_url);
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
-        let store = store.clone();
+        let (store, queue) = (store.clone(), queue.clone());
         let deadline = consumer::invocation_deadline(event.context.deadline());
-        async move { Ok::<_, Error>(consumer::handle(&store, event.payload, deadline).await?) }
+        async move {
+            Ok::<_, Error>(consumer::handle(&store, &queue, event.payload, deadline).await?)
+        }
     }))
     .await
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 /// How the handler works through a batch.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Changes per commit: 99 plus the head fills one `TransactWriteItems`.
+    /// Changes per step: its log item (head and changes) stays under DynamoDB's item limit.
     pub max_changes: usize,
     /// Reloads of an order after lost optimistic-lock races, per batch, before its
     /// records fail (and come back with the next receive).

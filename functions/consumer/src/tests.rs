@@ -4,7 +4,7 @@ mod events;
 mod prop;
 mod rules;
 
-pub(crate) use events::{event_of, fixture, views};
+pub(crate) use events::{event_of, fixture, views, NoResume};
 
 use crate::apply::apply_order;
 use crate::{handle, handle_with, Settings};
@@ -61,7 +61,7 @@ fn mixed_views() -> serde_json::Value {
 #[tokio::test]
 async fn mixed_groups_are_applied_with_one_commit_per_order() {
     let store = MemoryOrderStore::new();
-    let response = handle(&store, fixture("mixed_groups"), later())
+    let response = handle(&store, &NoResume, fixture("mixed_groups"), later())
         .await
         .unwrap();
     assert_eq!(failures(&response), Vec::<String>::new());
@@ -78,7 +78,7 @@ async fn mixed_groups_are_applied_with_one_commit_per_order() {
 #[tokio::test]
 async fn redelivery_of_the_same_batch_changes_nothing_but_duplicates() {
     let store = MemoryOrderStore::new();
-    handle(&store, fixture("mixed_groups"), later())
+    handle(&store, &NoResume, fixture("mixed_groups"), later())
         .await
         .unwrap();
     let history = |o: &str| {
@@ -98,7 +98,7 @@ async fn redelivery_of_the_same_batch_changes_nothing_but_duplicates() {
         history("B-7").await,
         history("C-3").await,
     );
-    let response = handle(&store, fixture("mixed_groups"), later())
+    let response = handle(&store, &NoResume, fixture("mixed_groups"), later())
         .await
         .unwrap();
     assert!(response.batch_item_failures.is_empty());
@@ -121,7 +121,7 @@ async fn a_store_fault_fails_that_record_and_the_later_ones_of_its_group_only() 
     let all = ids(&event);
     let store = FailingStore::new(MemoryOrderStore::new());
     store.fail_commits(&oid("B-7"), 1);
-    let response = handle(&store, event, later()).await.unwrap();
+    let response = handle(&store, &NoResume, event, later()).await.unwrap();
     // B-7's records are 2nd, 5th and 8th of the batch, reported in their order.
     assert_eq!(
         failures(&response),
@@ -144,7 +144,7 @@ async fn a_fault_mid_group_keeps_what_was_committed_before_it() {
         max_changes: 2,
         ..Settings::default()
     };
-    let response = handle_with(&store, event, &settings, later())
+    let response = handle_with(&store, &NoResume, event, &settings, later())
         .await
         .unwrap();
     // A-1's records are 1st, 3rd, 6th and 9th: the first two are committed.
@@ -159,7 +159,7 @@ async fn a_fault_mid_group_keeps_what_was_committed_before_it() {
     retry_event
         .records
         .retain(|r| failures(&response).contains(r.message_id.as_ref().unwrap()));
-    assert!(handle(&store, retry_event, later())
+    assert!(handle(&store, &NoResume, retry_event, later())
         .await
         .unwrap()
         .batch_item_failures
@@ -172,7 +172,7 @@ async fn poison_records_fail_alone_and_their_group_goes_on() {
     let event = fixture("poison");
     let all = ids(&event);
     let store = MemoryOrderStore::new();
-    let response = handle(&store, event, later()).await.unwrap();
+    let response = handle(&store, &NoResume, event, later()).await.unwrap();
     // broken JSON at 3rd; C-3: body of X-9 at 4th; B-7: amount "1e2" at 6th. Each
     // alone: A-1's seq 3 (5th) is parked behind the gap, C-3's seq 1 (7th) applied.
     assert_eq!(
@@ -191,7 +191,7 @@ async fn poison_records_fail_alone_and_their_group_goes_on() {
 #[tokio::test]
 async fn parked_transactions_drain_in_a_later_batch() {
     let store = MemoryOrderStore::new();
-    assert!(handle(&store, fixture("parked_first"), later())
+    assert!(handle(&store, &NoResume, fixture("parked_first"), later())
         .await
         .unwrap()
         .batch_item_failures
@@ -200,7 +200,7 @@ async fn parked_transactions_drain_in_a_later_batch() {
     assert_eq!(v["A-1"]["parked"], json!([3, 4]));
     assert_eq!(v["B-7"]["parked"], json!([2]));
     assert_eq!(v["B-7"]["status"], "new");
-    assert!(handle(&store, fixture("gap_closed"), later())
+    assert!(handle(&store, &NoResume, fixture("gap_closed"), later())
         .await
         .unwrap()
         .batch_item_failures
@@ -217,7 +217,7 @@ async fn parked_transactions_drain_in_a_later_batch() {
     assert_eq!(a1.processed.len(), 5);
     assert_eq!(a1.conflicts.len(), 1);
     // The conflict is recorded once, however often it comes back.
-    assert!(handle(&store, fixture("gap_closed"), later())
+    assert!(handle(&store, &NoResume, fixture("gap_closed"), later())
         .await
         .unwrap()
         .batch_item_failures
@@ -244,7 +244,7 @@ async fn a_drain_larger_than_one_transaction_is_split_over_several_commits() {
             .iter()
             .map(|s| ("A-1".into(), body("A-1", *s)))
             .collect();
-        assert!(handle(&store, event_of(&records), later())
+        assert!(handle(&store, &NoResume, event_of(&records), later())
             .await
             .unwrap()
             .batch_item_failures
@@ -252,7 +252,7 @@ async fn a_drain_larger_than_one_transaction_is_split_over_several_commits() {
     }
     assert_eq!(store.commits(), 15);
     let first = event_of(&[("A-1".into(), body("A-1", 1))]);
-    assert!(handle(&store, first, later())
+    assert!(handle(&store, &NoResume, first, later())
         .await
         .unwrap()
         .batch_item_failures
@@ -283,7 +283,7 @@ async fn an_order_over_its_parked_limit_fails_only_the_record_past_it() {
         .collect();
     let event = event_of(&records);
     let last = ids(&event).pop().unwrap();
-    let response = handle(&store, event, later()).await.unwrap();
+    let response = handle(&store, &NoResume, event, later()).await.unwrap();
     assert_eq!(failures(&response), [last]);
     let state = store.load(&oid("A-1")).await.unwrap().unwrap().state;
     assert_eq!(
@@ -340,7 +340,7 @@ async fn a_concurrent_writer_makes_the_batch_reload_and_redo() {
         ("A-1".into(), body("A-1", 1)),
         ("A-1".into(), body("A-1", 2)),
     ]);
-    assert!(handle(&store, event, later())
+    assert!(handle(&store, &NoResume, event, later())
         .await
         .unwrap()
         .batch_item_failures
@@ -363,7 +363,7 @@ async fn an_order_that_keeps_changing_under_us_fails_after_the_retries() {
         conflict_backoff: std::time::Duration::ZERO,
         ..Settings::default()
     };
-    let response = handle_with(&store, event, &settings, later())
+    let response = handle_with(&store, &NoResume, event, &settings, later())
         .await
         .unwrap();
     assert_eq!(failures(&response), all);
@@ -376,7 +376,7 @@ async fn a_failed_load_fails_the_whole_group() {
     let all = ids(&event);
     let store = FailingStore::new(MemoryOrderStore::new());
     store.inject(&oid("C-3"), Fault::LoadFails, 1);
-    let response = handle(&store, event, later()).await.unwrap();
+    let response = handle(&store, &NoResume, event, later()).await.unwrap();
     assert_eq!(
         failures(&response),
         [all[3].clone(), all[6].clone(), all[9].clone()]
@@ -388,7 +388,7 @@ async fn park_after_a_gap<S: OrderStore>(store: &S, id: &str, last: u64) {
     let seqs: Vec<u64> = (2..=last).collect();
     for chunk in seqs.chunks(10) {
         let records: Vec<_> = chunk.iter().map(|s| (id.into(), body(id, *s))).collect();
-        assert!(handle(store, event_of(&records), later())
+        assert!(handle(store, &NoResume, event_of(&records), later())
             .await
             .unwrap()
             .batch_item_failures
@@ -438,7 +438,7 @@ async fn a_drain_step_failing_after_the_groups_last_record_reports_that_record()
             conflict_backoff: std::time::Duration::ZERO,
             ..Settings::default()
         };
-        let response = handle_with(&store, event.clone(), &settings, later())
+        let response = handle_with(&store, &NoResume, event.clone(), &settings, later())
             .await
             .unwrap();
         assert_eq!(failures(&response), [all[1].clone()], "{fault:?}");
@@ -447,7 +447,7 @@ async fn a_drain_step_failing_after_the_groups_last_record_reports_that_record()
         assert!(stored.parked.contains_key(&stored.state.next_seq));
         // SQS redelivers it: a duplicate that resumes the drain.
         assert_eq!(store.pending(&oid("A-1"), fault), 0);
-        let response = handle_with(&store, event, &settings, later())
+        let response = handle_with(&store, &NoResume, event, &settings, later())
             .await
             .unwrap();
         assert_eq!(failures(&response), Vec::<String>::new(), "{fault:?}");
@@ -470,9 +470,11 @@ async fn a_drain_step_failing_before_a_trailing_poison_reports_the_last_transact
         ("A-1".into(), "{ not a transaction".into()),
     ]);
     let all = ids(&event);
-    let response = handle(&store, event.clone(), later()).await.unwrap();
+    let response = handle(&store, &NoResume, event.clone(), later())
+        .await
+        .unwrap();
     assert_eq!(failures(&response), all);
-    let response = handle(&store, event, later()).await.unwrap();
+    let response = handle(&store, &NoResume, event, later()).await.unwrap();
     assert_eq!(failures(&response), [all[1].clone()]);
     drained_exactly_once(store.inner(), last).await;
 }
@@ -485,7 +487,7 @@ async fn a_drain_that_finishes_reports_nothing() {
     // A fault on a commit that never comes (four steps of 20 suffice).
     store.inject_after(&oid("A-1"), Fault::CommitFails, 4, 1);
     let event = event_of(&[("A-1".into(), body("A-1", 1))]);
-    assert!(handle(&store, event, later())
+    assert!(handle(&store, &NoResume, event, later())
         .await
         .unwrap()
         .batch_item_failures

@@ -9,7 +9,7 @@ mod events;
 
 use consumer::handle;
 use convoy_store::{emulator, DynamoOrderStore, MemoryOrderStore};
-use events::{event_of, fixture, views};
+use events::{event_of, fixture, views, NoResume};
 
 /// A deadline no test reaches.
 fn later() -> tokio::time::Instant {
@@ -29,8 +29,12 @@ async fn fixtures_end_the_same_in_dynamodb_as_in_memory() {
         "poison",
         "mixed_groups",
     ] {
-        let a = handle(&live, fixture(name), later()).await.unwrap();
-        let b = handle(&memory, fixture(name), later()).await.unwrap();
+        let a = handle(&live, &NoResume, fixture(name), later())
+            .await
+            .unwrap();
+        let b = handle(&memory, &NoResume, fixture(name), later())
+            .await
+            .unwrap();
         assert_eq!(a, b, "{name}");
     }
     assert_eq!(views(&live).await, views(&memory).await);
@@ -43,14 +47,14 @@ async fn fixtures_end_the_same_in_dynamodb_as_in_memory() {
     let seqs: Vec<u64> = (2..=151).collect();
     for chunk in seqs.chunks(10) {
         let records: Vec<_> = chunk.iter().map(|s| ("D-1".to_owned(), body(*s))).collect();
-        assert!(handle(&live, event_of(&records), later())
+        assert!(handle(&live, &NoResume, event_of(&records), later())
             .await
             .unwrap()
             .batch_item_failures
             .is_empty());
     }
     let last = event_of(&[("D-1".to_owned(), body(1))]);
-    assert!(handle(&live, last, later())
+    assert!(handle(&live, &NoResume, last, later())
         .await
         .unwrap()
         .batch_item_failures

@@ -178,11 +178,17 @@ pub enum SeqError {
     TooManyParked { order_id: String },
 }
 
-/// Processes `inputs` (all of one order, in delivery order) against `state`.
+/// Processes `inputs` (all of one order, in delivery order) against `state`: first the
+/// inputs, then the drain of what they (or an earlier step) leave next among the parked.
+///
+/// Taking the inputs first means no input waits behind a drain: a drain longer than an
+/// invocation stops at the deadline with every input of the batch already committed (an
+/// input past the gap is parked and drained with the rest). Only an order at its parked
+/// limit drains first, to make room.
 ///
 /// Stops early, with fewer inputs consumed, once `max_changes` changes are collected, so a
-/// step fits in one transactional write; a step may also only drain parked transactions.
-/// Call again with the new state and the remaining inputs until all are consumed and
+/// step fits in one write; a step may also only drain parked transactions. Call again with
+/// the new state and the remaining inputs until all are consumed and
 /// [`Step::drain_pending`] is false.
 pub fn process(
     state: &OrderState,
@@ -204,13 +210,10 @@ pub fn process(
     };
     let max_changes = max_changes.max(2);
     let mut dispositions = Vec::new();
-    run.drain(max_changes)?;
     for txn in inputs {
-        if run.more_to_drain {
-            break; // drain was cut short by the change limit
-        }
-        // Worst case for one input: its record plus one unpark-and-record per drained seq;
-        // the drain itself checks the limit, so one input needs room for two changes.
+        // Two changes per input: its own (record, park or conflict) and room for a drained
+        // one, so a step of two changes holds exactly one input (how a refused input is
+        // isolated).
         if run.step_changes.len() + 2 > max_changes {
             break;
         }
@@ -220,10 +223,16 @@ pub fn process(
                 got: txn.order_id.to_string(),
             });
         }
+        if run.state.parked_count >= MAX_PARKED as u64 {
+            run.drain(max_changes)?;
+            if run.more_to_drain {
+                break; // the drain took the step
+            }
+        }
         let d = run.receive(txn)?;
         dispositions.push(d);
-        run.drain(max_changes)?;
     }
+    run.drain(max_changes)?;
     Ok(Step {
         state: run.state,
         changes: run.step_changes,
@@ -254,7 +263,8 @@ impl Run<'_> {
     fn receive(&mut self, txn: &Transaction) -> Result<Disposition, SeqError> {
         let s = txn.seq.get();
         let next = self.state.next_seq;
-        if s == next {
+        // At next_seq with nothing parked there (a drain not yet run may have it): process.
+        if s == next && self.parked(txn.seq)?.is_none() {
             return self.process_next(txn.clone());
         }
         let holder = if s < next {

@@ -48,3 +48,15 @@ pub async fn views<S: OrderReader>(store: &S) -> BTreeMap<String, serde_json::Va
     }
     views
 }
+
+/// The drain queue of tests that expect no resume message: one fails the test.
+pub struct NoResume;
+
+impl consumer::resume::DrainQueue for NoResume {
+    async fn resume(
+        &self,
+        resume: &consumer::resume::Resume,
+    ) -> Result<(), consumer::resume::ResumeError> {
+        panic!("no resume message expected, got {resume:?}")
+    }
+}

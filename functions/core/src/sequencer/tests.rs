@@ -153,9 +153,12 @@ fn missing_facts_are_asked_for_not_guessed() {
     state.item_count = 1;
     state.status = crate::order::Status::Open;
     let mut known = Known::default();
-    // With parked transactions stored, whether next_seq is parked is asked first.
-    let e = process(&state, &known, &[txn("A", 3, r#""op":"pay""#)], 99).unwrap_err();
+    // With parked transactions stored, a drain asks whether next_seq is parked; inputs
+    // come before the drain, so an input below next_seq asks for its record first.
+    let e = process(&state, &known, &[], 99).unwrap_err();
     assert_eq!(e, SeqError::Need(Need::Parked(seq(5))));
+    let e = process(&state, &known, &[txn("A", 3, r#""op":"pay""#)], 99).unwrap_err();
+    assert_eq!(e, SeqError::Need(Need::Processed(seq(3))));
     known.add_not_parked(seq(5));
     let e = process(&state, &known, &[txn("A", 3, r#""op":"pay""#)], 99).unwrap_err();
     assert_eq!(e, SeqError::Need(Need::Processed(seq(3))));
