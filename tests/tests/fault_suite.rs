@@ -335,8 +335,11 @@ async fn the_consumer_deadline_reached_mid_batch() {
     let w = workload(&h);
     let store = recording(&h);
     // Every commit of a long order and of one small order in five takes 250 ms, and an
-    // invocation has 1.2 s: a drain of a whole long order takes more steps than fit, so it
-    // stops at the deadline and its last record comes back to resume it.
+    // invocation has 2.5 s: a drain of a whole long order takes more steps than fit, so it
+    // stops at the deadline and goes on in a resume message. (A drain step of a long order
+    // here reads up to 20 items one GetItem at a time from the emulator before its 250 ms
+    // commit: with 1.2 s, of which 0.65 s may start a step, some invocations could not
+    // finish one step, and those fail their records without progress.)
     let mut rng = fastrand::Rng::with_seed(SEED + 5);
     let chosen: HashSet<String> = w
         .small
