@@ -166,12 +166,23 @@ fn log_record(key: &str, record: &Record, input: Option<usize>, applied: &Applie
     let (txn, k) = match (&record.body, input) {
         (Ok(Body::Txn(t)), Some(k)) => (t, k),
         (Ok(Body::Resume(r)), _) => {
-            tracing::info!(
-                disposition = "resume",
-                stopped_at = r.next_seq,
-                next_seq = applied.state.as_ref().map(|s| s.next_seq),
-                "resume message: the drain went on"
-            );
+            let next_seq = applied.state.as_ref().map(|s| s.next_seq);
+            match (&applied.error, applied.drain_unfinished) {
+                (Some(e), true) => tracing::error!(
+                    error = %chain(e),
+                    disposition = "drain_failed",
+                    stopped_at = r.next_seq,
+                    next_seq,
+                    receive_count = record.receive_count,
+                    "the drain this resume message asks for failed; retried later to resume it"
+                ),
+                _ => tracing::info!(
+                    disposition = "resume",
+                    stopped_at = r.next_seq,
+                    next_seq,
+                    "resume message: the drain went on"
+                ),
+            }
             return;
         }
         (Ok(Body::Txn(_)), None) => return,

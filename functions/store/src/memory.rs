@@ -311,13 +311,8 @@ mod tests {
             0,
             "drained by the step that would copy them: never copied"
         );
-        let item = store
-            .fetch(
-                &oid(),
-                &Need::Item(convoy_core::TxnId::parse("t1").unwrap()),
-            )
-            .await
-            .unwrap();
+        let t1 = Need::Item(convoy_core::TxnId::parse("t1").unwrap());
+        let item = store.fetch(&oid(), &t1).await.unwrap();
         // Nor is t1 as step 1 left it: step 2 sets it again, its log item holds it.
         assert!(matches!(item, Some(Fact::Item(_, None))));
         let stored = store.load_stored_order(&oid()).await.unwrap().unwrap();
@@ -343,13 +338,7 @@ mod tests {
             let is_item = matches!(put.condition, Condition::SeqBelow(_));
             assert_eq!(store.put(put).unwrap(), !is_item);
         }
-        let item = store
-            .fetch(
-                &oid(),
-                &Need::Item(convoy_core::TxnId::parse("t1").unwrap()),
-            )
-            .await
-            .unwrap();
+        let item = store.fetch(&oid(), &t1).await.unwrap();
         assert!(matches!(item, Some(Fact::Item(_, Some(a))) if a.to_string() == "5.00"));
         let _ = v2;
         let other = OrderId::parse("A-10").unwrap();
