@@ -1,0 +1,210 @@
+//! Least privilege, proven: each function's role in `template.yaml` grants exactly the
+//! actions its adapters call, plus a short list of grants that change an answer rather
+//! than allow a call (each with its reason). A new SDK call without its grant, or a grant
+//! without a call, fails the test command. Every table statement is held to the function's
+//! own key prefix (`dynamodb:LeadingKeys`). No emulator needed.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test file: a failed unwrap is a failed test
+
+use std::collections::BTreeSet;
+use yaml_rust2::{Yaml, YamlLoader};
+
+const TEMPLATE: &str = include_str!("../../template.yaml");
+
+/// One function: its resource, the source of every adapter it runs (what calls AWS), the
+/// grants that allow no call of their own, and the table key prefix its items have.
+struct Function {
+    resource: &'static str,
+    adapters: &'static [(&'static str, &'static str)],
+    without_call: &'static [(&'static str, &'static str)],
+    table_prefix: String,
+}
+
+fn functions() -> [Function; 2] {
+    [
+        Function {
+            resource: "LedgerFunction",
+            adapters: &[
+                (
+                    "functions/ledger/src/aws/dynamodb.rs",
+                    include_str!("../../functions/ledger/src/aws/dynamodb.rs"),
+                ),
+                (
+                    "functions/ledger/src/aws/s3.rs",
+                    include_str!("../../functions/ledger/src/aws/s3.rs"),
+                ),
+                (
+                    "functions/ledger/src/aws/sqs.rs",
+                    include_str!("../../functions/ledger/src/aws/sqs.rs"),
+                ),
+            ],
+            without_call: &[
+                ("s3:GetObjectVersion", "GetObject of the event's version id"),
+                (
+                    "s3:ListBucket",
+                    "a missing ledger reads as 404 NoSuchKey, not 403",
+                ),
+            ],
+            table_prefix: ledger::LedgerStatus::pk_for("", "")
+                .trim_end_matches('/')
+                .to_owned(),
+        },
+        Function {
+            resource: "ConsumerFunction",
+            adapters: &[
+                // The order store's calls; its reader (dynamo/reader.rs) is the operator's.
+                (
+                    "functions/store/src/dynamo.rs",
+                    include_str!("../../functions/store/src/dynamo.rs"),
+                ),
+                (
+                    "functions/consumer/src/sqs.rs",
+                    include_str!("../../functions/consumer/src/sqs.rs"),
+                ),
+            ],
+            without_call: &[],
+            table_prefix: convoy_store::keys::ORDER_PREFIX.to_owned(),
+        },
+    ]
+}
+
+/// The IAM action of an SDK client call.
+fn action(call: &str) -> Option<&'static str> {
+    Some(match call {
+        "get_item" => "dynamodb:GetItem",
+        "put_item" => "dynamodb:PutItem",
+        "update_item" => "dynamodb:UpdateItem",
+        "delete_item" => "dynamodb:DeleteItem",
+        "query" => "dynamodb:Query",
+        "scan" => "dynamodb:Scan",
+        "batch_get_item" => "dynamodb:BatchGetItem",
+        "batch_write_item" => "dynamodb:BatchWriteItem",
+        "transact_write_items" => "dynamodb:PutItem", // plus the actions it holds; none here
+        "send_message" | "send_message_batch" => "sqs:SendMessage",
+        "get_object" => "s3:GetObject",
+        "put_object" => "s3:PutObject",
+        "delete_object" => "s3:DeleteObject",
+        _ => return None,
+    })
+}
+
+/// Methods of a client that are no request.
+const NOT_REQUESTS: [&str; 2] = ["clone", "config"];
+
+/// The SDK calls of `source`: every `client.<operation>()`, across line breaks.
+fn calls(source: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (at, _) in source.match_indices("client") {
+        let rest = source[at + "client".len()..].trim_start();
+        let Some(rest) = rest.strip_prefix('.') else {
+            continue;
+        };
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+            .collect();
+        let request = !name.is_empty() && !NOT_REQUESTS.contains(&name.as_str());
+        if request && rest[name.len()..].starts_with("()") {
+            out.push(name);
+        }
+    }
+    out
+}
+
+fn strings(y: &Yaml) -> Vec<String> {
+    match y {
+        Yaml::String(s) => vec![s.clone()],
+        Yaml::Array(a) => a.iter().flat_map(strings).collect(),
+        other => panic!("expected a string or a list of strings, got {other:?}"),
+    }
+}
+
+/// The role's statements: each (Allow/Deny, actions, the statement).
+fn statements(template: &Yaml, resource: &str) -> Vec<(String, Vec<String>, Yaml)> {
+    let policies = &template["Resources"][resource]["Properties"]["Policies"];
+    let policies = policies
+        .as_vec()
+        .unwrap_or_else(|| panic!("{resource}: no Policies list"));
+    let mut out = Vec::new();
+    for p in policies {
+        let Some(statement) = p["Statement"].as_vec() else {
+            panic!("{resource}: a policy that is not an inline document (a SAM policy template?): {p:?}");
+        };
+        for s in statement {
+            let effect = s["Effect"].as_str().unwrap_or_default().to_owned();
+            out.push((effect, strings(&s["Action"]), s.clone()));
+        }
+    }
+    out
+}
+
+#[test]
+fn each_role_grants_exactly_what_its_adapters_call() {
+    let docs = YamlLoader::load_from_str(TEMPLATE).unwrap();
+    let template = &docs[0];
+    for f in functions() {
+        let mut called = BTreeSet::new();
+        for (path, source) in f.adapters {
+            let found = calls(source);
+            assert!(!found.is_empty(), "{path}: no SDK call found");
+            for call in found {
+                let a = action(&call).unwrap_or_else(|| {
+                    panic!("{path}: no IAM action known for client call `{call}`: add it here")
+                });
+                called.insert(a.to_owned());
+            }
+        }
+        let mut granted = BTreeSet::new();
+        for (effect, actions, s) in statements(template, f.resource) {
+            assert_eq!(effect, "Allow", "{}: {s:?}", f.resource);
+            for a in actions {
+                assert!(!a.contains('*'), "{}: wildcard action {a}", f.resource);
+                granted.insert(a);
+            }
+        }
+        let extra: BTreeSet<String> = f.without_call.iter().map(|(a, _)| a.to_string()).collect();
+        let needed: BTreeSet<String> = called.union(&extra).cloned().collect();
+        let missing: Vec<_> = needed.difference(&granted).collect();
+        let unused: Vec<_> = granted.difference(&needed).collect();
+        assert!(
+            missing.is_empty() && unused.is_empty(),
+            "{}: called but not granted {missing:?}; granted but never called {unused:?}",
+            f.resource
+        );
+    }
+}
+
+#[test]
+fn every_table_statement_is_held_to_the_functions_own_keys() {
+    let docs = YamlLoader::load_from_str(TEMPLATE).unwrap();
+    let template = &docs[0];
+    for f in functions() {
+        let mut tables = 0;
+        for (_, actions, s) in statements(template, f.resource) {
+            if !actions.iter().any(|a| a.starts_with("dynamodb:")) {
+                continue;
+            }
+            tables += 1;
+            assert!(
+                actions.iter().all(|a| a.starts_with("dynamodb:")),
+                "{}: one statement per service: {actions:?}",
+                f.resource
+            );
+            let keys = strings(&s["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]);
+            assert_eq!(
+                keys,
+                [format!("{}*", f.table_prefix)],
+                "{}: the table statement's LeadingKeys",
+                f.resource
+            );
+        }
+        assert_eq!(tables, 1, "{}: one table statement", f.resource);
+    }
+}
+
+#[test]
+fn the_call_reader_finds_calls_across_lines() {
+    let source = "self.client\n    .get_item()\n    .table_name(t);\nlet c = client.scan();\nclient.config();";
+    assert_eq!(calls(source), ["get_item", "scan"]);
+    assert!(calls("Self::new(self.client.clone(), t)").is_empty());
+    assert!(action("no_such_call").is_none());
+}
