@@ -235,11 +235,15 @@ fn log_record(key: &str, record: &Record, input: Option<usize>, applied: &Applie
 fn log_disposition(d: &Disposition) {
     match d {
         Disposition::Applied => tracing::info!(disposition = "applied", "record processed"),
-        Disposition::Rejected(reason) => tracing::info!(
-            disposition = "rejected",
-            reason = %reason,
-            "record processed"
-        ),
+        // The rule only: the reason names items, and logs at info carry no contents.
+        Disposition::Rejected(reason) => {
+            tracing::debug!(reason = %reason, "rejection");
+            tracing::info!(
+                disposition = "rejected",
+                rule = reason.rule(),
+                "record processed"
+            )
+        }
         Disposition::Parked => tracing::info!(disposition = "parked", "record processed"),
         Disposition::Duplicate => tracing::info!(disposition = "duplicate", "record processed"),
         Disposition::Conflict { counted } => tracing::warn!(

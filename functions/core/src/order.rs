@@ -71,6 +71,20 @@ pub enum Rejection {
     TooManyItems { limit: usize },
 }
 
+impl Rejection {
+    /// The rule broken, as the order's history names it (`"rule"`): what logs may show,
+    /// since the reason itself names items.
+    pub fn rule(&self) -> &'static str {
+        match self {
+            Rejection::NotAllowed { .. } => "not_allowed",
+            Rejection::ItemExists { .. } => "item_exists",
+            Rejection::NoSuchItem { .. } => "no_such_item",
+            Rejection::NoItems => "no_items",
+            Rejection::TooManyItems { .. } => "too_many_items",
+        }
+    }
+}
+
 /// The head of one order: what the state machine changes and the sequencing counters, of a
 /// size bounded whatever the order's size. The items and the parked transactions are not
 /// in it (the store keeps them in items of their own): only their counts.
@@ -198,6 +212,23 @@ mod tests {
 
     fn order() -> OrderState {
         OrderState::new(OrderId::parse("A-1").unwrap())
+    }
+
+    #[test]
+    fn a_rejections_rule_is_its_tag_in_the_history() {
+        let t = TxnId::parse("t").unwrap();
+        for r in [
+            Rejection::NotAllowed {
+                op: Op::Pay,
+                status: Status::New,
+            },
+            Rejection::ItemExists { txn_id: t.clone() },
+            Rejection::NoSuchItem { txn_id: t },
+            Rejection::NoItems,
+            Rejection::TooManyItems { limit: 1 },
+        ] {
+            assert_eq!(serde_json::to_value(&r).unwrap()["rule"], r.rule());
+        }
     }
 
     /// An order and its items, as the sequencer keeps them: applies `json` with the item it
