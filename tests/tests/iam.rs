@@ -87,6 +87,10 @@ fn action(call: &str) -> Option<&'static str> {
     })
 }
 
+/// What a function needs of the customer-managed key, when `KmsKeyArn` is set: SQS
+/// (send, receive) and S3 (get, put) encrypt and decrypt with it on the caller's behalf.
+const KMS_ACTIONS: [&str; 2] = ["kms:Decrypt", "kms:GenerateDataKey"];
+
 /// Methods of a client that are no request.
 const NOT_REQUESTS: [&str; 2] = ["clone", "config"];
 
@@ -118,8 +122,17 @@ fn strings(y: &Yaml) -> Vec<String> {
     }
 }
 
-/// The role's statements: each (Allow/Deny, actions, the statement).
-fn statements(template: &Yaml, resource: &str) -> Vec<(String, Vec<String>, Yaml)> {
+/// One statement of a role.
+struct Statement {
+    /// The condition it is under (`!If [Cond, statement, AWS::NoValue]`), if any.
+    condition: Option<String>,
+    effect: String,
+    actions: Vec<String>,
+    yaml: Yaml,
+}
+
+/// The role's statements.
+fn statements(template: &Yaml, resource: &str) -> Vec<Statement> {
     let policies = &template["Resources"][resource]["Properties"]["Policies"];
     let policies = policies
         .as_vec()
@@ -130,8 +143,22 @@ fn statements(template: &Yaml, resource: &str) -> Vec<(String, Vec<String>, Yaml
             panic!("{resource}: a policy that is not an inline document (a SAM policy template?): {p:?}");
         };
         for s in statement {
-            let effect = s["Effect"].as_str().unwrap_or_default().to_owned();
-            out.push((effect, strings(&s["Action"]), s.clone()));
+            let (condition, s) = match s {
+                Yaml::Array(branches) => {
+                    assert!(
+                        branches.len() == 3 && branches[2].as_str() == Some("AWS::NoValue"),
+                        "{resource}: a conditional statement other than !If [Cond, statement, !Ref AWS::NoValue]: {s:?}"
+                    );
+                    (branches[0].as_str().map(str::to_owned), &branches[1])
+                }
+                s => (None, s),
+            };
+            out.push(Statement {
+                condition,
+                effect: s["Effect"].as_str().unwrap_or_default().to_owned(),
+                actions: strings(&s["Action"]),
+                yaml: s.clone(),
+            });
         }
     }
     out
@@ -154,9 +181,21 @@ fn each_role_grants_exactly_what_its_adapters_call() {
             }
         }
         let mut granted = BTreeSet::new();
-        for (effect, actions, s) in statements(template, f.resource) {
-            assert_eq!(effect, "Allow", "{}: {s:?}", f.resource);
-            for a in actions {
+        for s in statements(template, f.resource) {
+            assert_eq!(s.effect, "Allow", "{}: {:?}", f.resource, s.yaml);
+            if let Some(condition) = &s.condition {
+                // Only with a customer-managed key: what S3 and SQS ask of their callers.
+                assert_eq!(condition, "HasKmsKey", "{}", f.resource);
+                assert_eq!(s.actions, KMS_ACTIONS, "{}", f.resource);
+                assert_eq!(
+                    s.yaml["Resource"].as_str(),
+                    Some("KmsKeyArn"),
+                    "{}",
+                    f.resource
+                );
+                continue;
+            }
+            for a in s.actions {
                 assert!(!a.contains('*'), "{}: wildcard action {a}", f.resource);
                 granted.insert(a);
             }
@@ -179,7 +218,10 @@ fn every_table_statement_is_held_to_the_functions_own_keys() {
     let template = &docs[0];
     for f in functions() {
         let mut tables = 0;
-        for (_, actions, s) in statements(template, f.resource) {
+        for Statement {
+            actions, yaml: s, ..
+        } in statements(template, f.resource)
+        {
             if !actions.iter().any(|a| a.starts_with("dynamodb:")) {
                 continue;
             }
