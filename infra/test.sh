@@ -30,6 +30,10 @@ step "template: sam validate --lint, cfn-lint"
 SAM_CLI_TELEMETRY=0 "$CONVOY_TOOLS_VENV/bin/sam" validate --lint --template template.yaml >&2
 "$CONVOY_TOOLS_VENV/bin/cfn-lint" template.yaml >&2
 
+step "template: checkov (offline; each finding fixed or skipped in the template with a reason)"
+"$CONVOY_CHECKOV_VENV/bin/checkov" --file template.yaml --framework cloudformation \
+  --quiet --compact --skip-download >&2
+
 step "building tests and binaries"
 cargo test --workspace --no-run >&2
 
