@@ -2,7 +2,8 @@
 //! actions its adapters call, plus a short list of grants that change an answer rather
 //! than allow a call (each with its reason). A new SDK call without its grant, or a grant
 //! without a call, fails the test command. Every table statement is held to the function's
-//! own key prefix (`dynamodb:LeadingKeys`). No emulator needed.
+//! own key prefix (`dynamodb:LeadingKeys`), and every resource is one of the template's own
+//! (never `*`). No emulator needed.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test file: a failed unwrap is a failed test
 
 use std::collections::BTreeSet;
@@ -194,6 +195,13 @@ fn each_role_grants_exactly_what_its_adapters_call() {
                     f.resource
                 );
                 continue;
+            }
+            for r in strings(&s.yaml["Resource"]) {
+                assert!(
+                    r != "*" && !r.starts_with("arn:aws:"),
+                    "{}: resource {r}: name the template's own resources",
+                    f.resource
+                );
             }
             for a in s.actions {
                 assert!(!a.contains('*'), "{}: wildcard action {a}", f.resource);
