@@ -267,9 +267,10 @@ proptest! {
                             prop_assert_eq!(k + 1, mine.len(), "record {} reported, stored", i);
                         }
                         stored_but_reported += 1;
-                    } else if after[i] && k + 1 == mine.len() && !copy_done {
-                        // The group's last input, a duplicate, committed (its count with it)
-                        // before the drain after it failed: its redelivery counts once more.
+                    } else if after[i] && k + 1 == mine.len() {
+                        // The group's last input, a duplicate (of a stored transaction or
+                        // of a copy before it in the batch), committed with its count before
+                        // the drain after it failed: its redelivery counts once more.
                         stored_but_reported += 1;
                     }
                 }
