@@ -258,3 +258,30 @@ impl<F: LambdaFunction> LambdaFunction for CrashOnNotify<F> {
         }
     }
 }
+
+/// A drain queue that counts the resume messages sent through it.
+pub struct CountingResumes<Q> {
+    pub inner: Q,
+    /// Shared, so the test keeps it while the consumer owns the queue.
+    pub sent: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl<Q> CountingResumes<Q> {
+    pub fn new(inner: Q) -> Self {
+        Self {
+            inner,
+            sent: std::sync::Arc::default(),
+        }
+    }
+}
+
+impl<Q: consumer::resume::DrainQueue> consumer::resume::DrainQueue for CountingResumes<Q> {
+    async fn resume(
+        &self,
+        resume: &consumer::resume::Resume,
+    ) -> Result<(), consumer::resume::ResumeError> {
+        self.inner.resume(resume).await?;
+        self.sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+}

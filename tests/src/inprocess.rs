@@ -2,6 +2,7 @@
 //! Invoke API (for tests that inject faults into a function's ports).
 
 use aws_lambda_events::sqs::SqsEvent;
+use consumer::resume::DrainQueue;
 use consumer::sqs::SqsDrainQueue;
 use convoy_core::chain;
 use convoy_local::function::{InvokeError, LambdaFunction};
@@ -60,9 +61,9 @@ pub const CONSUMER_TIMEOUT: Duration = Duration::from_secs(30);
 /// The consumer function's handler over any order store (e.g. one that injects faults)
 /// and the transactions queue for its resume messages, with a Lambda-like time limit per
 /// invocation.
-pub struct InProcessConsumer<S> {
+pub struct InProcessConsumer<S, Q = SqsDrainQueue> {
     pub store: S,
-    pub queue: SqsDrainQueue,
+    pub queue: Q,
     pub timeout: Duration,
 }
 
@@ -77,7 +78,7 @@ impl<S> InProcessConsumer<S> {
     }
 }
 
-impl<S: OrderStore + Send + Sync> LambdaFunction for InProcessConsumer<S> {
+impl<S: OrderStore + Send + Sync, Q: DrainQueue> LambdaFunction for InProcessConsumer<S, Q> {
     fn name(&self) -> &str {
         "consumer"
     }

@@ -125,7 +125,7 @@ async fn apply_steps<S: OrderStore>(
                     if near() {
                         return applied.failed(deadline_error(), Some(state));
                     }
-                    match resolve(store, id, &state, &need, &mut known, settings).await {
+                    match resolve(store, id, &state, window, &need, &mut known, settings).await {
                         Ok(()) => continue,
                         Err(e) => return applied.failed(e, Some(state)),
                     }
@@ -226,11 +226,13 @@ async fn apply_steps<S: OrderStore>(
 }
 
 /// Loads the fact the sequencer asked for. A parked transaction comes with the rest of its
-/// contiguous run (one query for a whole drain).
+/// contiguous run (one query for a whole drain); an item with the others the step's
+/// transactions may need (one round of reads side by side).
 async fn resolve<S: OrderStore>(
     store: &S,
     id: &OrderId,
     state: &OrderState,
+    window: &[Transaction],
     need: &Need,
     known: &mut Known,
     settings: &Settings,
@@ -259,6 +261,23 @@ async fn resolve<S: OrderStore>(
             if let Ok(s) = Seq::new(s) {
                 known.add_not_parked(s);
             }
+        }
+        return Ok(());
+    }
+    if let Need::Item(first) = need {
+        // Every item the step may ask for next is read side by side, in one round trip
+        // instead of one per transaction (a drain of `add`s asks for each in turn).
+        let mut ids = known.unknown_items(window);
+        ids.retain(|x| x != first);
+        ids.insert(0, first.clone());
+        ids.truncate(settings.max_changes.max(1));
+        let needs: Vec<Need> = ids.into_iter().map(Need::Item).collect();
+        let reads = needs.iter().map(|n| store.fetch(id, n));
+        for fact in futures::future::try_join_all(reads)
+            .await
+            .map_err(store_error)?
+        {
+            fact.ok_or_else(missing)?.add_to(known);
         }
         return Ok(());
     }

@@ -95,6 +95,23 @@ impl Known {
         self.items.insert(txn_id, amount);
     }
 
+    /// The items the sequencer may ask for next, so they can be read side by side: those of
+    /// `inputs` and of the known parked transactions (in `seq` order) not known yet, in that
+    /// order, each once.
+    pub fn unknown_items(&self, inputs: &[Transaction]) -> Vec<TxnId> {
+        let mut parked: Vec<&Transaction> = self.parked.values().flatten().collect();
+        parked.sort_by_key(|t| t.seq);
+        let mut out: Vec<TxnId> = Vec::new();
+        for t in inputs.iter().chain(parked) {
+            if let Some(id) = t.content.txn_id() {
+                if !self.items.contains_key(id) && !out.contains(id) {
+                    out.push(id.clone());
+                }
+            }
+        }
+        out
+    }
+
     /// Learns what a committed step wrote: later steps must see it (a conflict recorded in
     /// one step is not to be counted again in the next, an item added is there).
     pub fn remember(&mut self, changes: &[Change]) {

@@ -145,6 +145,27 @@ fn rejected_ops_advance_the_sequence_and_keep_their_reason() {
 }
 
 #[test]
+fn the_items_to_read_together_are_the_unknown_ones_of_inputs_then_parked() {
+    let mut known = Known::default();
+    known.add_parked(txn("A", 9, r#""op":"add","txn_id":"p9","amount":"1""#));
+    known.add_parked(txn("A", 7, r#""op":"modify","txn_id":"p7","amount":"1""#));
+    known.add_not_parked(Seq::new(8).unwrap());
+    known.add_item(crate::TxnId::parse("k").unwrap(), None);
+    let inputs = [
+        txn("A", 3, r#""op":"add","txn_id":"x","amount":"1""#),
+        txn("A", 4, r#""op":"pay""#),
+        txn("A", 5, r#""op":"modify","txn_id":"k","amount":"2""#),
+        txn("A", 6, r#""op":"modify","txn_id":"x","amount":"2""#),
+    ];
+    let ids: Vec<String> = known
+        .unknown_items(&inputs)
+        .iter()
+        .map(|t| t.as_str().to_owned())
+        .collect();
+    assert_eq!(ids, ["x", "p7", "p9"]);
+}
+
+#[test]
 fn missing_facts_are_asked_for_not_guessed() {
     let seq = |n| Seq::new(n).unwrap();
     let mut state = OrderState::new(OrderId::parse("A").unwrap());
