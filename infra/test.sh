@@ -17,6 +17,9 @@ SECONDS=0
 
 step() { log "[$SECONDS s] $*"; }
 
+# A fresh clone builds once: incremental caches would only take disk (and CI's is limited).
+if [[ "${CI:-}" == true ]]; then export CARGO_INCREMENTAL=0; fi
+
 step "installing local tools (idempotent)"
 bash infra/install.sh
 
