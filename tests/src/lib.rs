@@ -14,6 +14,7 @@
 //!   faults and look at them later) and recording every commit with its time.
 //! - [`rewrite`]: a ledger's order ids prefixed with the run id, everything else (line
 //!   numbers included) kept — JSON Lines, CSV, gzip.
+//! - [`s3_events`]: S3 event sequencers as S3 writes them (LocalStack's are constant).
 //! - [`vectors`]: the conformance vectors of `fixtures/vectors/`, rewritten for one run.
 //! - [`generate`]: deterministic order life cycles as ledger lines.
 //! - [`model`]: the expected views, from the order state machine applied in `seq` order.
@@ -28,6 +29,7 @@ pub mod harness;
 pub mod inprocess;
 pub mod model;
 pub mod rewrite;
+pub mod s3_events;
 pub mod stores;
 pub mod tally;
 pub mod vectors;

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 use convoy_local::pipeline::Running;
+use convoy_tests::s3_events::S3Sequencers;
 use convoy_tests::{check, generate, model, Harness};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -168,10 +169,9 @@ async fn a_conflicting_transaction_is_counted_once_and_changes_nothing() {
 /// A newer version of a key owns its status record and rejects report; an older version
 /// still being processed must not overwrite them. The ledger orders versions by the S3
 /// event's `sequencer` (conditional status writes; unit-tested in `functions/ledger`).
-/// LocalStack puts one constant sequencer in every S3 event, so here the versions cannot be
-/// ordered: this test passes only against real S3.
+/// LocalStack puts one constant sequencer in every S3 event, so the ledger function gets
+/// its events through [`S3Sequencers`], which numbers a key's versions as S3 does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "LocalStack sends a constant S3 event sequencer (0055AED6DCD90281E5), so the versions of a key cannot be ordered; passes only with real S3 sequencers"]
 async fn a_newer_version_keeps_its_status_while_an_older_one_finishes() {
     let h = Harness::start().await.unwrap();
     let ids: Vec<String> = (0..700).map(|i| h.order_id(&format!("V-{i}"))).collect();
@@ -179,7 +179,11 @@ async fn a_newer_version_keeps_its_status_while_an_older_one_finishes() {
     let older = generate::jsonl(&lines);
     let newer = generate::jsonl(&lines[..3]);
 
-    let running = h.start_in_process().await.unwrap();
+    let ledger = S3Sequencers::new(h.ledger_function());
+    let running = h
+        .start_with(ledger, h.consumer(h.order_store()))
+        .await
+        .unwrap();
     let h = &h;
     h.with_running(running, async |running| {
         let first = h.upload("same key.jsonl", older.clone()).await.unwrap();
