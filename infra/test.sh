@@ -75,7 +75,9 @@ aws=("$CONVOY_TOOLS_VENV/bin/aws" --endpoint-url "$AWS_ENDPOINT_URL" sqs --outpu
   --message-deduplication-id "ci-$(date +%s%N)" --message-body '{"dead":"letter"}' >/dev/null
 rc=0
 bash infra/demo.sh infra/samples/demo.jsonl >/dev/null || rc=$?
+listed=$(convoy_local dead-letters list --queue transactions)
 "${aws[@]}" purge-queue --queue-url "$CONVOY_TRANSACTIONS_DLQ_URL"
+grep -q '"group_id":"ci-dead-letter"' <<<"$listed" || die "dead-letters list does not show the dead letter: $listed"
 [[ "$rc" == 1 ]] || die "with a message in the transactions dead-letter queue the demo exited $rc, not 1"
 
 step "sam build: both functions with BuildMethod rust-cargolambda, for this machine's architecture"

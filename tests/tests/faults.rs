@@ -11,9 +11,11 @@
 #![allow(clippy::unwrap_used)]
 
 use convoy_core::OrderId;
+use convoy_local::deadletter::{DeadLetter, DeadLetterQueue, Kind};
 use convoy_store::{FailingStore, Fault};
 use convoy_tests::stores::Recording;
 use convoy_tests::{check, generate, model, Harness};
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -128,20 +130,146 @@ async fn a_poison_message_goes_to_the_dead_letter_queue_alone() {
     h.with_running(running, async |running| {
         let patience = visibility * (max_receives as u32 + 2) + Duration::from_secs(60);
         h.settle_within(running, &[], patience).await.unwrap();
-        assert!(
-            h.take_dead_letter(&poison).await.unwrap(),
-            "the poison is not in the DLQ"
+        let stack = &h.pipeline.stack;
+        let dlq = DeadLetterQueue::new(
+            h.pipeline.sqs.clone(),
+            stack.transactions_dlq_url.clone(),
+            stack.transactions_queue_url.clone(),
         );
+        let of_order = |l: &DeadLetter| l.group_id.as_deref() == Some(id.as_str());
+        let letters: Vec<DeadLetter> = dlq
+            .list()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(of_order)
+            .collect();
+        assert_eq!(
+            letters.len(),
+            1,
+            "only the poison is in the DLQ: {letters:?}"
+        );
+        let letter = &letters[0];
+        assert_eq!(
+            (letter.body.as_str(), &letter.kind),
+            (poison.as_str(), &Kind::Unreadable)
+        );
+        assert!(letter.receive_count >= 1, "{letter:?}");
         let view = h.views().await.unwrap()[&id].clone();
         let parked: Vec<u64> = (2..=txns.len() as u64).collect();
         assert_eq!(view["parked"], serde_json::json!(parked), "{view}");
         assert_eq!(view["next_seq"], 1, "{view}");
 
-        // The gap filled (as after a fix and a redrive): all ten applied, in order.
-        h.send_copy(&id, &body(0)).await.unwrap();
+        // The operator corrects the poison and redrives it: all ten applied, in order.
+        let fix = HashMap::from([(letter.message_id.clone(), body(0))]);
+        let done = dlq.redrive(of_order, &fix).await.unwrap();
+        assert_eq!(
+            (done.sent.as_slice(), done.corrected),
+            (std::slice::from_ref(&letter.message_id), 1)
+        );
         h.settle(running, &[]).await.unwrap();
         let got = h.views().await.unwrap();
         check::views(&got, &model::views(&txns)).unwrap();
+
+        // The same redrive again: nothing is left to send, nothing changes.
+        let again = dlq.redrive(of_order, &HashMap::new()).await.unwrap();
+        assert!(again.sent.is_empty(), "{again:?}");
+        h.settle(running, &[]).await.unwrap();
+        check::views(&h.views().await.unwrap(), &model::views(&txns)).unwrap();
+    })
+    .await;
+}
+
+/// A ledger whose processing failed every receive is in the ledger dead-letter queue (moved
+/// there by hand below, as SQS does after maxReceiveCount); redriving it processes the ledger
+/// to `done`, and redriving it again finds nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failed_ledger_is_redriven_from_its_dead_letter_queue() {
+    let h = Harness::start().await.unwrap();
+    let ids: Vec<String> = (0..20).map(|i| h.order_id(&format!("R-{i}"))).collect();
+    let lives = generate::orders(5, &ids);
+    let txns = generate::transactions(&lives.concat()).unwrap();
+    let ledger = generate::jsonl(&generate::interleave(
+        &mut fastrand::Rng::with_seed(61),
+        lives,
+    ));
+    let upload = h.upload("redriven.jsonl", ledger).await.unwrap();
+
+    let (sqs, stack) = (&h.pipeline.sqs, &h.pipeline.stack);
+    let is_upload =
+        |l: &DeadLetter| matches!(&l.kind, Kind::Ledger { key, .. } if *key == upload.key);
+    let mut moved = false;
+    for _ in 0..30 {
+        let out = sqs
+            .receive_message()
+            .queue_url(&stack.ledger_queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        for m in out.messages() {
+            let body = m.body().unwrap();
+            if matches!(Kind::of(body), Kind::Ledger { key, .. } if key == upload.key) {
+                let dlq = &stack.ledger_dlq_url;
+                sqs.send_message()
+                    .queue_url(dlq)
+                    .message_body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                let handle = m.receipt_handle().unwrap();
+                let ledger_queue = &stack.ledger_queue_url;
+                sqs.delete_message()
+                    .queue_url(ledger_queue)
+                    .receipt_handle(handle)
+                    .send()
+                    .await
+                    .unwrap();
+                moved = true;
+            }
+        }
+        if moved {
+            break;
+        }
+    }
+    assert!(
+        moved,
+        "no notification of {} on the ledger queue",
+        upload.key
+    );
+
+    let dlq = DeadLetterQueue::new(
+        sqs.clone(),
+        stack.ledger_dlq_url.clone(),
+        stack.ledger_queue_url.clone(),
+    );
+    let running = h.start_in_process().await.unwrap();
+    let h = &h;
+    h.with_running(running, async |running| {
+        let listed: Vec<DeadLetter> = dlq
+            .list()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(is_upload)
+            .collect();
+        assert_eq!(listed.len(), 1, "{listed:?}");
+        let done = dlq.redrive(is_upload, &HashMap::new()).await.unwrap();
+        assert_eq!(done.sent, [listed[0].message_id.clone()]);
+        let statuses = h
+            .settle(running, std::slice::from_ref(&upload))
+            .await
+            .unwrap();
+        assert_eq!(
+            statuses[0].state,
+            ledger::State::Done,
+            "{statuses:?}"
+        );
+        check::views(&h.views().await.unwrap(), &model::views(&txns)).unwrap();
+
+        let again = dlq.redrive(is_upload, &HashMap::new()).await.unwrap();
+        assert!(again.sent.is_empty(), "{again:?}");
     })
     .await;
 }

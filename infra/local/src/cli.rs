@@ -1,5 +1,6 @@
 //! The command line: `convoy-local <command>`, each command parsed into its arguments and run.
 
+use crate::deadletter::{DeadLetterError, DeadLetterQueue};
 use crate::demo::{self, DemoArgs, DemoError};
 use crate::localstack::{self, LocalStackError};
 use crate::provision::{self, ProvisionArgs, ProvisionError};
@@ -30,11 +31,48 @@ pub enum Command {
     Provision(ProvisionArgs),
     /// Succeeds when LocalStack reports every service available or running.
     Health(HealthArgs),
+    /// The dead-letter queues: what waits there, and redriving it to its source queue.
+    #[command(subcommand)]
+    DeadLetters(DeadLetterCommand),
     /// A DynamoDB round trip through the emulator; prints how long it took, in seconds.
     Smoke {
         /// Fail after this many seconds.
         #[arg(long, value_name = "SECONDS", default_value_t = 60)]
         timeout: u64,
+    },
+}
+
+/// Which dead-letter queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Dlq {
+    /// The transactions queue's (FIFO): transactions and resume messages.
+    Transactions,
+    /// The ledger queue's: S3 notifications of ledgers that failed.
+    Ledger,
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum DeadLetterCommand {
+    /// Prints each waiting message as one JSON line (id, group, receive count, what it is,
+    /// body), in the queue's order; nothing is taken.
+    List {
+        #[arg(long, value_enum, default_value = "transactions")]
+        queue: Dlq,
+    },
+    /// Sends messages back to their source queue (each group's in order, with a fresh
+    /// deduplication id) and deletes them from the dead-letter queue; prints the ids sent.
+    Redrive {
+        #[arg(long, value_enum, default_value = "transactions")]
+        queue: Dlq,
+        /// Only this group's messages (an order id).
+        #[arg(long)]
+        group: Option<String>,
+        /// Only this message.
+        #[arg(long)]
+        message_id: Option<String>,
+        /// The corrected body for --message-id, read from this file.
+        #[arg(long, requires = "message_id")]
+        body_file: Option<std::path::PathBuf>,
     },
 }
 
@@ -65,6 +103,14 @@ pub enum CommandError {
     Provision(#[from] ProvisionError),
     #[error(transparent)]
     LocalStack(#[from] LocalStackError),
+    #[error(transparent)]
+    DeadLetter(#[from] DeadLetterError),
+    #[error("reading the corrected body {path}")]
+    BodyFile {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("writing the output")]
     Write(#[source] std::io::Error),
 }
@@ -89,6 +135,7 @@ impl Command {
                 let took = localstack::wait_healthy(&emulator, &wanted, wait, args.pid).await?;
                 writeln!(out, "{}", took.as_secs()).map_err(CommandError::Write)?;
             }
+            Command::DeadLetters(command) => dead_letters(command, &emulator, out).await?,
             Command::Smoke { timeout } => {
                 let limit = Duration::from_secs(*timeout);
                 let took = localstack::dynamodb_smoke(&emulator, limit).await?;
@@ -97,6 +144,69 @@ impl Command {
         }
         Ok(())
     }
+}
+
+async fn dead_letters(
+    command: &DeadLetterCommand,
+    emulator: &Emulator,
+    out: &mut impl Write,
+) -> Result<(), CommandError> {
+    let stack = Stack::load().await?;
+    let sqs = aws_sdk_sqs::Client::new(&emulator.sdk_config().await);
+    let queue = |which: Dlq| match which {
+        Dlq::Transactions => DeadLetterQueue::new(
+            sqs.clone(),
+            stack.transactions_dlq_url.clone(),
+            stack.transactions_queue_url.clone(),
+        ),
+        Dlq::Ledger => DeadLetterQueue::new(
+            sqs.clone(),
+            stack.ledger_dlq_url.clone(),
+            stack.ledger_queue_url.clone(),
+        ),
+    };
+    let line = |out: &mut dyn Write, v: serde_json::Value| {
+        writeln!(out, "{v}").map_err(CommandError::Write)
+    };
+    match command {
+        DeadLetterCommand::List { queue: which } => {
+            for letter in queue(*which).list().await? {
+                line(out, serde_json::json!(letter))?;
+            }
+        }
+        DeadLetterCommand::Redrive {
+            queue: which,
+            group,
+            message_id,
+            body_file,
+        } => {
+            let mut corrections = std::collections::HashMap::new();
+            if let (Some(id), Some(path)) = (message_id, body_file) {
+                let body =
+                    std::fs::read_to_string(path).map_err(|source| CommandError::BodyFile {
+                        path: path.clone(),
+                        source,
+                    })?;
+                corrections.insert(id.clone(), body.trim_end_matches('\n').to_owned());
+            }
+            let done = queue(*which)
+                .redrive(
+                    |l| {
+                        group
+                            .as_ref()
+                            .is_none_or(|g| l.group_id.as_ref() == Some(g))
+                            && message_id.as_ref().is_none_or(|m| &l.message_id == m)
+                    },
+                    &corrections,
+                )
+                .await?;
+            line(
+                out,
+                serde_json::json!({"sent": done.sent, "corrected": done.corrected}),
+            )?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -143,6 +253,34 @@ mod tests {
         assert!(parse("demo a.jsonl b.jsonl").is_err());
         assert!(parse("").is_err());
         assert!(parse("env --extra").is_err());
+    }
+
+    #[test]
+    fn dead_letter_arguments() {
+        let Ok(Command::DeadLetters(DeadLetterCommand::List { queue })) =
+            parse("dead-letters list --queue ledger")
+        else {
+            panic!("not a listing");
+        };
+        assert_eq!(queue, Dlq::Ledger);
+        let Ok(Command::DeadLetters(DeadLetterCommand::Redrive {
+            queue,
+            group,
+            message_id,
+            body_file,
+        })) = parse("dead-letters redrive --group A-1 --message-id m1 --body-file fixed.json")
+        else {
+            panic!("not a redrive");
+        };
+        assert_eq!(queue, Dlq::Transactions);
+        assert_eq!(
+            (group.as_deref(), message_id.as_deref()),
+            (Some("A-1"), Some("m1"))
+        );
+        assert_eq!(body_file, Some(std::path::PathBuf::from("fixed.json")));
+        // A corrected body names the message it corrects.
+        assert!(parse("dead-letters redrive --body-file fixed.json").is_err());
+        assert!(parse("dead-letters redrive --queue other").is_err());
     }
 
     #[test]

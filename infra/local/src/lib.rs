@@ -23,6 +23,7 @@ pub mod pipeline;
 pub mod stack;
 
 pub mod cli;
+pub mod deadletter;
 pub mod localstack;
 pub mod notify;
 pub mod provision;
