@@ -261,11 +261,7 @@ async fn a_failed_ledger_is_redriven_from_its_dead_letter_queue() {
             .settle(running, std::slice::from_ref(&upload))
             .await
             .unwrap();
-        assert_eq!(
-            statuses[0].state,
-            ledger::State::Done,
-            "{statuses:?}"
-        );
+        assert_eq!(statuses[0].state, ledger::State::Done, "{statuses:?}");
         check::views(&h.views().await.unwrap(), &model::views(&txns)).unwrap();
 
         let again = dlq.redrive(is_upload, &HashMap::new()).await.unwrap();
