@@ -10,7 +10,7 @@
 //! deletes it from the dead-letter queue only once the send succeeded. A copy delivered twice
 //! is harmless: the consumer's `seq` makes it a duplicate, the ledger's status a repeat.
 
-use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use aws_sdk_sqs::types::MessageSystemAttributeName;
 use convoy_core::BoxError;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -137,23 +137,6 @@ impl DeadLetterQueue {
             queue: self.url.clone(),
             source: Box::new(e),
         }
-    }
-
-    /// How many messages wait, as SQS approximates it.
-    pub async fn depth(&self) -> Result<u64, DeadLetterError> {
-        let out = self
-            .sqs
-            .get_queue_attributes()
-            .queue_url(&self.url)
-            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-            .send()
-            .await
-            .map_err(self.err("GetQueueAttributes"))?;
-        Ok(out
-            .attributes()
-            .and_then(|a| a.get(&QueueAttributeName::ApproximateNumberOfMessages))
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0))
     }
 
     /// Receives up to [`MAX_LISTED`] messages, in the queue's order, each held invisible for
