@@ -11,7 +11,7 @@
 #![allow(clippy::unwrap_used)]
 
 use convoy_core::OrderId;
-use convoy_local::deadletter::{DeadLetter, DeadLetterQueue, Kind};
+use convoy_local::deadletter::{DeadLetter, DeadLetterQueue, Dlq, Kind};
 use convoy_store::{FailingStore, Fault};
 use convoy_tests::stores::Recording;
 use convoy_tests::{check, generate, model, Harness};
@@ -130,12 +130,7 @@ async fn a_poison_message_goes_to_the_dead_letter_queue_alone() {
     h.with_running(running, async |running| {
         let patience = visibility * (max_receives as u32 + 2) + Duration::from_secs(60);
         h.settle_within(running, &[], patience).await.unwrap();
-        let stack = &h.pipeline.stack;
-        let dlq = DeadLetterQueue::new(
-            h.pipeline.sqs.clone(),
-            stack.transactions_dlq_url.clone(),
-            stack.transactions_queue_url.clone(),
-        );
+        let dlq = DeadLetterQueue::of(h.pipeline.sqs.clone(), &h.pipeline.stack, Dlq::Transactions);
         let of_order = |l: &DeadLetter| l.group_id.as_deref() == Some(id.as_str());
         let letters: Vec<DeadLetter> = dlq
             .list()
@@ -239,11 +234,7 @@ async fn a_failed_ledger_is_redriven_from_its_dead_letter_queue() {
         upload.key
     );
 
-    let dlq = DeadLetterQueue::new(
-        sqs.clone(),
-        stack.ledger_dlq_url.clone(),
-        stack.ledger_queue_url.clone(),
-    );
+    let dlq = DeadLetterQueue::of(sqs.clone(), stack, Dlq::Ledger);
     let running = h.start_in_process().await.unwrap();
     let h = &h;
     h.with_running(running, async |running| {

@@ -1,6 +1,6 @@
 //! The command line: `convoy-local <command>`, each command parsed into its arguments and run.
 
-use crate::deadletter::{DeadLetterError, DeadLetterQueue};
+use crate::deadletter::{DeadLetterError, DeadLetterQueue, Dlq};
 use crate::demo::{self, DemoArgs, DemoError};
 use crate::localstack::{self, LocalStackError};
 use crate::provision::{self, ProvisionArgs, ProvisionError};
@@ -40,15 +40,6 @@ pub enum Command {
         #[arg(long, value_name = "SECONDS", default_value_t = 60)]
         timeout: u64,
     },
-}
-
-/// Which dead-letter queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Dlq {
-    /// The transactions queue's (FIFO): transactions and resume messages.
-    Transactions,
-    /// The ledger queue's: S3 notifications of ledgers that failed.
-    Ledger,
 }
 
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -153,18 +144,7 @@ async fn dead_letters(
 ) -> Result<(), CommandError> {
     let stack = Stack::load().await?;
     let sqs = aws_sdk_sqs::Client::new(&emulator.sdk_config().await);
-    let queue = |which: Dlq| match which {
-        Dlq::Transactions => DeadLetterQueue::new(
-            sqs.clone(),
-            stack.transactions_dlq_url.clone(),
-            stack.transactions_queue_url.clone(),
-        ),
-        Dlq::Ledger => DeadLetterQueue::new(
-            sqs.clone(),
-            stack.ledger_dlq_url.clone(),
-            stack.ledger_queue_url.clone(),
-        ),
-    };
+    let queue = |which: Dlq| DeadLetterQueue::of(sqs.clone(), &stack, which);
     let line = |out: &mut dyn Write, v: serde_json::Value| {
         writeln!(out, "{v}").map_err(CommandError::Write)
     };

@@ -10,6 +10,7 @@
 //! deletes it from the dead-letter queue only once the send succeeded. A copy delivered twice
 //! is harmless: the consumer's `seq` makes it a duplicate, the ledger's status a repeat.
 
+use crate::stack::Stack;
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use convoy_core::BoxError;
 use serde_json::Value;
@@ -98,6 +99,15 @@ pub struct DeadLetter {
     pub body: String,
 }
 
+/// Which dead-letter queue of the stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Dlq {
+    /// The transactions queue's (FIFO): transactions and resume messages.
+    Transactions,
+    /// The ledger queue's: S3 notifications of ledgers that failed.
+    Ledger,
+}
+
 /// A dead-letter queue and the queue its messages came from.
 #[derive(Debug, Clone)]
 pub struct DeadLetterQueue {
@@ -122,6 +132,15 @@ impl DeadLetterQueue {
             url,
             source_url,
         }
+    }
+
+    /// The stack's dead-letter queue `which`, with its source queue.
+    pub fn of(sqs: aws_sdk_sqs::Client, stack: &Stack, which: Dlq) -> Self {
+        let (url, source_url) = match which {
+            Dlq::Transactions => (&stack.transactions_dlq_url, &stack.transactions_queue_url),
+            Dlq::Ledger => (&stack.ledger_dlq_url, &stack.ledger_queue_url),
+        };
+        Self::new(sqs, url.clone(), source_url.clone())
     }
 
     fn is_fifo(&self) -> bool {
