@@ -17,7 +17,7 @@ use ledger::message::OutgoingMessage;
 use ledger::ports::{EntryFailure, PublishError};
 use ledger::TransactionPublisher;
 use serde_json::Value;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -166,45 +166,61 @@ impl CommitHook for CrashAfterDrainCommit {
     }
 }
 
-/// Commits of chosen orders wait `delay` first: only the first of each order, or every one.
+/// Commits of chosen orders wait `delay` first: the first of each order, every one, or
+/// every one that drains parked transactions.
 pub struct Delay {
     pub orders: HashSet<String>,
     pub delay: Duration,
-    every: bool,
+    which: Which,
     delayed: Mutex<HashSet<String>>,
     pub slowed: AtomicUsize,
 }
 
+enum Which {
+    First,
+    Every,
+    Drains,
+}
+
 impl Delay {
-    /// The first commit of each chosen order waits.
-    pub fn first_commit(orders: HashSet<String>, delay: Duration) -> Self {
+    fn new(orders: HashSet<String>, delay: Duration, which: Which) -> Self {
         Self {
             orders,
             delay,
-            every: false,
+            which,
             delayed: Mutex::new(HashSet::new()),
             slowed: AtomicUsize::new(0),
         }
     }
 
+    /// The first commit of each chosen order waits.
+    pub fn first_commit(orders: HashSet<String>, delay: Duration) -> Self {
+        Self::new(orders, delay, Which::First)
+    }
+
     /// Every commit of the chosen orders waits.
     pub fn every_commit(orders: HashSet<String>, delay: Duration) -> Self {
-        Self {
-            every: true,
-            ..Self::first_commit(orders, delay)
-        }
+        Self::new(orders, delay, Which::Every)
+    }
+
+    /// Every commit of the chosen orders that unparks a transaction waits.
+    pub fn drain_commits(orders: HashSet<String>, delay: Duration) -> Self {
+        Self::new(orders, delay, Which::Drains)
     }
 }
 
 impl CommitHook for Delay {
-    async fn before(&self, id: &OrderId, _step: &Step) {
+    async fn before(&self, id: &OrderId, step: &Step) {
         let chosen = self.orders.contains(id.as_str())
-            && (self.every
-                || self
+            && match self.which {
+                Which::Every => true,
+                Which::Drains => step.changes.iter().any(|c| matches!(c, Change::Unpark(_))),
+                Which::First => self
                     .delayed
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .insert(id.to_string()));
+                    .insert(id.to_string()),
+            };
         if chosen {
             self.slowed.fetch_add(1, Ordering::SeqCst);
             tokio::time::sleep(self.delay).await;
@@ -259,18 +275,18 @@ impl<F: LambdaFunction> LambdaFunction for CrashOnNotify<F> {
     }
 }
 
-/// A drain queue that counts the resume messages sent through it.
+/// A drain queue that counts the resume messages sent through it, by order.
 pub struct CountingResumes<Q> {
     pub inner: Q,
     /// Shared, so the test keeps it while the consumer owns the queue.
-    pub sent: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    pub sent: Arc<Mutex<BTreeMap<String, usize>>>,
 }
 
 impl<Q> CountingResumes<Q> {
     pub fn new(inner: Q) -> Self {
         Self {
             inner,
-            sent: std::sync::Arc::default(),
+            sent: Arc::default(),
         }
     }
 }
@@ -281,7 +297,12 @@ impl<Q: consumer::resume::DrainQueue> consumer::resume::DrainQueue for CountingR
         resume: &consumer::resume::Resume,
     ) -> Result<(), consumer::resume::ResumeError> {
         self.inner.resume(resume).await?;
-        self.sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        *self
+            .sent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(resume.resume_drain.to_string())
+            .or_default() += 1;
         Ok(())
     }
 }

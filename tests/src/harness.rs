@@ -87,6 +87,7 @@ pub struct Harness {
 impl Harness {
     /// Waits for the emulator to be free, then checks that it is there with the stack.
     pub async fn start() -> Result<Harness, HarnessError> {
+        log_to_file();
         let exclusive = EXCLUSIVE.lock().await;
         let stack = Stack::load().await.map_err(HarnessError::NoStack)?;
         let pipeline = Pipeline::connect(stack).await;
@@ -410,6 +411,31 @@ async fn probe(pipeline: &Pipeline) -> Result<(), HarnessError> {
         .await
         .map_err(|e| missing("the bucket")(Box::new(e)))?;
     Ok(())
+}
+
+/// With `CONVOY_TEST_LOG=<file>`, the functions' logs (JSON lines, filtered by
+/// `CONVOY_LOG`, `info` by default, and each span's time when it closes) go to that file,
+/// for every test of the binary.
+fn log_to_file() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let Some(path) = std::env::var_os("CONVOY_TEST_LOG") else {
+            return;
+        };
+        let file = match std::fs::File::create(&path) {
+            Ok(file) => file,
+            Err(e) => panic!("CONVOY_TEST_LOG={}: {e}", path.to_string_lossy()),
+        };
+        let filter = tracing_subscriber::EnvFilter::try_from_env("CONVOY_LOG")
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            // Each span's close, with its busy and idle time.
+            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+            .with_writer(std::sync::Mutex::new(file))
+            .init();
+    });
 }
 
 fn new_run_id() -> String {

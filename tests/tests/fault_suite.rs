@@ -334,23 +334,26 @@ async fn the_consumer_deadline_reached_mid_batch() {
     let h = Harness::start().await.unwrap();
     let w = workload(&h);
     let store = recording(&h);
-    // Every commit of a long order and of one small order in five takes 150 ms, and an
-    // invocation has 3 s (2 s of it may start a step): a drain of a whole long order takes
-    // more steps than fit, so it stops at the deadline and goes on in resume messages.
-    // (Tighter timings fail on the emulator for another reason: an invocation that cannot
-    // finish one step fails its records without progress, and five of those send them to
-    // the DLQ, as they should.)
-    let mut rng = fastrand::Rng::with_seed(SEED + 5);
-    let chosen: HashSet<String> = w
-        .small
-        .iter()
-        .filter(|_| rng.u8(0..5) == 0)
-        .chain(&w.long)
-        .cloned()
-        .collect();
+    // An invocation has the queue's visibility timeout less 2 s (8 s of 10 s: it must end
+    // before its messages come back). Its store calls stop 1.5 s before its end (the
+    // response margin and the resume margin), and every commit of a long order that drains
+    // parked transactions waits a sixth of that window. Draining a reversed long order
+    // takes eight such steps (149 parked, 20 a step, each an unpark and an item), more
+    // than fit in one invocation however fast the emulator is, so each of those drains
+    // stops at the deadline and goes on in resume messages. Only drain commits wait: an
+    // invocation that cannot finish its first step fails its records without progress,
+    // and five of those send them to the DLQ, as they should.
+    let (visibility, _) = h.transactions_queue_settings().await.unwrap();
+    let timeout = visibility.saturating_sub(Duration::from_secs(2));
+    assert!(
+        timeout >= Duration::from_secs(6),
+        "the deadline scenario needs a visibility timeout of 8 s or more: provision with \
+         CONVOY_TRANSACTIONS_VISIBILITY_TIMEOUT=10 (infra/test.sh does)"
+    );
+    let window = timeout - Duration::from_millis(1500);
     let slow = Arc::new(Hooked {
         inner: store.clone(),
-        hook: Delay::every_commit(chosen, Duration::from_millis(150)),
+        hook: Delay::drain_commits(w.long.iter().cloned().collect(), window / 6),
     });
     let base = h.consumer(slow.clone());
     let resumes = CountingResumes::new(base.queue);
@@ -358,7 +361,7 @@ async fn the_consumer_deadline_reached_mid_batch() {
     let consumer = InProcessConsumer {
         store: base.store,
         queue: resumes,
-        timeout: Duration::from_millis(3000),
+        timeout,
     };
     let (_, failed) = run(
         &h,
@@ -369,7 +372,13 @@ async fn the_consumer_deadline_reached_mid_batch() {
         consumer,
     )
     .await;
-    let sent = sent.load(Ordering::SeqCst);
-    println!("fault suite: deadline-mid-batch: {sent} resume messages, {failed} records reported");
-    assert!(sent > 0, "the deadline stopped no drain");
+    let sent = sent.lock().unwrap().clone();
+    let total: usize = sent.values().sum();
+    println!("fault suite: deadline-mid-batch: {total} resume messages, {failed} records reported");
+    for id in w.long.iter().step_by(2) {
+        assert!(
+            sent.get(id).is_some_and(|n| *n > 0),
+            "the drain of reversed order {id} was not resumed: {sent:?}"
+        );
+    }
 }

@@ -1,7 +1,8 @@
 //! One order's transactions through the sequencer into the store: load, process, fetch
 //! what the sequencer needs, commit each step conditionally; reload and redo on a lost race.
 //! A transaction the store refuses for good is found (one input per step) and fails alone;
-//! no step is started once the deadline is near.
+//! no step is started once the deadline is near, and a store call still running at the
+//! deadline is abandoned: the steps committed before it stay progress.
 
 use crate::error::ApplyError;
 use crate::settings::Settings;
@@ -54,7 +55,8 @@ impl Applied {
 
 /// Applies `inputs` (all of order `id`, in arrival order) and drains what they unblock.
 /// A failure once every input is reached leaves a drain unfinished, and says so. No step
-/// starts within [`Settings::deadline_margin`] of `deadline`.
+/// starts within [`Settings::deadline_margin`] of `deadline`, and a store call (load,
+/// fetch, commit) still running at `deadline` is abandoned with [`ApplyError::Deadline`].
 pub async fn apply_order<S: OrderStore>(
     store: &S,
     id: &OrderId,
@@ -91,9 +93,10 @@ async fn apply_steps<S: OrderStore>(
         if near() {
             return applied.failed(deadline_error(), None);
         }
-        let mut base: Option<Head> = match store.load(id).await {
-            Ok(head) => head,
-            Err(e) => return applied.failed(store_error(e), None),
+        let mut base: Option<Head> = match by(deadline, store.load(id)).await {
+            Some(Ok(head)) => head,
+            Some(Err(e)) => return applied.failed(store_error(e), None),
+            None => return applied.failed(deadline_error(), None),
         };
         let mut state = base
             .as_ref()
@@ -125,9 +128,11 @@ async fn apply_steps<S: OrderStore>(
                     if near() {
                         return applied.failed(deadline_error(), Some(state));
                     }
-                    match resolve(store, id, &state, window, &need, &mut known, settings).await {
-                        Ok(()) => continue,
-                        Err(e) => return applied.failed(e, Some(state)),
+                    let fetched = resolve(store, id, &state, window, &need, &mut known, settings);
+                    match by(deadline, fetched).await {
+                        Some(Ok(())) => continue,
+                        Some(Err(e)) => return applied.failed(e, Some(state)),
+                        None => return applied.failed(deadline_error(), Some(state)),
                     }
                 }
                 Err(SeqError::TooManyParked { .. }) if window.len() > 1 => {
@@ -161,7 +166,13 @@ async fn apply_steps<S: OrderStore>(
                 if near() {
                     return applied.failed(deadline_error(), Some(state));
                 }
-                match store.commit(id, base.as_ref(), &step).await {
+                let Some(outcome) = by(deadline, store.commit(id, base.as_ref(), &step)).await
+                else {
+                    // It may have landed: its inputs are not finished (they come back as
+                    // duplicates if so), and the next load finds out.
+                    return applied.failed(deadline_error(), Some(state));
+                };
+                match outcome {
                     Ok(v) => {
                         base = Some(Head::after(&step, v));
                         applied.commits += 1;
@@ -223,6 +234,11 @@ async fn apply_steps<S: OrderStore>(
             state = step.state;
         }
     }
+}
+
+/// `call`'s outcome, or `None` if it is still running at `deadline` (it is dropped).
+async fn by<T>(deadline: Instant, call: impl std::future::Future<Output = T>) -> Option<T> {
+    tokio::time::timeout_at(deadline, call).await.ok()
 }
 
 /// Loads the fact the sequencer asked for. A parked transaction comes with the rest of its

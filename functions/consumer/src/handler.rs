@@ -84,7 +84,13 @@ async fn process_group<S: OrderStore, Q: DrainQueue>(
             .or_else(|| records.iter().find_map(resumed));
         let applied = match &id {
             Some(id) => {
-                let mut applied = apply_order(store, id, &inputs, settings, group.deadline).await;
+                // The store calls stop in time to send a resume message before the group's
+                // deadline, when the batch runner would cancel the group and fail it all.
+                let deadline = group
+                    .deadline
+                    .checked_sub(settings.resume_margin)
+                    .unwrap_or(group.deadline);
+                let mut applied = apply_order(store, id, &inputs, settings, deadline).await;
                 if applied.drain_unfinished {
                     continue_drain(queue, id, &mut applied).await;
                 }

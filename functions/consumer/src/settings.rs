@@ -15,6 +15,10 @@ pub struct Settings {
     /// No step (load, fetch, commit) is started closer than this to the deadline: what is
     /// not committed by then is reported, so the response is sent in time.
     pub deadline_margin: Duration,
+    /// Kept free at the end of a group's time to send a resume message: a store call still
+    /// running this close to the deadline is abandoned, and what was committed before it
+    /// counts as progress (an abandoned commit that landed is found by the next load).
+    pub resume_margin: Duration,
 }
 
 impl Default for Settings {
@@ -24,6 +28,7 @@ impl Default for Settings {
             max_conflict_retries: 5,
             conflict_backoff: Duration::from_millis(20),
             deadline_margin: Duration::from_millis(250),
+            resume_margin: Duration::from_millis(500),
         }
     }
 }

@@ -221,6 +221,7 @@ fn kind(prefix: &str, newest_first: bool, limit: Option<i32>) -> KeyRange {
 }
 
 impl OrderStore for DynamoOrderStore {
+    #[tracing::instrument(level = "debug", skip_all, fields(order_id = %id))]
     async fn load(&self, id: &OrderId) -> Result<Option<Head>, StoreError> {
         let found = self
             .query(id, kind(keys::LOG_PREFIX, true, Some(1)))
@@ -228,6 +229,7 @@ impl OrderStore for DynamoOrderStore {
         found.first().map(item::read_log).transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(order_id = %id))]
     async fn fetch(&self, id: &OrderId, need: &Need) -> Result<Option<Fact>, StoreError> {
         Ok(match need {
             Need::Processed(seq) => {
@@ -260,6 +262,7 @@ impl OrderStore for DynamoOrderStore {
         })
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(order_id = %id))]
     async fn fetch_parked(
         &self,
         id: &OrderId,
@@ -271,6 +274,7 @@ impl OrderStore for DynamoOrderStore {
         items.iter().map(item::read_parked).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(order_id = %id))]
     async fn commit(
         &self,
         id: &OrderId,

@@ -19,6 +19,12 @@ fn records(order: &str, seqs: impl IntoIterator<Item = u64>) -> Vec<(String, Str
         .collect()
 }
 
+/// The deadline at which the handler's store calls stop `ms` from now (it keeps
+/// [`Settings::resume_margin`] after them to send a resume message).
+fn stops_at(ms: u64) -> Instant {
+    Instant::now() + Settings::default().resume_margin + Duration::from_millis(ms)
+}
+
 /// One record per commit: each step holds one transaction.
 fn one_per_commit() -> Settings {
     Settings {
@@ -181,7 +187,7 @@ async fn at_the_deadline_only_what_is_not_committed_is_reported() {
     let event = event_of(&batch);
     let all = ids(&event);
     // A-1 commits at 1 s and 2 s; at 2 s the deadline is too near to start the third.
-    let deadline = Instant::now() + Duration::from_millis(2100);
+    let deadline = stops_at(2100);
     let response = handle_with(&store, &NoResume, event, &one_per_commit(), deadline)
         .await
         .unwrap();
@@ -248,7 +254,7 @@ async fn a_drain_the_deadline_stops_goes_on_in_a_resume_message_not_a_redelivery
     let store = slow_order_behind_a_gap().await;
     let queue = Resumes::default();
     // Seq 1 and 19 drained commit at 1 s, 20 more at 2 s; then the deadline is too near.
-    let deadline = Instant::now() + Duration::from_millis(2100);
+    let deadline = stops_at(2100);
     let event = event_of(&records("A-1", [1]));
     let response = handle(&store, &queue, event, deadline).await.unwrap();
     assert_eq!(failures(&response), Vec::<String>::new());
@@ -285,7 +291,7 @@ async fn a_drain_stopped_with_no_progress_or_no_resume_sent_fails_its_record() {
     let all = ids(&event);
     // Too near the deadline to start anything: no progress, so no resume message.
     let queue = Resumes::default();
-    let deadline = Instant::now() + Duration::from_millis(200);
+    let deadline = stops_at(200);
     let response = handle(&store, &queue, event.clone(), deadline)
         .await
         .unwrap();
@@ -296,7 +302,7 @@ async fn a_drain_stopped_with_no_progress_or_no_resume_sent_fails_its_record() {
         failing: true,
         ..Resumes::default()
     };
-    let deadline = Instant::now() + Duration::from_millis(1100);
+    let deadline = stops_at(1100);
     let response = handle(&store, &queue, event.clone(), deadline)
         .await
         .unwrap();
@@ -312,10 +318,10 @@ async fn a_resume_message_whose_drain_stops_again_sends_the_next_one_or_fails() 
     let store = slow_order_behind_a_gap().await;
     let queue = Resumes::default();
     let first = event_of(&records("A-1", [1]));
-    let deadline = Instant::now() + Duration::from_millis(1100);
+    let deadline = stops_at(1100);
     handle(&store, &queue, first, deadline).await.unwrap();
     let resume = event_of(&[("A-1".into(), queue.sent()[0].body())]);
-    let deadline = Instant::now() + Duration::from_millis(1100);
+    let deadline = stops_at(1100);
     let response = handle(&store, &queue, resume.clone(), deadline)
         .await
         .unwrap();
@@ -323,7 +329,7 @@ async fn a_resume_message_whose_drain_stops_again_sends_the_next_one_or_fails() 
     let next_seqs: Vec<u64> = queue.sent().iter().map(|r| r.next_seq).collect();
     assert_eq!(next_seqs, [21, 41]);
     // Stopped before any progress, the resume message itself fails and comes back.
-    let deadline = Instant::now() + Duration::from_millis(200);
+    let deadline = stops_at(200);
     let response = handle(&store, &queue, resume.clone(), deadline)
         .await
         .unwrap();
@@ -362,7 +368,7 @@ async fn records_behind_a_long_drain_are_taken_before_it_so_the_deadline_stops_o
     let store = slow_order_behind_a_gap().await;
     let queue = Resumes::default();
     // Seq 1 closes the gap; 61 and 62 come after it in the batch. Two steps fit.
-    let deadline = Instant::now() + Duration::from_millis(2100);
+    let deadline = stops_at(2100);
     let event = event_of(&records("A-1", [1, 61, 62]));
     let response = handle(&store, &queue, event, deadline).await.unwrap();
     assert_eq!(failures(&response), Vec::<String>::new());
@@ -376,4 +382,35 @@ async fn records_behind_a_long_drain_are_taken_before_it_so_the_deadline_stops_o
     assert_eq!(v["A-1"]["next_seq"], 63);
     assert_eq!(v["A-1"]["applied"], 62);
     assert_eq!(v["A-1"]["parked"], json!([]));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_step_still_running_at_the_deadline_after_progress_is_abandoned_and_the_drain_resumed() {
+    let store = slow_order_behind_a_gap().await;
+    let queue = Resumes::default();
+    // Seq 1 and 19 drained commit at 1 s; the next step starts at 1 s, in time, but would
+    // commit at 2 s, after the store calls stop (1.7 s): it is abandoned, and the drain goes
+    // on in a resume message from what was committed, instead of the whole group failing.
+    let deadline = stops_at(1700);
+    let event = event_of(&records("A-1", [1]));
+    let response = handle(&store, &queue, event, deadline).await.unwrap();
+    assert!(Instant::now() <= deadline);
+    assert_eq!(failures(&response), Vec::<String>::new());
+    assert_eq!(json!(views(&store.inner).await)["A-1"]["next_seq"], 21);
+    assert_eq!(
+        queue.sent(),
+        [Resume {
+            resume_drain: oid("A-1"),
+            next_seq: 21
+        }]
+    );
+    // Abandoned with no progress, the record fails (and comes back) as before.
+    let queue = Resumes::default();
+    let event = event_of(&records("A-1", [1]));
+    let all = ids(&event);
+    let deadline = stops_at(700);
+    let response = handle(&store, &queue, event, deadline).await.unwrap();
+    assert_eq!(failures(&response), all);
+    assert!(queue.sent().is_empty());
+    assert_eq!(json!(views(&store.inner).await)["A-1"]["next_seq"], 21);
 }
