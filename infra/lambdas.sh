@@ -62,18 +62,26 @@ start() {
   local fn i
   for fn in ledger consumer; do
     for i in $(seq 1 "$CONCURRENCY"); do
+      # An instance whose runtime exits is started again, as Lambda replaces an execution
+      # environment whose runtime dies (cargo lambda's Runtime API answers a long-idle
+      # `next` without a request id, and lambda_runtime panics on that).
       (
-        exec env -i PATH="$PATH" HOME="${HOME:-/root}" \
-          AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$PORT/.rt/$fn" \
-          AWS_LAMBDA_FUNCTION_NAME="$fn" AWS_LAMBDA_FUNCTION_VERSION='$LATEST' \
-          AWS_LAMBDA_FUNCTION_MEMORY_SIZE=512 AWS_LAMBDA_LOG_STREAM_NAME="local/$fn/$i" \
-          AWS_ENDPOINT_URL="$CONVOY_ENDPOINT_URL" AWS_REGION="$CONVOY_REGION" \
-          AWS_DEFAULT_REGION="$CONVOY_REGION" \
-          AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
-          TABLE_NAME="$CONVOY_TABLE_NAME" TRANSACTIONS_QUEUE_URL="$CONVOY_TRANSACTIONS_QUEUE_URL" \
-          RUST_LOG="${RUST_LOG:-info}" \
-          "$CONVOY_REPO/target/debug/$fn" </dev/null >>"$LOG" 2>&1
-      ) &
+        while :; do
+          rc=0
+          env -i PATH="$PATH" HOME="${HOME:-/root}" \
+            AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$PORT/.rt/$fn" \
+            AWS_LAMBDA_FUNCTION_NAME="$fn" AWS_LAMBDA_FUNCTION_VERSION='$LATEST' \
+            AWS_LAMBDA_FUNCTION_MEMORY_SIZE=512 AWS_LAMBDA_LOG_STREAM_NAME="local/$fn/$i" \
+            AWS_ENDPOINT_URL="$CONVOY_ENDPOINT_URL" AWS_REGION="$CONVOY_REGION" \
+            AWS_DEFAULT_REGION="$CONVOY_REGION" \
+            AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
+            TABLE_NAME="$CONVOY_TABLE_NAME" TRANSACTIONS_QUEUE_URL="$CONVOY_TRANSACTIONS_QUEUE_URL" \
+            RUST_LOG="${RUST_LOG:-info}" \
+            "$CONVOY_REPO/target/debug/$fn" || rc=$?
+          echo "[lambdas] $fn instance $i exited with status $rc; starting it again"
+          sleep 1
+        done
+      ) </dev/null >>"$LOG" 2>&1 &
       echo $! >>"$PID_FILE"
     done
   done

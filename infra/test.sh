@@ -80,10 +80,14 @@ listed=$(convoy_local dead-letters list --queue transactions)
 grep -q '"group_id":"ci-dead-letter"' <<<"$listed" || die "dead-letters list does not show the dead letter: $listed"
 [[ "$rc" == 1 ]] || die "with a message in the transactions dead-letter queue the demo exited $rc, not 1"
 
-step "sam build: both functions with BuildMethod rust-cargolambda, for this machine's architecture"
+step "the watchdog finds the demo's order waiting behind its gap"
+stalled=$(convoy_local stalled --after 0)
+grep -q '"order_id":"E-1"' <<<"$stalled" || die "convoy-local stalled does not list E-1: $stalled"
+
+step "sam build: every function with BuildMethod rust-cargolambda, for this machine's architecture"
 case "$(uname -m)" in aarch64 | arm64) arch=arm64 ;; *) arch=x86_64 ;; esac
 # A debug build by default (SAM_BUILD_MODE=debug: `cargo lambda build` without --release):
-# it checks that SAM builds both functions, in a fraction of the two release builds' time.
+# it checks that SAM builds every function, in a fraction of the release builds' time.
 # CONVOY_SAM_BUILD=release builds them as `sam build` does for a deployment.
 case "${CONVOY_SAM_BUILD:-debug}" in
   debug) mode=debug ;;
@@ -95,7 +99,7 @@ PATH="$CONVOY_TOOLS_VENV/bin:$PATH" SAM_CLI_TELEMETRY=0 SAM_BUILD_MODE="$mode" \
   "$CONVOY_TOOLS_VENV/bin/sam" build \
   --config-env ci --template template.yaml --build-dir "$CONVOY_LOCAL_DIR/sam-build" \
   --parameter-overrides "Architecture=$arch" >&2
-for fn in LedgerFunction ConsumerFunction; do
+for fn in LedgerFunction ConsumerFunction WatchdogFunction; do
   [[ -x "$CONVOY_LOCAL_DIR/sam-build/$fn/bootstrap" ]] || die "sam build made no $fn/bootstrap"
 done
 

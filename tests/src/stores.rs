@@ -4,7 +4,7 @@
 
 use convoy_core::sequencer::{Change, Need, Step};
 use convoy_core::{OrderId, OrderState, Seq, Transaction};
-use convoy_store::{Fact, Head, OrderStore, StoreError, Version};
+use convoy_store::{Fact, Head, OrderStore, StoreError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::time::Instant;
 
@@ -83,7 +83,7 @@ impl<S: OrderStore + Send + Sync + 'static> OrderStore for Recording<S> {
         id: &OrderId,
         base: Option<&Head>,
         step: &Step,
-    ) -> Result<Version, StoreError> {
+    ) -> Result<Head, StoreError> {
         // The request runs on a task of its own: when the caller is cancelled mid-request
         // (the consumer's deadline), it still completes and, if it succeeded, is recorded,
         // as a write the backend already took lands — the record stays the truth.
@@ -91,7 +91,7 @@ impl<S: OrderStore + Send + Sync + 'static> OrderStore for Recording<S> {
         let order_id = id.to_string();
         let (id, step, base) = (id.clone(), step.clone(), base.cloned());
         let request = tokio::spawn(async move {
-            let version = inner.commit(&id, base.as_ref(), &step).await?;
+            let head = inner.commit(&id, base.as_ref(), &step).await?;
             lock(&commits).push(Commit {
                 order_id: id.to_string(),
                 at: Instant::now(),
@@ -105,7 +105,7 @@ impl<S: OrderStore + Send + Sync + 'static> OrderStore for Recording<S> {
                     })
                     .collect(),
             });
-            Ok(version)
+            Ok(head)
         });
         match request.await {
             Ok(result) => result,

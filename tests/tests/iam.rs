@@ -3,7 +3,8 @@
 //! than allow a call (each with its reason). A new SDK call without its grant, or a grant
 //! without a call, fails the test command. Every table statement is held to the function's
 //! own key prefix (`dynamodb:LeadingKeys`), and every resource is one of the template's own
-//! (never `*`). No emulator needed.
+//! (never `*`). The waiting index the watchdog's role may query is the one the store's
+//! code queries, keys and projection alike. No emulator needed.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test file: a failed unwrap is a failed test
 
 use std::collections::BTreeSet;
@@ -12,15 +13,19 @@ use yaml_rust2::{Yaml, YamlLoader};
 const TEMPLATE: &str = include_str!("../../template.yaml");
 
 /// One function: its resource, the source of every adapter it runs (what calls AWS), the
-/// grants that allow no call of their own, and the table key prefix its items have.
+/// calls it makes through another function's adapter (named, with where), the grants that
+/// allow no call of their own, the table key prefix its items have, and the partition key
+/// prefix of the index it queries, if any.
 struct Function {
     resource: &'static str,
     adapters: &'static [(&'static str, &'static str)],
+    shared_calls: &'static [(&'static str, &'static str)],
     without_call: &'static [(&'static str, &'static str)],
     table_prefix: String,
+    index_prefix: Option<String>,
 }
 
-fn functions() -> [Function; 2] {
+fn functions() -> [Function; 3] {
     [
         Function {
             resource: "LedgerFunction",
@@ -38,6 +43,7 @@ fn functions() -> [Function; 2] {
                     include_str!("../../functions/ledger/src/aws/sqs.rs"),
                 ),
             ],
+            shared_calls: &[],
             without_call: &[
                 ("s3:GetObjectVersion", "GetObject of the event's version id"),
                 (
@@ -48,6 +54,7 @@ fn functions() -> [Function; 2] {
             table_prefix: ledger::LedgerStatus::pk_for("", "")
                 .trim_end_matches('/')
                 .to_owned(),
+            index_prefix: None,
         },
         Function {
             resource: "ConsumerFunction",
@@ -62,8 +69,42 @@ fn functions() -> [Function; 2] {
                     include_str!("../../functions/consumer/src/sqs.rs"),
                 ),
             ],
+            shared_calls: &[],
             without_call: &[],
             table_prefix: convoy_store::keys::ORDER_PREFIX.to_owned(),
+            index_prefix: None,
+        },
+        Function {
+            resource: "WatchdogFunction",
+            adapters: &[
+                (
+                    "functions/store/src/dynamo/waiting.rs",
+                    include_str!("../../functions/store/src/dynamo/waiting.rs"),
+                ),
+                (
+                    "functions/consumer/src/sqs.rs",
+                    include_str!("../../functions/consumer/src/sqs.rs"),
+                ),
+            ],
+            // The order store's reads and its conditional delete, in dynamo.rs (whose
+            // commit the watchdog never calls).
+            shared_calls: &[
+                (
+                    "dynamodb:Query",
+                    "OrderStore::load of each waiting order's head",
+                ),
+                (
+                    "dynamodb:GetItem",
+                    "OrderStore::fetch of its next parked transaction",
+                ),
+                (
+                    "dynamodb:DeleteItem",
+                    "clear_waiting, through DynamoOrderStore::delete",
+                ),
+            ],
+            without_call: &[],
+            table_prefix: convoy_store::keys::ORDER_PREFIX.to_owned(),
+            index_prefix: Some(convoy_store::keys::WAITING_PREFIX.to_owned()),
         },
     ]
 }
@@ -181,6 +222,9 @@ fn each_role_grants_exactly_what_its_adapters_call() {
                 called.insert(a.to_owned());
             }
         }
+        for (action, _) in f.shared_calls {
+            called.insert(action.to_string());
+        }
         let mut granted = BTreeSet::new();
         for s in statements(template, f.resource) {
             assert_eq!(s.effect, "Allow", "{}: {:?}", f.resource, s.yaml);
@@ -239,15 +283,36 @@ fn every_table_statement_is_held_to_the_functions_own_keys() {
                 "{}: one statement per service: {actions:?}",
                 f.resource
             );
+            let resources = strings(&s["Resource"]);
+            let on_index = resources.iter().all(|r| r.contains("/index/"));
+            assert!(
+                on_index || resources.iter().all(|r| !r.contains("/index/")),
+                "{}: a statement for the table or for an index: {resources:?}",
+                f.resource
+            );
+            let prefix = if on_index {
+                assert_eq!(
+                    actions,
+                    ["dynamodb:Query"],
+                    "{}: an index is queried",
+                    f.resource
+                );
+                f.index_prefix
+                    .as_deref()
+                    .unwrap_or_else(|| panic!("{}: an index statement", f.resource))
+            } else {
+                f.table_prefix.as_str()
+            };
             let keys = strings(&s["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]);
             assert_eq!(
                 keys,
-                [format!("{}*", f.table_prefix)],
-                "{}: the table statement's LeadingKeys",
+                [format!("{prefix}*")],
+                "{}: the statement's LeadingKeys",
                 f.resource
             );
         }
-        assert_eq!(tables, 1, "{}: one table statement", f.resource);
+        let expected = 1 + usize::from(f.index_prefix.is_some());
+        assert_eq!(tables, expected, "{}: its table statements", f.resource);
     }
 }
 
@@ -257,4 +322,48 @@ fn the_call_reader_finds_calls_across_lines() {
     assert_eq!(calls(source), ["get_item", "scan"]);
     assert!(calls("Self::new(self.client.clone(), t)").is_empty());
     assert!(action("no_such_call").is_none());
+}
+
+#[test]
+fn the_waiting_index_of_the_template_is_the_one_the_store_queries() {
+    use convoy_store::keys;
+    let docs = YamlLoader::load_from_str(TEMPLATE).unwrap();
+    let table = &docs[0]["Resources"]["OrdersTable"]["Properties"];
+    let index = table["GlobalSecondaryIndexes"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .find(|i| i["IndexName"].as_str() == Some(keys::WAITING_INDEX))
+        .expect("the template declares WaitingIndex");
+    let key: Vec<(String, String)> = index["KeySchema"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            let s = |f: &str| k[f].as_str().unwrap().to_owned();
+            (s("AttributeName"), s("KeyType"))
+        })
+        .collect();
+    assert_eq!(
+        key,
+        [
+            (keys::WAITING_SHARD.to_owned(), "HASH".to_owned()),
+            (keys::WAITING_SINCE.to_owned(), "RANGE".to_owned())
+        ]
+    );
+    assert_eq!(
+        strings(&index["Projection"]["NonKeyAttributes"]),
+        keys::WAITING_PROJECTION
+    );
+    let types: Vec<(String, String)> = table["AttributeDefinitions"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            let s = |f: &str| a[f].as_str().unwrap().to_owned();
+            (s("AttributeName"), s("AttributeType"))
+        })
+        .collect();
+    assert!(types.contains(&(keys::WAITING_SHARD.to_owned(), "S".to_owned())));
+    assert!(types.contains(&(keys::WAITING_SINCE.to_owned(), "N".to_owned())));
 }

@@ -359,7 +359,9 @@ impl CommitHook for OldModel {
         // The new layout's log item of this step, for the split of its PutItems.
         let start = order.next_seq;
         let version = Version::new(order.version + 1);
-        let log = item::log(&step.state, &step.changes, start, version, &plan::now()).unwrap();
+        let now = plan::now();
+        let since = (step.state.parked_count > 0).then_some(now.millis);
+        let log = item::log(&step.state, &step.changes, start, version, &now.text, since).unwrap();
         let log_size = item_size(&log);
 
         // The old layout: read the head, then one transaction of the head and the changes.

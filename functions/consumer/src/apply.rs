@@ -173,8 +173,8 @@ async fn apply_steps<S: OrderStore>(
                     return applied.failed(deadline_error(), Some(state));
                 };
                 match outcome {
-                    Ok(v) => {
-                        base = Some(Head::after(&step, v));
+                    Ok(head) => {
+                        base = Some(head);
                         applied.commits += 1;
                     }
                     Err(e) if e.is_conflict() => {

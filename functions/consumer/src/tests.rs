@@ -12,7 +12,7 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use convoy_core::sequencer::{Need, Step};
 use convoy_core::{OrderId, Seq, Transaction};
 use convoy_store::{
-    Fact, FailingStore, Fault, Head, MemoryOrderStore, OrderReader, OrderStore, StoreError, Version,
+    Fact, FailingStore, Fault, Head, MemoryOrderStore, OrderReader, OrderStore, StoreError,
 };
 use serde_json::json;
 use std::sync::Mutex;
@@ -318,7 +318,7 @@ impl OrderStore for Racing<'_> {
         id: &OrderId,
         base: Option<&Head>,
         step: &Step,
-    ) -> Result<Version, StoreError> {
+    ) -> Result<Head, StoreError> {
         let rival = self.rival.lock().unwrap().take();
         if let Some(txns) = rival {
             let done = apply_order(self.inner, id, &txns, &Settings::default(), later()).await;

@@ -57,12 +57,16 @@ fn the_largest_step_fits_one_log_item_and_each_copy_fits() {
         state: state.clone(),
         version: Version::new(u64::MAX - 2),
         last: step.changes.clone(),
+        waiting_since: None,
     };
     let planned = plan::commit(
         &state.order_id,
         Some(&base),
         &step,
-        "2026-11-24T09:00:00.123456789Z",
+        &plan::Now {
+            text: "2026-11-24T09:00:00.123456789Z".into(),
+            millis: 1_795_000_000_000,
+        },
     )
     .unwrap();
     let log = item_size(&planned.log.item);

@@ -188,6 +188,17 @@ pub fn write(size: usize, transactional: bool) -> Units {
     }
 }
 
+/// Write units of a write of an item of `size` bytes with sort key `sk`: [`write`], plus one
+/// for the `WaitingIndex` entry that an order's `waiting` item has (index writes are billed
+/// like table writes; the entry is a few dozen bytes).
+pub fn write_item(size: usize, sk: &str) -> Units {
+    let mut units = write(size, false);
+    if sk == crate::keys::WAITING_SK {
+        units += write(0, false);
+    }
+    units
+}
+
 /// Read units of reading one item of `size` bytes (`GetItem`, an item of `BatchGetItem` or
 /// `TransactGetItems`): per 4 KB or part of it, at least one block even when the item is
 /// absent (`size` 0), 0.5 unit per block for [`Read::Eventual`], 1 for [`Read::Strong`],

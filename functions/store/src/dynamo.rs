@@ -6,9 +6,10 @@ use crate::error::StoreError;
 use crate::item::{self, Item};
 use crate::keys;
 use crate::plan::{self, Condition, Put};
-use crate::port::{Fact, Head, OrderStore, Version};
+use crate::port::{Fact, Head, OrderStore};
 use crate::usage::Usage;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ConsumedCapacity, ReturnConsumedCapacity};
 use aws_sdk_dynamodb::Client;
@@ -66,10 +67,12 @@ impl DynamoOrderStore {
             let read = c.read_capacity_units().unwrap_or_default();
             let write = c.write_capacity_units().unwrap_or_default();
             let units = match (read, write) {
-                (0.0, 0.0) if operation == "PutItem" => Units {
-                    write: total,
-                    read: 0.0,
-                },
+                (0.0, 0.0) if matches!(operation, "PutItem" | "DeleteItem" | "UpdateItem") => {
+                    Units {
+                        write: total,
+                        read: 0.0,
+                    }
+                }
                 (0.0, 0.0) => Units {
                     write: 0.0,
                     read: total,
@@ -135,20 +138,8 @@ impl DynamoOrderStore {
     /// One conditional put; `Ok(false)` when its condition failed.
     async fn put(&self, id: &OrderId, put: Put) -> Result<bool, StoreError> {
         let size = capacity::item_size(&put.item);
-        let (expression, values) = match put.condition {
-            Condition::Always => (None, None),
-            Condition::Absent => (Some("attribute_not_exists(pk)"), None),
-            Condition::SeqBelow(seq) => (
-                Some("attribute_not_exists(pk) OR #seq < :seq"),
-                Some(HashMap::from([(
-                    ":seq".to_owned(),
-                    AttributeValue::N(seq.to_string()),
-                )])),
-            ),
-        };
-        let names = values
-            .is_some()
-            .then(|| HashMap::from([("#seq".to_owned(), item::SEQ.to_owned())]));
+        let units = capacity::write_item(size, &put.key().1);
+        let (expression, names, values) = condition(put.condition);
         let sent = self
             .client
             .put_item()
@@ -161,7 +152,7 @@ impl DynamoOrderStore {
             .send()
             .await;
         // A refused condition is charged like a write that landed.
-        self.usage.record("PutItem", capacity::write(size, false));
+        self.usage.record("PutItem", units);
         match sent {
             Ok(out) => {
                 self.report("PutItem", out.consumed_capacity());
@@ -186,13 +177,87 @@ impl DynamoOrderStore {
             Err(e) => Err(backend("PutItem", id, e)),
         }
     }
+
+    /// One conditional delete; `Ok(false)` when its condition failed.
+    pub(crate) async fn delete(
+        &self,
+        id: &OrderId,
+        delete: plan::Delete,
+    ) -> Result<bool, StoreError> {
+        let (expression, names, values) = condition(delete.condition);
+        // The only item deleted is a waiting entry (well under 1 KB): one unit either way,
+        // and one for its index entry.
+        self.usage
+            .record("DeleteItem", capacity::write_item(0, &delete.sk));
+        let sent = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(item::key(delete.pk, delete.sk)))
+            .set_condition_expression(expression.map(str::to_owned))
+            .set_expression_attribute_names(names)
+            .set_expression_attribute_values(values)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        match sent {
+            Ok(out) => {
+                self.report("DeleteItem", out.consumed_capacity());
+                Ok(true)
+            }
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(DeleteItemError::is_conditional_check_failed_exception) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(backend("DeleteItem", id, e)),
+        }
+    }
+}
+
+/// A write condition as an expression, its names and its values.
+type Expression = (
+    Option<&'static str>,
+    Option<HashMap<String, String>>,
+    Option<HashMap<String, AttributeValue>>,
+);
+
+fn condition(condition: Condition) -> Expression {
+    let below = |expression, name: &str, attribute: &str, n: u64| {
+        (
+            Some(expression),
+            Some(HashMap::from([(name.to_owned(), attribute.to_owned())])),
+            Some(HashMap::from([(
+                ":n".to_owned(),
+                AttributeValue::N(n.to_string()),
+            )])),
+        )
+    };
+    match condition {
+        Condition::Always => (None, None, None),
+        Condition::Absent => (Some("attribute_not_exists(pk)"), None, None),
+        Condition::SeqBelow(seq) => below(
+            "attribute_not_exists(pk) OR #seq < :n",
+            "#seq",
+            item::SEQ,
+            seq,
+        ),
+        Condition::VersionBelow(v) => below(
+            "attribute_not_exists(pk) OR #version < :n",
+            "#version",
+            item::VERSION,
+            v,
+        ),
+        Condition::VersionIs(v) => below("#version = :n", "#version", item::VERSION, v),
+    }
 }
 
 fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 
-fn backend(operation: &'static str, id: &OrderId, e: impl Into<BoxError>) -> StoreError {
+pub(crate) fn backend(operation: &'static str, id: &OrderId, e: impl Into<BoxError>) -> StoreError {
     StoreError::Backend {
         operation,
         order_id: id.to_string(),
@@ -280,20 +345,32 @@ impl OrderStore for DynamoOrderStore {
         id: &OrderId,
         base: Option<&Head>,
         step: &Step,
-    ) -> Result<Version, StoreError> {
+    ) -> Result<Head, StoreError> {
         let plan = plan::commit(id, base, step, &plan::now())?;
         // The copies are independent facts, written side by side; a refused item copy is
         // one a newer step already set.
         futures::future::try_join_all(plan.copies.into_iter().map(|p| self.put(id, p))).await?;
-        if self.put(id, plan.log).await? {
-            Ok(plan.version)
-        } else {
-            Err(StoreError::Conflict {
+        if !self.put(id, plan.log).await? {
+            return Err(StoreError::Conflict {
                 order_id: id.to_string(),
-            })
+            });
         }
+        if let Some(cleared) = plan.cleared {
+            // The step is committed: an entry left behind is one the watchdog clears.
+            if let Err(e) = self.delete(id, cleared).await {
+                tracing::warn!(
+                    order_id = %id,
+                    error = %convoy_core::chain(&e),
+                    "the wait ended, but its waiting entry could not be deleted; the watchdog clears it"
+                );
+            }
+        }
+        Ok(plan.head)
     }
 }
+
+// The watchdog's calls (`WaitingStore`): their own file too, held to the watchdog's role.
+mod waiting;
 
 // The operator's reads (`OrderReader`): their own file, as no function calls them (the
 // IAM test reads the consumer's calls from this file and the reader's from that one).

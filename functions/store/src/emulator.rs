@@ -3,10 +3,11 @@
 //!
 //! A test that needs it fails — never passes silently — when `AWS_ENDPOINT_URL` is unset.
 
-use crate::keys::{PK, SK};
+use crate::keys::{PK, SK, WAITING_INDEX, WAITING_PROJECTION, WAITING_SHARD, WAITING_SINCE};
 use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
 };
 use aws_sdk_dynamodb::Client;
 use convoy_core::{chain, BoxError};
@@ -39,8 +40,9 @@ pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}-{}-{nanos}-{n}", std::process::id())
 }
 
-/// Creates a fresh table with string keys `pk` and `sk` (the layout of [`crate`]) named
-/// after `prefix`, waits until it is active and returns its name.
+/// Creates a fresh table with string keys `pk` and `sk` and the waiting index (the layout
+/// of [`crate`], as `template.yaml` declares it) named after `prefix`, waits until it is
+/// active and returns its name.
 pub async fn create_table(client: &Client, prefix: &str) -> String {
     let name = unique_name(prefix);
     if let Err(e) = try_create_table(client, &name).await {
@@ -56,6 +58,12 @@ async fn try_create_table(client: &Client, name: &str) -> Result<(), BoxError> {
             .attribute_type(ScalarAttributeType::S)
             .build()
     };
+    let number = |n: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(n)
+            .attribute_type(ScalarAttributeType::N)
+            .build()
+    };
     let key = |n: &str, t| {
         KeySchemaElement::builder()
             .attribute_name(n)
@@ -69,6 +77,23 @@ async fn try_create_table(client: &Client, name: &str) -> Result<(), BoxError> {
         .attribute_definitions(attr(SK)?)
         .key_schema(key(PK, KeyType::Hash)?)
         .key_schema(key(SK, KeyType::Range)?)
+        .attribute_definitions(attr(WAITING_SHARD)?)
+        .attribute_definitions(number(WAITING_SINCE)?)
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(WAITING_INDEX)
+                .key_schema(key(WAITING_SHARD, KeyType::Hash)?)
+                .key_schema(key(WAITING_SINCE, KeyType::Range)?)
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::Include)
+                        .set_non_key_attributes(Some(
+                            WAITING_PROJECTION.iter().map(|a| a.to_string()).collect(),
+                        ))
+                        .build(),
+                )
+                .build()?,
+        )
         .billing_mode(BillingMode::PayPerRequest)
         .send()
         .await?;

@@ -19,6 +19,15 @@ pub enum StoreError {
         source: BoxError,
     },
 
+    /// A query of an index failed (the watchdog's reads of `WaitingIndex`).
+    #[error("querying index {index}, partition {shard}")]
+    Index {
+        index: &'static str,
+        shard: String,
+        #[source]
+        source: BoxError,
+    },
+
     /// The backend refused the request as invalid (a DynamoDB `ValidationException`, or a
     /// transaction cancelled with `ValidationError`: an item over 400 KB, say). The same
     /// request is refused every time.
@@ -99,7 +108,9 @@ impl StoreError {
     /// damaged and nothing of it proceeds until it is repaired.
     pub fn is_transient(&self) -> bool {
         match self {
-            StoreError::Conflict { .. } | StoreError::Backend { .. } => true,
+            StoreError::Conflict { .. } | StoreError::Backend { .. } | StoreError::Index { .. } => {
+                true
+            }
             #[cfg(any(test, feature = "testing"))]
             StoreError::Injected { .. } => true,
             _ => false,

@@ -3,7 +3,7 @@
 //! a transaction the backend refuses as invalid).
 
 use crate::error::StoreError;
-use crate::port::{Fact, Head, OrderReader, OrderStore, Version};
+use crate::port::{Fact, Head, OrderReader, OrderStore};
 use convoy_core::sequencer::{Change, Need, Step, StoredOrder};
 use convoy_core::{OrderId, OrderState, Seq, Transaction};
 use std::collections::HashMap;
@@ -132,7 +132,7 @@ impl<S: OrderStore + Send> OrderStore for FailingStore<S> {
         id: &OrderId,
         base: Option<&Head>,
         step: &Step,
-    ) -> Result<Version, StoreError> {
+    ) -> Result<Head, StoreError> {
         let refused = self.lock().keys().find_map(|(order, fault)| match fault {
             Fault::CommitRefused { seq } if order == id && writes(step, *seq) => Some(*fault),
             _ => None,
@@ -181,7 +181,7 @@ impl<S: OrderReader + Send> OrderReader for FailingStore<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::MemoryOrderStore;
+    use crate::{MemoryOrderStore, Version};
     use convoy_core::sequencer::{process, Known};
 
     #[tokio::test]
@@ -214,14 +214,14 @@ mod tests {
         assert_eq!(store.inner().commits(), 0);
         assert!(store.load(&id).await.is_err());
         assert_eq!(
-            store.commit(&id, None, &step).await.unwrap(),
+            store.commit(&id, None, &step).await.unwrap().version,
             Version::FIRST
         );
         assert!(store.load(&id).await.unwrap().is_some());
         assert_eq!(store.pending(&id, Fault::CommitFails), 0);
         // One more commit passes, then one fails; the base is gone then: a conflict.
         store.inject_after(&id, Fault::CommitFails, 1, 1);
-        let base = Head::after(&step, Version::FIRST);
+        let base = Head::after(&step, Version::FIRST, None);
         assert!(store.commit(&id, Some(&base), &step).await.is_ok());
         assert!(store
             .commit(&id, Some(&base), &step)
@@ -266,12 +266,16 @@ mod tests {
         let e = store.commit(&id, None, &both).await.unwrap_err();
         assert!(e.is_permanent() && !e.is_transient(), "{e}");
         assert_eq!(
-            store.commit(&id, None, &first).await.unwrap(),
+            store.commit(&id, None, &first).await.unwrap().version,
             Version::FIRST
         );
         let second = process(&first.state, &Known::default(), &[pay], 99).unwrap();
         assert!(store
-            .commit(&id, Some(&Head::after(&first, Version::FIRST)), &second)
+            .commit(
+                &id,
+                Some(&Head::after(&first, Version::FIRST, None)),
+                &second
+            )
             .await
             .is_err_and(|e| e.is_permanent()));
         assert_eq!(store.pending(&id, Fault::CommitRefused { seq: 2 }), 3);

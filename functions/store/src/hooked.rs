@@ -3,7 +3,7 @@
 //! goes straight through.
 
 use crate::error::StoreError;
-use crate::port::{Fact, Head, OrderStore, Version};
+use crate::port::{Fact, Head, OrderStore};
 use convoy_core::sequencer::{Need, Step};
 use convoy_core::{OrderId, Seq, Transaction};
 use std::future::Future;
@@ -50,12 +50,12 @@ impl<S: OrderStore + Send + Sync, H: CommitHook> OrderStore for Hooked<S, H> {
         id: &OrderId,
         base: Option<&Head>,
         step: &Step,
-    ) -> Result<Version, StoreError> {
+    ) -> Result<Head, StoreError> {
         self.hook.before(id, step).await;
-        let version = self.inner.commit(id, base, step).await?;
+        let head = self.inner.commit(id, base, step).await?;
         match self.hook.after(id, step) {
             Some(e) => Err(e),
-            None => Ok(version),
+            None => Ok(head),
         }
     }
 }

@@ -5,7 +5,7 @@
 
 use crate::error::StoreError;
 use crate::keys::{self, SortKey, PK, SK};
-use crate::port::{Head, Version};
+use crate::port::{Head, Version, Waiting};
 use aws_sdk_dynamodb::types::AttributeValue;
 use convoy_core::sequencer::{Change, ConflictRecord, Outcome, Processed, StoredOrder};
 use convoy_core::{Amount, OrderId, OrderState, Seq, Transaction, TxnId};
@@ -25,6 +25,9 @@ pub const AMOUNT: &str = "amount";
 pub const SEQ: &str = "seq";
 pub const TXN: &str = "txn";
 pub const CONFLICT: &str = "conflict";
+pub const PARKED: &str = "parked";
+pub const STALLED_AT: &str = "stalled_at";
+pub use keys::{WAITING_SHARD, WAITING_SINCE};
 
 /// A step's change as the log keeps it.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -86,13 +89,15 @@ pub fn key(pk: String, sk: String) -> Item {
 }
 
 /// The log item of a step committed as `version`, which started at `next_seq` = `start`:
-/// the head after it (JSON), its changes (JSON), and a few fields for operators.
+/// the head after it (JSON), its changes (JSON), when the order began to wait at its
+/// `next_seq` (epoch ms, while transactions are parked), and a few fields for operators.
 pub fn log(
     state: &OrderState,
     changes: &[Change],
     start: u64,
     version: Version,
     updated_at: &str,
+    waiting_since: Option<u64>,
 ) -> Result<Item, StoreError> {
     let id = &state.order_id;
     let logged: Vec<Logged> = changes.iter().map(Logged::from).collect();
@@ -103,7 +108,40 @@ pub fn log(
     item.insert(STATUS.to_owned(), s(state.status.as_str()));
     item.insert(NEXT_SEQ.to_owned(), n(state.next_seq));
     item.insert(UPDATED_AT.to_owned(), s(updated_at));
+    if let Some(since) = waiting_since {
+        item.insert(WAITING_SINCE.to_owned(), n(since));
+    }
     Ok(item)
+}
+
+/// An order's `waiting` item, its entry in the waiting index: the `next_seq` it waits at,
+/// since when (epoch ms), and the version of the step that began the wait or moved it.
+pub fn waiting(id: &OrderId, next_seq: u64, since: u64, version: Version) -> Item {
+    let mut item = key(keys::order_pk(id), keys::WAITING_SK.to_owned());
+    item.insert(WAITING_SHARD.to_owned(), s(keys::waiting_shard(id)));
+    item.insert(WAITING_SINCE.to_owned(), n(since));
+    item.insert(NEXT_SEQ.to_owned(), n(next_seq));
+    item.insert(VERSION.to_owned(), n(version.get()));
+    item
+}
+
+/// A `waiting` item read back, with what the watchdog recorded on it.
+pub fn read_waiting(item: &Item) -> Result<Waiting, StoreError> {
+    let r = Reader::new(item);
+    let order_id = keys::parse_order_pk(r.pk())
+        .ok_or_else(|| r.malformed(format!("pk {} is no order's", r.pk())))?;
+    let optional = |attribute| match item.get(attribute) {
+        None => Ok(None),
+        Some(_) => r.number(attribute).map(Some),
+    };
+    Ok(Waiting {
+        order_id,
+        next_seq: r.number(NEXT_SEQ)?,
+        since: r.number(WAITING_SINCE)?,
+        version: Version::new(r.number(VERSION)?),
+        stalled_at: optional(STALLED_AT)?,
+        parked: optional(PARKED)?,
+    })
 }
 
 /// An item of the order and its amount, as of the `seq` that set it.
@@ -207,10 +245,15 @@ impl<'a> Reader<'a> {
 pub fn read_log(item: &Item) -> Result<Head, StoreError> {
     let r = Reader::new(item);
     let logged: Vec<Logged> = r.json(CHANGES)?;
+    let waiting_since = match item.get(WAITING_SINCE) {
+        None => None,
+        Some(_) => Some(r.number(WAITING_SINCE)?),
+    };
     Ok(Head {
         state: r.json(STATE)?,
         version: Version::new(r.number(VERSION)?),
         last: logged.into_iter().map(Change::from).collect(),
+        waiting_since,
     })
 }
 

@@ -2,8 +2,13 @@
 //!
 //! Every item of an order shares `pk = order#<order_id>`; the sort key tells the kind:
 //! `log#<start>#<version>` (one per committed step: the head after it and its changes),
-//! `item#<txn_id>`, `parked#<seq>`, `conflict#<seq>#<fingerprint>`. Numbers are zero-padded
-//! to 20 digits so sort keys order like numbers.
+//! `item#<txn_id>`, `parked#<seq>`, `conflict#<seq>#<fingerprint>`, and `waiting` while
+//! transactions are parked behind a gap. Numbers are zero-padded to 20 digits so sort keys
+//! order like numbers.
+//!
+//! The `waiting` item is the one item of the sparse index `WaitingIndex`: its partition
+//! key is one of [`WAITING_SHARDS`] shards (`waiting#<n>`, so no single index partition
+//! takes every order's writes), its sort key when the order began to wait (epoch ms).
 
 use convoy_core::{Fingerprint, OrderId, Seq, TxnId};
 
@@ -15,6 +20,34 @@ pub const LOG_PREFIX: &str = "log#";
 pub const ITEM_PREFIX: &str = "item#";
 pub const PARKED_PREFIX: &str = "parked#";
 pub const CONFLICT_PREFIX: &str = "conflict#";
+
+/// The sort key of an order's `waiting` item.
+pub const WAITING_SK: &str = "waiting";
+/// The sparse index of waiting orders, and its key attributes.
+pub const WAITING_INDEX: &str = "WaitingIndex";
+pub const WAITING_SHARD: &str = "waiting_shard";
+pub const WAITING_SINCE: &str = "waiting_since";
+/// The attributes the waiting index holds beside its keys and the table's.
+pub const WAITING_PROJECTION: [&str; 4] = ["next_seq", "version", "stalled_at", "parked"];
+/// How many partition keys the waiting index spreads its items over; a query of every
+/// waiting order asks each one.
+pub const WAITING_SHARDS: u64 = 8;
+/// The `pk` prefix of the waiting index (what the watchdog's queries are held to).
+pub const WAITING_PREFIX: &str = "waiting#";
+
+/// `waiting#<n>`: the index partition of `id` (FNV-1a of the id, modulo the shards: stable
+/// across builds and platforms, unlike std's hasher).
+pub fn waiting_shard(id: &OrderId) -> String {
+    let hash = id.as_str().bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    waiting_shard_key(hash % WAITING_SHARDS)
+}
+
+/// `waiting#<n>`, the key of index partition `n`.
+pub fn waiting_shard_key(n: u64) -> String {
+    format!("{WAITING_PREFIX}{n}")
+}
 
 /// `order#<order_id>`.
 pub fn order_pk(id: &OrderId) -> String {
@@ -127,6 +160,23 @@ mod tests {
         assert_eq!(
             conflict_sk(Seq::new(12).unwrap(), &fp),
             format!("conflict#00000000000000000012#{}", "ab".repeat(32))
+        );
+    }
+
+    #[test]
+    fn waiting_orders_spread_over_every_shard_and_stay_in_theirs() {
+        let shards: std::collections::BTreeSet<String> = (0..200)
+            .map(|i| waiting_shard(&id(&format!("order-{i}"))))
+            .collect();
+        let all: std::collections::BTreeSet<String> =
+            (0..WAITING_SHARDS).map(waiting_shard_key).collect();
+        assert_eq!(shards, all);
+        // Fixed by the algorithm, not by a build: stored items keep their shard.
+        assert_eq!(waiting_shard(&id("A-1")), waiting_shard(&id("A-1")));
+        assert_eq!(
+            waiting_shard(&id("A-1")),
+            "waiting#6",
+            "FNV-1a of A-1, mod 8"
         );
     }
 

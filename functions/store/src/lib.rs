@@ -6,10 +6,11 @@
 //!
 //! | `sk` | attributes |
 //! |---|---|
-//! | `log#<start, 20 digits>#<version, 20 digits>` | `state` (JSON of the bounded `OrderState` after the step), `changes` (JSON of the step's changes), `version`, `status`, `next_seq`, `updated_at` |
+//! | `log#<start, 20 digits>#<version, 20 digits>` | `state` (JSON of the bounded `OrderState` after the step), `changes` (JSON of the step's changes), `version`, `status`, `next_seq`, `updated_at`, `waiting_since` (while transactions are parked) |
 //! | `item#<txn_id>` | `amount`, `seq` (the seq that set it) |
 //! | `parked#<seq, 20 digits>` | `txn` (the transaction's wire JSON) |
 //! | `conflict#<seq, 20 digits>#<fingerprint>` | `conflict` (JSON of `ConflictRecord`) |
+//! | `waiting` (while transactions are parked) | `waiting_shard`, `waiting_since` (the keys of `WaitingIndex`), `next_seq`, `version`; `stalled_at`, `parked` once the watchdog found it stalled |
 //!
 //! A step is committed by one `PutItem` of its log item on the condition that the key is
 //! free: the key is made of the `next_seq` and version the step started from, so two
@@ -19,8 +20,9 @@
 //! and [`Head::known`] hands them to the sequencer.
 //!
 //! Modules:
-//! - [`port`]: the traits [`OrderStore`] (what the consumer needs) and [`OrderReader`]
-//!   (operators, the demo, tests), [`Head`], [`Version`], [`Fact`], [`MAX_CHANGES`].
+//! - [`port`]: the traits [`OrderStore`] (what the consumer needs), [`WaitingStore`] (the
+//!   watchdog) and [`OrderReader`] (operators, the demo, tests), [`Head`], [`Version`],
+//!   [`Fact`], [`Waiting`], [`MAX_CHANGES`].
 //! - [`keys`]: `pk` / `sk` encoding; [`item`]: items to and from the domain types;
 //!   [`plan`]: a step as conditional puts.
 //! - [`capacity`]: item sizes and capacity units as AWS bills them; [`usage`]: [`Usage`],
@@ -60,5 +62,5 @@ pub use faults::{FailingStore, Fault};
 pub use hooked::{CommitHook, Hooked};
 #[cfg(any(test, feature = "testing"))]
 pub use memory::MemoryOrderStore;
-pub use port::{Fact, Head, OrderReader, OrderStore, Version, MAX_CHANGES};
+pub use port::{Fact, Head, OrderReader, OrderStore, Version, Waiting, WaitingStore, MAX_CHANGES};
 pub use usage::Usage;

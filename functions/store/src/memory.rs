@@ -6,8 +6,8 @@ use crate::capacity::{self, Read};
 use crate::error::StoreError;
 use crate::item::{self, Item};
 use crate::keys::{self, SortKey};
-use crate::plan::{self, Condition, Put};
-use crate::port::{Fact, Head, OrderReader, OrderStore, Version};
+use crate::plan::{self, Condition, Delete, Put};
+use crate::port::{Fact, Head, OrderReader, OrderStore, Waiting, WaitingStore};
 use crate::usage::Usage;
 use convoy_core::sequencer::{Need, Step, StoredOrder};
 use convoy_core::{OrderId, OrderState, Seq, Transaction};
@@ -46,6 +46,16 @@ impl MemoryOrderStore {
     /// Every item in the table, in key order (for layout assertions in tests).
     pub fn items(&self) -> Vec<Item> {
         self.lock().values().cloned().collect()
+    }
+
+    /// Puts `item` as it is, with no condition (a test planting a state: an entry a crash
+    /// left behind, say).
+    pub fn insert(&self, item: Item) {
+        let key = {
+            let r = item::Reader::new(&item);
+            (r.pk().to_owned(), r.sk().to_owned())
+        };
+        self.lock().insert(key, item);
     }
 
     fn lock(&self) -> MutexGuard<'_, Table> {
@@ -91,18 +101,52 @@ impl MemoryOrderStore {
         let key = put.key();
         self.usage.record(
             "PutItem",
-            capacity::write(capacity::item_size(&put.item), false),
+            capacity::write_item(capacity::item_size(&put.item), &key.1),
         );
         let mut table = self.lock();
         let holds = match (put.condition, table.get(&key)) {
+            (Condition::VersionIs(_), None) => false,
             (Condition::Always, _) | (_, None) => true,
             (Condition::Absent, Some(_)) => false,
             (Condition::SeqBelow(seq), Some(current)) => {
                 item::Reader::new(current).number(item::SEQ)? < seq
             }
+            (Condition::VersionBelow(v), Some(current)) => {
+                item::Reader::new(current).number(item::VERSION)? < v
+            }
+            (Condition::VersionIs(v), Some(current)) => {
+                item::Reader::new(current).number(item::VERSION)? == v
+            }
         };
         if holds {
             table.insert(key, put.item);
+        }
+        Ok(holds)
+    }
+
+    /// One delete; `Ok(false)` when its condition fails (an absent item passes it).
+    fn delete(&self, delete: Delete) -> Result<bool, StoreError> {
+        let key = (delete.pk, delete.sk);
+        let mut table = self.lock();
+        let size = table.get(&key).map_or(0, capacity::item_size);
+        self.usage
+            .record("DeleteItem", capacity::write_item(size, &key.1));
+        let holds = match (delete.condition, table.get(&key)) {
+            (Condition::VersionIs(_), None) => false,
+            (_, None) | (Condition::Always, _) => true,
+            (Condition::Absent, Some(_)) => false,
+            (Condition::SeqBelow(seq), Some(current)) => {
+                item::Reader::new(current).number(item::SEQ)? < seq
+            }
+            (Condition::VersionBelow(v), Some(current)) => {
+                item::Reader::new(current).number(item::VERSION)? < v
+            }
+            (Condition::VersionIs(v), Some(current)) => {
+                item::Reader::new(current).number(item::VERSION)? == v
+            }
+        };
+        if holds {
+            table.remove(&key);
         }
         Ok(holds)
     }
@@ -164,7 +208,7 @@ impl OrderStore for MemoryOrderStore {
         id: &OrderId,
         base: Option<&Head>,
         step: &Step,
-    ) -> Result<Version, StoreError> {
+    ) -> Result<Head, StoreError> {
         let plan = plan::commit(id, base, step, &plan::now())?;
         for copy in plan.copies {
             self.put(copy)?;
@@ -174,8 +218,59 @@ impl OrderStore for MemoryOrderStore {
                 order_id: id.to_string(),
             });
         }
+        if let Some(cleared) = plan.cleared {
+            self.delete(cleared)?;
+        }
         self.commits.fetch_add(1, Ordering::SeqCst);
-        Ok(plan.version)
+        Ok(plan.head)
+    }
+}
+
+impl WaitingStore for MemoryOrderStore {
+    async fn waiting_since(&self, cutoff: u64) -> Result<Vec<Waiting>, StoreError> {
+        let entries: Vec<Item> = self
+            .lock()
+            .iter()
+            .filter(|((_, sk), _)| sk == keys::WAITING_SK)
+            .map(|(_, i)| i.clone())
+            .collect();
+        let mut found = Vec::new();
+        for entry in entries {
+            let w = item::read_waiting(&entry)?;
+            if w.since <= cutoff {
+                found.push(w);
+            }
+        }
+        found.sort_by_key(|w| w.since);
+        Ok(found)
+    }
+
+    async fn mark_stalled(
+        &self,
+        entry: &Waiting,
+        parked: u64,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        let key = (keys::order_pk(&entry.order_id), keys::WAITING_SK.to_owned());
+        let mut table = self.lock();
+        let Some(current) = table.get_mut(&key) else {
+            return Ok(false);
+        };
+        if item::Reader::new(current).number(item::VERSION)? != entry.version.get() {
+            return Ok(false);
+        }
+        let n = |v: u64| aws_sdk_dynamodb::types::AttributeValue::N(v.to_string());
+        current.entry(item::STALLED_AT.to_owned()).or_insert(n(now));
+        current.insert(item::PARKED.to_owned(), n(parked));
+        Ok(true)
+    }
+
+    async fn clear_waiting(&self, entry: &Waiting) -> Result<bool, StoreError> {
+        self.delete(Delete {
+            pk: keys::order_pk(&entry.order_id),
+            sk: keys::WAITING_SK.to_owned(),
+            condition: Condition::VersionIs(entry.version.get()),
+        })
     }
 }
 
@@ -210,6 +305,7 @@ impl OrderReader for MemoryOrderStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::port::Version;
     use convoy_core::sequencer::process;
 
     fn txns(lines: &[&str]) -> Vec<Transaction> {
@@ -237,17 +333,21 @@ mod tests {
     async fn a_commit_is_one_conditional_put_and_racers_lose() {
         let store = MemoryOrderStore::new();
         let step = first_step();
-        let v1 = store.commit(&oid(), None, &step).await.unwrap();
-        assert_eq!(v1, Version::FIRST);
-        // One log item; the step's item and parked copies wait for the next commit.
+        let head1 = store.commit(&oid(), None, &step).await.unwrap();
+        assert_eq!(head1.version, Version::FIRST);
+        // One log item, and the waiting entry (3 is missing, 4 and 5 parked); the step's
+        // item and parked copies wait for the next commit.
         let before = store.items();
-        assert_eq!(before.len(), 1);
+        assert_eq!(before.len(), 2);
+        let waiting = item::read_waiting(&before[1]).unwrap();
+        assert_eq!((waiting.next_seq, waiting.version), (3, Version::FIRST));
+        assert_eq!(Some(waiting.since), head1.waiting_since);
         // A second "new order" commit loses: same key.
         let again = store.commit(&oid(), None, &step).await.unwrap_err();
         assert!(again.is_conflict(), "{again}");
         assert_eq!(store.items(), before);
         let head = store.load(&oid()).await.unwrap().unwrap();
-        assert_eq!(head, Head::after(&step, v1));
+        assert_eq!(head, head1);
         // Two writers on the same base: the second loses, though it copies items first.
         let t = txns(&[r#"{"order_id":"A-1","seq":3,"op":"add","txn_id":"t3","amount":"3"}"#]);
         let mut known = head.known();
@@ -255,7 +355,7 @@ mod tests {
         known.add_item(convoy_core::TxnId::parse("t3").unwrap(), None);
         known.add_item(convoy_core::TxnId::parse("t2").unwrap(), None);
         let second = process(&head.state, &known, &t, 40).unwrap();
-        let v2 = store.commit(&oid(), Some(&head), &second).await.unwrap();
+        let head2 = store.commit(&oid(), Some(&head), &second).await.unwrap();
         let lost = store
             .commit(&oid(), Some(&head), &second)
             .await
@@ -263,7 +363,13 @@ mod tests {
         assert!(lost.is_conflict());
         assert_eq!(store.commits(), 2);
         let now = store.load(&oid()).await.unwrap().unwrap();
-        assert_eq!(now.version, v2);
+        assert_eq!(now, head2);
+        // The gap closed: the waiting entry is gone.
+        assert_eq!(now.waiting_since, None);
+        assert!(store
+            .items()
+            .iter()
+            .all(|i| item::Reader::new(i).sk() != keys::WAITING_SK));
         assert_eq!(now.state.status.as_str(), "paid");
         assert_eq!(now.state.next_seq, 6);
     }
@@ -272,8 +378,7 @@ mod tests {
     async fn facts_are_read_from_the_log_and_from_their_own_items() {
         let store = MemoryOrderStore::new();
         let step = first_step();
-        let v1 = store.commit(&oid(), None, &step).await.unwrap();
-        let head = Head::after(&step, v1);
+        let head = store.commit(&oid(), None, &step).await.unwrap();
         let seq = |n| Seq::new(n).unwrap();
         let fact = store.fetch(&oid(), &Need::Processed(seq(2))).await.unwrap();
         assert!(matches!(fact, Some(Fact::Processed(s, _)) if s == seq(2)));

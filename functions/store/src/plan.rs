@@ -10,6 +10,13 @@
 //! into items of their own first (those writes are facts already committed in the base's log
 //! item, so writing them twice, late or concurrently is harmless: an item's put only lands
 //! over an older `seq`). Until then the base's log item is where they are read.
+//!
+//! The order's `waiting` item — its entry in the waiting index, which the watchdog reads —
+//! is put beside the copies, before the log item, when the step begins a wait or moves its
+//! gap, and deleted after the log item, when the step ends the wait. Both are conditional
+//! on an older version, so a lost race or a late write never removes a newer step's entry.
+//! Either way round, a crash leaves at most an entry without a wait (the watchdog checks
+//! the head and clears it), never a wait without an entry.
 
 use crate::capacity::item_size;
 use crate::error::StoreError;
@@ -17,7 +24,7 @@ use crate::item::{self, Item};
 use crate::port::{Head, Version};
 use convoy_core::bounds::DYNAMODB_MAX_ITEM_BYTES;
 use convoy_core::sequencer::{Change, Outcome, Step};
-use convoy_core::{OrderId, Seq};
+use convoy_core::{OrderId, OrderState, Seq};
 use std::collections::HashMap;
 
 /// The condition a put must meet.
@@ -30,6 +37,12 @@ pub enum Condition {
     /// The item is absent or set by an earlier `seq` (`attribute_not_exists(pk) OR seq <
     /// :seq`): an order item, never set back. A put refused so is simply not needed.
     SeqBelow(u64),
+    /// The item is absent or written by an earlier step (`attribute_not_exists(pk) OR
+    /// version < :version`): the waiting entry, never set back by a lost race.
+    VersionBelow(u64),
+    /// The item exists, written by this very step (`version = :version`): the watchdog's
+    /// change of an entry it read.
+    VersionIs(u64),
 }
 
 /// One put of a commit.
@@ -47,13 +60,44 @@ impl Put {
     }
 }
 
-/// The puts of a commit: the base step's items (independent, in any order), then the log
-/// item, and the version the step will have.
+/// A conditional delete.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delete {
+    pub pk: String,
+    pub sk: String,
+    pub condition: Condition,
+}
+
+/// The writes of a commit: the base step's items and the waiting entry (independent, in
+/// any order), then the log item, then the waiting entry's delete; and the head it makes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     pub copies: Vec<Put>,
     pub log: Put,
-    pub version: Version,
+    pub cleared: Option<Delete>,
+    pub head: Head,
+}
+
+/// The time of a commit: RFC 3339 for operators, epoch milliseconds for the waiting index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Now {
+    pub text: String,
+    pub millis: u64,
+}
+
+/// When the order after a step to `state` began to wait: kept from `base` while it waits
+/// at the same `next_seq`, `now` when it begins to wait or its gap moves, `None` when
+/// nothing is parked.
+pub fn waiting_since(base: Option<&Head>, state: &OrderState, now: u64) -> Option<u64> {
+    if state.parked_count == 0 {
+        return None;
+    }
+    match base {
+        Some(b) if b.state.parked_count > 0 && b.state.next_seq == state.next_seq => {
+            Some(b.waiting_since.unwrap_or(now))
+        }
+        _ => Some(now),
+    }
 }
 
 /// Plans the commit of `step` for order `id` on top of `base` (`None`: a new order).
@@ -61,11 +105,16 @@ pub fn commit(
     id: &OrderId,
     base: Option<&Head>,
     step: &Step,
-    updated_at: &str,
+    now: &Now,
 ) -> Result<Plan, StoreError> {
     let version = base.map_or(Version::FIRST, |b| b.version.next());
     let start = base.map_or(1, |b| b.state.next_seq);
-    let log = item::log(&step.state, &step.changes, start, version, updated_at)?;
+    let since = waiting_since(base, &step.state, now.millis);
+    // Where the base waited, if it had an entry (a base from before entries has none).
+    let was_at = base
+        .filter(|b| b.waiting_since.is_some())
+        .map(|b| b.state.next_seq);
+    let log = item::log(&step.state, &step.changes, start, version, &now.text, since)?;
     let bytes = item_size(&log);
     if bytes > DYNAMODB_MAX_ITEM_BYTES {
         return Err(StoreError::TooLarge {
@@ -84,13 +133,29 @@ pub fn commit(
     // the base stays the newest step and its log item still holds both.
     let superseded = superseded(id, step);
     copies.retain(|p| !superseded.contains(&p.key()));
+    let mut cleared = None;
+    match since {
+        Some(since) if was_at != Some(step.state.next_seq) => copies.push(Put {
+            item: item::waiting(id, step.state.next_seq, since, version),
+            condition: Condition::VersionBelow(version.get()),
+        }),
+        None if was_at.is_some() => {
+            cleared = Some(Delete {
+                pk: crate::keys::order_pk(id),
+                sk: crate::keys::WAITING_SK.to_owned(),
+                condition: Condition::VersionBelow(version.get()),
+            })
+        }
+        _ => {}
+    }
     Ok(Plan {
         copies,
         log: Put {
             item: log,
             condition: Condition::Absent,
         },
-        version,
+        cleared,
+        head: Head::after(step, version, since),
     })
 }
 
@@ -144,9 +209,17 @@ fn superseded(id: &OrderId, step: &Step) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The current time as RFC 3339, for the log item's `updated_at` (operators only).
-pub fn now() -> String {
-    let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now());
-    now.fmt(aws_smithy_types::date_time::Format::DateTime)
-        .unwrap_or_else(|_| now.secs().to_string())
+/// The current time.
+pub fn now() -> Now {
+    let system = std::time::SystemTime::now();
+    let millis = system
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let now = aws_smithy_types::DateTime::from(system);
+    Now {
+        text: now
+            .fmt(aws_smithy_types::date_time::Format::DateTime)
+            .unwrap_or_else(|_| now.secs().to_string()),
+        millis,
+    }
 }

@@ -43,15 +43,20 @@ pub struct Head {
     pub state: OrderState,
     pub version: Version,
     pub last: Vec<Change>,
+    /// While transactions are parked: when the order began to wait at its `next_seq`
+    /// (epoch ms; reset whenever `next_seq` moves). The watchdog's "stalled since".
+    pub waiting_since: Option<u64>,
 }
 
 impl Head {
-    /// The head after `step` was committed as `version`.
-    pub fn after(step: &Step, version: Version) -> Self {
+    /// The head after `step` was committed as `version`, having waited since
+    /// `waiting_since` (what [`OrderStore::commit`] returns).
+    pub fn after(step: &Step, version: Version, waiting_since: Option<u64>) -> Self {
         Head {
             state: step.state.clone(),
             version,
             last: step.changes.clone(),
+            waiting_since,
         }
     }
 
@@ -61,6 +66,21 @@ impl Head {
         known.remember(&self.last);
         known
     }
+}
+
+/// An order's entry in the waiting index: it had transactions parked behind a gap at
+/// `next_seq` since `since` (epoch ms) as of the step committed as `version`. The head is
+/// the truth: an entry may outlive its wait (a commit that closed the gap and crashed
+/// before deleting it), never the other way round.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiting {
+    pub order_id: OrderId,
+    pub next_seq: u64,
+    pub since: u64,
+    pub version: Version,
+    /// When the watchdog first found it stalled (epoch ms), and how many were parked then.
+    pub stalled_at: Option<u64>,
+    pub parked: Option<u64>,
 }
 
 /// A stored fact, answering one [`Need`] of the sequencer.
@@ -124,14 +144,15 @@ pub trait OrderStore: Sync {
     ) -> impl Future<Output = Result<Vec<Transaction>, StoreError>> + Send;
 
     /// Commits `step` on top of `base` (`None`: a new order): first the items of `base`'s
-    /// last step, then the step's log item, on the condition that no step followed `base`
-    /// (else [`StoreError::Conflict`], and the step is not written). Returns the new version.
+    /// last step (and the order's entry in the waiting index when its wait begins or
+    /// moves), then the step's log item, on the condition that no step followed `base`
+    /// (else [`StoreError::Conflict`], and the step is not written). Returns the new head.
     fn commit(
         &self,
         id: &OrderId,
         base: Option<&Head>,
         step: &Step,
-    ) -> impl Future<Output = Result<Version, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Head, StoreError>> + Send;
 }
 
 /// What operators, the demo and tests read: every order, or everything of one order.
@@ -145,6 +166,34 @@ pub trait OrderReader: Sync {
         &self,
         id: &OrderId,
     ) -> impl Future<Output = Result<Option<StoredOrder>, StoreError>> + Send;
+}
+
+/// What the watchdog needs beside [`OrderStore::load`]: the waiting index, and a place to
+/// record what it found.
+pub trait WaitingStore: Sync {
+    /// Every entry of the waiting index whose wait began at or before `cutoff` (epoch ms):
+    /// a query per index shard, never a scan. The index is eventually consistent; check
+    /// each against the order's head.
+    fn waiting_since(
+        &self,
+        cutoff: u64,
+    ) -> impl Future<Output = Result<Vec<Waiting>, StoreError>> + Send;
+
+    /// Records on `entry` that it is stalled, with `parked` transactions parked, first
+    /// found at `now` (epoch ms; an earlier record is kept). `false` when the entry changed
+    /// meanwhile (the order moved on).
+    fn mark_stalled(
+        &self,
+        entry: &Waiting,
+        parked: u64,
+        now: u64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Deletes an entry whose order no longer waits. `false` when it changed meanwhile.
+    fn clear_waiting(
+        &self,
+        entry: &Waiting,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
 /// A store shared behind an `Arc` is a store: the consumer can own one handle while a test
@@ -176,7 +225,7 @@ impl<S: OrderStore + Send> OrderStore for std::sync::Arc<S> {
         id: &OrderId,
         base: Option<&Head>,
         step: &Step,
-    ) -> impl Future<Output = Result<Version, StoreError>> + Send {
+    ) -> impl Future<Output = Result<Head, StoreError>> + Send {
         S::commit(self, id, base, step)
     }
 }

@@ -7,7 +7,8 @@
 use convoy_core::sequencer::{process, Known, Need};
 use convoy_core::{OrderId, OrderState, Seq, Transaction};
 use convoy_store::{
-    emulator, item, DynamoOrderStore, Fact, Head, OrderReader, OrderStore, StoreError, Version,
+    emulator, item, DynamoOrderStore, Fact, OrderReader, OrderStore, StoreError, Version,
+    WaitingStore,
 };
 
 fn txns(lines: &[String]) -> Vec<Transaction> {
@@ -37,13 +38,30 @@ async fn log_commits_copies_and_reads_against_dynamodb() {
         line(5, r#""op":"pay""#),
     ]);
     let step1 = process(&OrderState::new(id.clone()), &Known::default(), &first, 40).unwrap();
-    let v1 = store.commit(&id, None, &step1).await.unwrap();
-    assert_eq!(v1, Version::FIRST);
+    let head1 = store.commit(&id, None, &step1).await.unwrap();
+    assert_eq!(head1.version, Version::FIRST);
     // The same "new order" commit again: the log key is taken, a Conflict.
     let again = store.commit(&id, None, &step1).await.unwrap_err();
     assert!(again.is_conflict(), "{again:?}");
     let head = store.load(&id).await.unwrap().unwrap();
-    assert_eq!(head, Head::after(&step1, v1));
+    assert_eq!(head, head1);
+    // Waiting at 3: the order is in the waiting index (read back as the watchdog does).
+    let since = head.waiting_since.expect("waiting since the commit");
+    let waiting = store.waiting_since(since).await.unwrap();
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    assert_eq!(
+        (&waiting[0].order_id, waiting[0].next_seq, waiting[0].since),
+        (&id, 3, since)
+    );
+    assert!(store.waiting_since(since - 1).await.unwrap().is_empty());
+    assert!(store.mark_stalled(&waiting[0], 2, since + 5).await.unwrap());
+    assert!(store.mark_stalled(&waiting[0], 2, since + 9).await.unwrap());
+    let marked = store.waiting_since(since).await.unwrap();
+    assert_eq!(
+        (marked[0].stalled_at, marked[0].parked),
+        (Some(since + 5), Some(2)),
+        "the first finding is kept"
+    );
 
     // Facts: history from the log; parked copies come with the next commit.
     let fact = store.fetch(&id, &Need::Processed(seq(2))).await.unwrap();
@@ -66,7 +84,7 @@ async fn log_commits_copies_and_reads_against_dynamodb() {
     let second = txns(&[line(3, r#""op":"modify","txn_id":"t1","amount":"10""#)]);
     let step2 = process(&head.state, &known, &second, 40).unwrap();
     assert_eq!(step2.drained, [seq(4), seq(5)]);
-    let v2 = store.commit(&id, Some(&head), &step2).await.unwrap();
+    let head2 = store.commit(&id, Some(&head), &step2).await.unwrap();
     let lost = store.commit(&id, Some(&head), &step2).await.unwrap_err();
     assert!(lost.is_conflict(), "{lost:?}");
     // Step 2 drains 4 and 5 and sets t1 again: neither is copied, its log item holds them.
@@ -90,7 +108,11 @@ async fn log_commits_copies_and_reads_against_dynamodb() {
     assert_eq!(amounts, ["10.00", "2.50"]);
 
     // A late copy of step 1's item never sets t1 back over step 2's (copied by step 3).
-    let head2 = Head::after(&step2, v2);
+    // The gap closed: the entry is gone, and the watchdog's stale copy of it changes
+    // nothing.
+    assert!(store.waiting_since(u64::MAX).await.unwrap().is_empty());
+    assert!(!store.mark_stalled(&waiting[0], 2, since).await.unwrap());
+    assert!(!store.clear_waiting(&waiting[0]).await.unwrap());
     let clash = txns(&[line(4, r#""op":"ship""#)]);
     let fp = clash[0].fingerprint();
     let mut known = head2.known();

@@ -34,6 +34,15 @@ pub enum Command {
     /// The dead-letter queues: what waits there, and redriving it to its source queue.
     #[command(subcommand)]
     DeadLetters(DeadLetterCommand),
+    /// One run of the watchdog against the stack's table: every order waiting behind a
+    /// missing transaction for longer than --after is recorded as stalled and printed as
+    /// one JSON line (order, missing seq, since, parked); a due drain nothing drives gets
+    /// a resume message (`{"resumed": …}`).
+    Stalled {
+        /// Waiting longer than this many seconds is stalled.
+        #[arg(long, value_name = "SECONDS", default_value_t = 900)]
+        after: u64,
+    },
     /// A DynamoDB round trip through the emulator; prints how long it took, in seconds.
     Smoke {
         /// Fail after this many seconds.
@@ -96,6 +105,8 @@ pub enum CommandError {
     LocalStack(#[from] LocalStackError),
     #[error(transparent)]
     DeadLetter(#[from] DeadLetterError),
+    #[error(transparent)]
+    Watchdog(#[from] watchdog::WatchError),
     #[error("reading the corrected body {path}")]
     BodyFile {
         path: std::path::PathBuf,
@@ -127,6 +138,9 @@ impl Command {
                 writeln!(out, "{}", took.as_secs()).map_err(CommandError::Write)?;
             }
             Command::DeadLetters(command) => dead_letters(command, &emulator, out).await?,
+            Command::Stalled { after } => {
+                stalled(Duration::from_secs(*after), &emulator, out).await?
+            }
             Command::Smoke { timeout } => {
                 let limit = Duration::from_secs(*timeout);
                 let took = localstack::dynamodb_smoke(&emulator, limit).await?;
@@ -185,6 +199,35 @@ async fn dead_letters(
                 serde_json::json!({"sent": done.sent, "corrected": done.corrected}),
             )?;
         }
+    }
+    Ok(())
+}
+
+async fn stalled(
+    after: Duration,
+    emulator: &Emulator,
+    out: &mut impl Write,
+) -> Result<(), CommandError> {
+    let stack = Stack::load().await?;
+    let sdk = emulator.sdk_config().await;
+    let store = convoy_store::DynamoOrderStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        stack.table_name.clone(),
+    );
+    let queue = consumer::sqs::SqsDrainQueue::new(
+        aws_sdk_sqs::Client::new(&sdk),
+        stack.transactions_queue_url.clone(),
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let settings = watchdog::Settings { stall_after: after };
+    let report = watchdog::watch(&store, &queue, settings, now).await?;
+    for s in &report.stalled {
+        writeln!(out, "{}", serde_json::json!(s)).map_err(CommandError::Write)?;
+    }
+    for id in &report.resumed {
+        writeln!(out, "{}", serde_json::json!({ "resumed": id })).map_err(CommandError::Write)?;
     }
     Ok(())
 }
