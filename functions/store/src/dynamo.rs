@@ -9,8 +9,9 @@ use crate::plan::{self, Condition, Put};
 use crate::port::{Fact, Head, OrderStore};
 use crate::usage::Usage;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
-use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::delete_item::{DeleteItemError, DeleteItemOutput};
+use aws_sdk_dynamodb::operation::put_item::{PutItemError, PutItemOutput};
 use aws_sdk_dynamodb::types::{AttributeValue, ConsumedCapacity, ReturnConsumedCapacity};
 use aws_sdk_dynamodb::Client;
 use convoy_core::sequencer::{Need, Step};
@@ -154,16 +155,6 @@ impl DynamoOrderStore {
         // A refused condition is charged like a write that landed.
         self.usage.record("PutItem", units);
         match sent {
-            Ok(out) => {
-                self.report("PutItem", out.consumed_capacity());
-                Ok(true)
-            }
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(PutItemError::is_conditional_check_failed_exception) =>
-            {
-                Ok(false)
-            }
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|e| e.code() == Some(INVALID)) =>
@@ -174,7 +165,13 @@ impl DynamoOrderStore {
                     source: e.into(),
                 })
             }
-            Err(e) => Err(backend("PutItem", id, e)),
+            sent => self.landed(
+                "PutItem",
+                id,
+                sent,
+                PutItemOutput::consumed_capacity,
+                PutItemError::is_conditional_check_failed_exception,
+            ),
         }
     }
 
@@ -200,18 +197,37 @@ impl DynamoOrderStore {
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await;
+        self.landed(
+            "DeleteItem",
+            id,
+            sent,
+            DeleteItemOutput::consumed_capacity,
+            DeleteItemError::is_conditional_check_failed_exception,
+        )
+    }
+
+    /// The outcome of a conditional write: `Ok(true)` when it landed (its consumed
+    /// capacity reported), `Ok(false)` when `condition_failed` says its condition did not
+    /// hold, any other error the backend's.
+    pub(crate) fn landed<O, E, R>(
+        &self,
+        operation: &'static str,
+        id: &OrderId,
+        sent: Result<O, SdkError<E, R>>,
+        consumed: impl Fn(&O) -> Option<&ConsumedCapacity>,
+        condition_failed: impl Fn(&E) -> bool,
+    ) -> Result<bool, StoreError>
+    where
+        E: std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
         match sent {
             Ok(out) => {
-                self.report("DeleteItem", out.consumed_capacity());
+                self.report(operation, consumed(&out));
                 Ok(true)
             }
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(DeleteItemError::is_conditional_check_failed_exception) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(backend("DeleteItem", id, e)),
+            Err(e) if e.as_service_error().is_some_and(&condition_failed) => Ok(false),
+            Err(e) => Err(backend(operation, id, e)),
         }
     }
 }
@@ -257,7 +273,7 @@ fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 
-pub(crate) fn backend(operation: &'static str, id: &OrderId, e: impl Into<BoxError>) -> StoreError {
+fn backend(operation: &'static str, id: &OrderId, e: impl Into<BoxError>) -> StoreError {
     StoreError::Backend {
         operation,
         order_id: id.to_string(),

@@ -104,52 +104,41 @@ impl MemoryOrderStore {
             capacity::write_item(capacity::item_size(&put.item), &key.1),
         );
         let mut table = self.lock();
-        let holds = match (put.condition, table.get(&key)) {
-            (Condition::VersionIs(_), None) => false,
-            (Condition::Always, _) | (_, None) => true,
-            (Condition::Absent, Some(_)) => false,
-            (Condition::SeqBelow(seq), Some(current)) => {
-                item::Reader::new(current).number(item::SEQ)? < seq
-            }
-            (Condition::VersionBelow(v), Some(current)) => {
-                item::Reader::new(current).number(item::VERSION)? < v
-            }
-            (Condition::VersionIs(v), Some(current)) => {
-                item::Reader::new(current).number(item::VERSION)? == v
-            }
-        };
+        let holds = holds(put.condition, table.get(&key))?;
         if holds {
             table.insert(key, put.item);
         }
         Ok(holds)
     }
 
-    /// One delete; `Ok(false)` when its condition fails (an absent item passes it).
+    /// One delete; `Ok(false)` when its condition fails (an absent item passes any but
+    /// `VersionIs`).
     fn delete(&self, delete: Delete) -> Result<bool, StoreError> {
         let key = (delete.pk, delete.sk);
         let mut table = self.lock();
         let size = table.get(&key).map_or(0, capacity::item_size);
         self.usage
             .record("DeleteItem", capacity::write_item(size, &key.1));
-        let holds = match (delete.condition, table.get(&key)) {
-            (Condition::VersionIs(_), None) => false,
-            (_, None) | (Condition::Always, _) => true,
-            (Condition::Absent, Some(_)) => false,
-            (Condition::SeqBelow(seq), Some(current)) => {
-                item::Reader::new(current).number(item::SEQ)? < seq
-            }
-            (Condition::VersionBelow(v), Some(current)) => {
-                item::Reader::new(current).number(item::VERSION)? < v
-            }
-            (Condition::VersionIs(v), Some(current)) => {
-                item::Reader::new(current).number(item::VERSION)? == v
-            }
-        };
+        let holds = holds(delete.condition, table.get(&key))?;
         if holds {
             table.remove(&key);
         }
         Ok(holds)
     }
+}
+
+/// Whether `condition` holds for the item `current` (`None`: absent), as DynamoDB
+/// evaluates it: only `VersionIs` needs the item to exist.
+fn holds(condition: Condition, current: Option<&Item>) -> Result<bool, StoreError> {
+    let number = |i: &Item, attribute| item::Reader::new(i).number(attribute);
+    Ok(match (condition, current) {
+        (Condition::VersionIs(_), None) => false,
+        (Condition::Always, _) | (_, None) => true,
+        (Condition::Absent, Some(_)) => false,
+        (Condition::SeqBelow(seq), Some(i)) => number(i, item::SEQ)? < seq,
+        (Condition::VersionBelow(v), Some(i)) => number(i, item::VERSION)? < v,
+        (Condition::VersionIs(v), Some(i)) => number(i, item::VERSION)? == v,
+    })
 }
 
 /// The first and last sort keys of a kind (`prefix` and everything after it).

@@ -23,7 +23,7 @@ pub mod emf;
 
 use consumer::resume::{DrainQueue, Resume};
 use convoy_core::sequencer::Need;
-use convoy_core::{chain, OrderId, Seq};
+use convoy_core::{chain, BoxError, OrderId, Seq};
 use convoy_store::{Fact, OrderStore, StoreError, Waiting, WaitingStore};
 use futures::StreamExt;
 use std::time::Duration;
@@ -150,8 +150,6 @@ where
     );
     Ok(report)
 }
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 async fn check<S, Q>(
     store: &S,

@@ -4,7 +4,6 @@
 use consumer::sqs::SqsDrainQueue;
 use convoy_store::DynamoOrderStore;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use std::time::{SystemTime, UNIX_EPOCH};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -30,9 +29,7 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(|_: LambdaEvent<serde_json::Value>| {
         let (store, queue) = (store.clone(), queue.clone());
         async move {
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+            let now = convoy_store::plan::now().millis;
             let report = watchdog::watch(&store, &queue, settings, now).await?;
             watchdog::emf::record(&report);
             metrics.flush(std::io::stdout())?;

@@ -218,9 +218,7 @@ async fn stalled(
         aws_sdk_sqs::Client::new(&sdk),
         stack.transactions_queue_url.clone(),
     );
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let now = convoy_store::plan::now().millis;
     let settings = watchdog::Settings { stall_after: after };
     let report = watchdog::watch(&store, &queue, settings, now).await?;
     for s in &report.stalled {

@@ -2,14 +2,14 @@
 //! shard (eventually consistent, as every index read), and conditional writes of the
 //! `waiting` items it found.
 
-use super::{backend, s, DynamoOrderStore};
+use super::{s, DynamoOrderStore};
 use crate::capacity::{self, Read};
 use crate::error::StoreError;
 use crate::item::{self, Item};
 use crate::keys;
 use crate::plan::{Condition, Delete};
 use crate::port::{Waiting, WaitingStore};
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
 use std::collections::HashMap;
 
@@ -99,19 +99,13 @@ impl WaitingStore for DynamoOrderStore {
             .send()
             .await;
         self.usage.record("UpdateItem", capacity::write(0, false));
-        match sent {
-            Ok(out) => {
-                self.report("UpdateItem", out.consumed_capacity());
-                Ok(true)
-            }
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(UpdateItemError::is_conditional_check_failed_exception) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(backend("UpdateItem", id, e)),
-        }
+        self.landed(
+            "UpdateItem",
+            id,
+            sent,
+            UpdateItemOutput::consumed_capacity,
+            UpdateItemError::is_conditional_check_failed_exception,
+        )
     }
 
     async fn clear_waiting(&self, entry: &Waiting) -> Result<bool, StoreError> {
