@@ -8,6 +8,8 @@
 //!   [`Delay`] (commits of chosen orders wait past the queue's visibility timeout, or the
 //!   consumer's deadline).
 //! - [`CrashingPublisher`]: the ledger function dies mid-file, after so many messages.
+//! - [`PartlyFailing`]: `SendMessageBatch` fails some entries (retryably) and enqueues the
+//!   rest, so a later transaction of an order can reach the queue before an earlier one.
 
 use convoy_core::sequencer::{Change, Step};
 use convoy_core::OrderId;
@@ -252,6 +254,77 @@ impl<P: TransactionPublisher> TransactionPublisher for CrashingPublisher<P> {
             std::future::pending::<()>().await;
         }
         self.inner.send_batch(batch).await
+    }
+}
+
+/// Fails, retryably, each entry that has a later entry of its group in the same batch, on
+/// heads of `coin`, at most `max_per_line` times per line (within the ledger function's
+/// attempts); sends the rest through `inner`, as SQS enqueues the entries of a partly failed
+/// batch. `overtaken` counts the failed entries whose later ones were sent without them.
+pub struct PartlyFailing<P> {
+    pub inner: P,
+    pub coin: Coin,
+    pub max_per_line: u32,
+    pub failures: Mutex<BTreeMap<u64, u32>>,
+    pub overtaken: Arc<AtomicU64>,
+}
+
+impl<P> PartlyFailing<P> {
+    pub fn new(inner: P, coin: Coin, max_per_line: u32) -> Self {
+        Self {
+            inner,
+            coin,
+            max_per_line,
+            failures: Mutex::new(BTreeMap::new()),
+            overtaken: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    fn fails(&self, batch: &[OutgoingMessage], index: usize) -> bool {
+        let m = &batch[index];
+        let has_later = batch[index + 1..].iter().any(|n| n.group_id == m.group_id);
+        if !has_later || !self.coin.heads() {
+            return false;
+        }
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let count = failures.entry(m.line).or_default();
+        *count += 1;
+        *count <= self.max_per_line
+    }
+}
+
+impl<P: TransactionPublisher> TransactionPublisher for PartlyFailing<P> {
+    async fn send_batch(
+        &self,
+        batch: &[OutgoingMessage],
+    ) -> Result<Vec<EntryFailure>, PublishError> {
+        let failed: Vec<usize> = (0..batch.len()).filter(|&i| self.fails(batch, i)).collect();
+        let sent: Vec<usize> = (0..batch.len()).filter(|i| !failed.contains(i)).collect();
+        let subset: Vec<OutgoingMessage> = sent.iter().map(|&i| batch[i].clone()).collect();
+        let mut entries = if subset.is_empty() {
+            Vec::new()
+        } else {
+            self.inner.send_batch(&subset).await?
+        };
+        for e in &mut entries {
+            e.index = sent[e.index];
+        }
+        for &index in &failed {
+            let group = &batch[index].group_id;
+            if sent
+                .iter()
+                .any(|&i| i > index && batch[i].group_id == *group)
+            {
+                self.overtaken.fetch_add(1, Ordering::SeqCst);
+            }
+            entries.push(EntryFailure {
+                index,
+                sender_fault: false,
+                code: "InternalError".into(),
+                message: "injected: this entry was not enqueued, the rest of the batch was".into(),
+            });
+        }
+        Ok(entries)
     }
 }
 

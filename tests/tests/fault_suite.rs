@@ -14,7 +14,7 @@ use convoy_local::function::LambdaFunction;
 use convoy_store::{DynamoOrderStore, FailingStore, Fault, Hooked};
 use convoy_tests::chaos::{
     Coin, CountingResumes, CrashAfterDrainCommit, CrashOnNotify, CrashOnSignal, Crashing,
-    CrashingPublisher, Delay, Twice,
+    CrashingPublisher, Delay, PartlyFailing, Twice,
 };
 use convoy_tests::inprocess::InProcessConsumer;
 use convoy_tests::stores::Recording;
@@ -234,6 +234,38 @@ async fn ledger_crash_mid_file_then_redelivery() {
         h.consumer(store.clone()),
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ledger_batches_partly_failed() {
+    // A batch holds up to ten consecutive transactions of an order; when one of them fails
+    // and later ones are enqueued, the consumer must park those until the retry arrives.
+    let h = Harness::start().await.unwrap();
+    let w = workload(&h);
+    let store = recording(&h);
+    let mut overtaken = None;
+    let ledger = h.ledger_function_with(|inner| {
+        let p = PartlyFailing::new(inner, Coin::new(SEED + 5, 20), 2);
+        overtaken = Some(p.overtaken.clone());
+        p
+    });
+    run(
+        &h,
+        &w,
+        "ledger-batches-partly-failed",
+        &store,
+        ledger,
+        h.consumer(store.clone()),
+    )
+    .await;
+    let overtaken = overtaken.unwrap().load(Ordering::SeqCst);
+    announce(&format!(
+        "fault suite: ledger-batches-partly-failed: {overtaken} transactions overtaken"
+    ));
+    assert!(
+        overtaken > 0,
+        "no later transaction reached the queue first"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

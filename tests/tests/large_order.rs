@@ -2,10 +2,10 @@
 //! with `txn_id`s of 128 characters, through the whole pipeline. Its head stays bounded
 //! (the old layout kept every item in it and stopped at about 3,100 such items), its JSON
 //! is complete (items read by query, page by page), and the consumer's DynamoDB writes per
-//! transaction stay low. CI runs 1,000 transactions (the ledger function sends one order's
-//! messages one batch at a time, and 2,000 once missed its 25 s limit (1,845 sent) on a
-//! loaded CI machine: issue 10 lifts that); `CONVOY_LARGE_ORDER_TXNS` sets another
+//! transaction stay low. CI runs 1,000 transactions; `CONVOY_LARGE_ORDER_TXNS` sets another
 //! count (the benchmark `cargo bench -p consumer --bench units` runs 100,000 in memory).
+//! The ledger function sends one order's transactions ten to a call; when it sent one per
+//! call, 1,000 of them missed its 25 s limit on a loaded CI machine (991 sent).
 
 // A test file throughout: a failed unwrap is a failed test, helpers included.
 #![allow(clippy::unwrap_used)]

@@ -200,11 +200,11 @@ impl TransactionPublisher for MemoryPublisher {
         );
         let call = {
             let mut log = lock(&self.log);
-            for m in batch {
+            let groups: HashSet<&String> = batch.iter().map(|m| &m.group_id).collect();
+            for group in groups {
                 assert!(
-                    log.groups_in_flight.insert(m.group_id.clone()),
-                    "two batches holding group {} in flight",
-                    m.group_id
+                    log.groups_in_flight.insert(group.clone()),
+                    "two batches holding group {group} in flight"
                 );
             }
             log.concurrent += 1;

@@ -104,8 +104,8 @@ impl PublishError {
 
 /// Sends transactions to the FIFO transactions queue.
 pub trait TransactionPublisher: Send + Sync {
-    /// Sends one batch (at most 10 entries, at most one per group); returns the entries
-    /// that failed. Entries not listed were accepted.
+    /// Sends one batch (at most 10 entries; a group's entries consecutive, in order);
+    /// returns the entries that failed. Entries not listed were accepted.
     fn send_batch(
         &self,
         batch: &[OutgoingMessage],

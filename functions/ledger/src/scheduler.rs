@@ -3,13 +3,21 @@
 //!
 //! No AWS and no clock in here: the caller passes `now` (time since it started sending) and
 //! reports each batch's per-entry failures back. The rules:
-//! - a message is picked only when it is the first unsent message of its group, and its
-//!   group has no batch in flight — so a batch holds at most one message per group, and a
-//!   partial failure can never let a later message of a group overtake an earlier one;
+//! - a group is picked only when it has no batch in flight, and then its first unsent
+//!   messages go, in order, as many as the batch has room for: a batch is runs of
+//!   consecutive messages of its groups, one run per group (SQS enqueues a FIFO batch's
+//!   messages in the order sent), so one order's ledger lines go ten to a call;
 //! - at most `max_in_flight` batches in flight, at most `max_batch` entries each;
-//! - a retryable entry failure puts the message back at the head of its group, due after an
-//!   exponential backoff with jitter; after `max_attempts` attempts the scheduler gives up;
+//! - a retryable entry failure puts the message back at the head of its group (several in
+//!   their order), due after an exponential backoff with jitter; after `max_attempts`
+//!   attempts the scheduler gives up;
 //! - a non-retryable failure (SQS `SenderFault`) resolves the message as refused.
+//!
+//! So a partial failure can let a later message of a group reach the queue before an
+//! earlier one of the same batch: the consumer's sequencer parks it by its `seq` until the
+//! retried one arrives. What the scheduler keeps is that a group is never in two batches
+//! at once, and a batch's run of a group is always the group's first unsent messages in
+//! their order: nothing is overtaken except by a message sent with the one that failed.
 //!
 //! Groups are picked oldest head first, so the oldest waiting message goes out first.
 
@@ -75,7 +83,7 @@ impl Default for SchedulerOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct BatchId(u64);
 
-/// A batch to send: its entries in order (at most one per group).
+/// A batch to send: its entries in order (one run of consecutive messages per group).
 #[derive(Debug)]
 pub struct Batch<T> {
     pub id: BatchId,
@@ -229,10 +237,11 @@ impl<T: Grouped> Scheduler<T> {
             let Some(state) = self.groups.get_mut(&group) else {
                 continue;
             };
-            if let Some(head) = state.queue.pop_front() {
+            let run = state.queue.len().min(self.options.max_batch - taken.len());
+            if run > 0 {
                 state.in_flight = true;
-                self.waiting -= 1;
-                taken.push(head);
+                self.waiting -= run;
+                taken.extend(state.queue.drain(..run));
             }
         }
         if taken.is_empty() {
@@ -255,11 +264,17 @@ impl<T: Grouped> Scheduler<T> {
         let Some(entries) = self.in_flight.remove(&id) else {
             return done;
         };
+        // Per group of the batch, in batch order: the entries to send again, and when.
+        let mut groups: Vec<(String, Vec<Queued<T>>, Option<Duration>)> = Vec::new();
         for (index, mut entry) in entries.into_iter().enumerate() {
             let group = entry.item.group().to_owned();
-            let failure = failures.iter().find(|f| f.index == index);
-            let mut retry_at = None;
-            match failure {
+            if groups.last().is_none_or(|(g, _, _)| *g != group) {
+                groups.push((group, Vec::new(), None));
+            }
+            let Some((_, retry, due)) = groups.last_mut() else {
+                continue;
+            };
+            match failures.iter().find(|f| f.index == index) {
                 None => done.delivered.push(entry.item),
                 Some(f) if !f.retryable => done.refused.push((entry.item, f.reason.clone())),
                 Some(f) => {
@@ -271,17 +286,22 @@ impl<T: Grouped> Scheduler<T> {
                             reason: f.reason.clone(),
                         });
                     } else {
-                        let delay = self.options.backoff.delay(entry.attempts, &mut self.rng);
-                        retry_at = Some(now + delay);
-                        if let Some(state) = self.groups.get_mut(&group) {
-                            // It was the group's head when sent; it is again.
-                            state.queue.push_front(entry);
-                            self.waiting += 1;
-                        }
+                        let at = now + self.options.backoff.delay(entry.attempts, &mut self.rng);
+                        *due = Some(due.map_or(at, |d: Duration| d.max(at)));
+                        retry.push(entry);
                     }
                 }
             }
-            self.release(group, retry_at);
+        }
+        for (group, retry, due) in groups {
+            if let Some(state) = self.groups.get_mut(&group) {
+                // They were the group's first messages when sent; they are again.
+                self.waiting += retry.len();
+                for entry in retry.into_iter().rev() {
+                    state.queue.push_front(entry);
+                }
+            }
+            self.release(group, due);
         }
         done
     }

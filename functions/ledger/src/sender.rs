@@ -294,9 +294,10 @@ mod tests {
             _ = send => panic!("the sender finished early"),
             _ = tokio::time::sleep(Duration::from_secs(60)) => {}
         }
-        // One in flight (one group), `window` waiting, the channel full, one being sent.
+        // One batch of ten in flight (one group), `window` waiting, the channel full, one
+        // being sent.
         let held = produced.load(Ordering::Relaxed);
-        assert!(held <= 1 + 50 + 8 + 1, "{held} messages taken in");
+        assert!(held <= 10 + 50 + 8 + 1, "{held} messages taken in");
         assert_eq!(sent.load(Ordering::Relaxed), 0);
     }
 
@@ -356,6 +357,50 @@ mod tests {
             *want += 1;
         }
         assert_eq!(publisher.log.lock().unwrap().failed_calls, 4);
+    }
+
+    /// `count` transactions of `orders` orders: order `i % orders` gets the `i`-th line.
+    fn mix(orders: usize, count: usize) -> Vec<OutgoingMessage> {
+        let mut seqs = vec![0; orders];
+        (0..count)
+            .map(|i| {
+                seqs[i % orders] += 1;
+                message(&format!("order-{}", i % orders), seqs[i % orders])
+            })
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn send_requests_stay_near_a_tenth_of_the_transactions_for_any_order_mix() {
+        // One order; three; a thousand of two each; one of 1,500 among 500 of one each.
+        let mut big_and_small = mix(1, 1_500);
+        big_and_small.extend(mix(500, 500).into_iter().map(|mut m| {
+            m.group_id = format!("small-{}", m.group_id);
+            m
+        }));
+        fastrand::Rng::with_seed(5).shuffle(&mut big_and_small);
+        let mixes = [
+            ("one order", mix(1, 2_000)),
+            ("three orders", mix(3, 2_000)),
+            ("1,000 orders", mix(1_000, 2_000)),
+            ("one big order among small ones", big_and_small),
+        ];
+        for (name, messages) in mixes {
+            let total = messages.len();
+            let publisher = MemoryPublisher::new();
+            let (result, sent) = send(&publisher, messages, SenderOptions::default()).await;
+            assert!(result.unwrap().is_empty());
+            assert_eq!(sent as usize, total);
+            let calls = publisher.log.lock().unwrap().calls;
+            let per_txn = calls as f64 / total as f64;
+            println!(
+                "{name}: {calls} calls for {total} transactions, {per_txn:.3} per transaction"
+            );
+            assert!(
+                per_txn <= 0.11,
+                "{name}: {per_txn:.3} calls per transaction"
+            );
+        }
     }
 
     #[tokio::test(start_paused = true)]
