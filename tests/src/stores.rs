@@ -119,4 +119,8 @@ impl<S: OrderStore + Send + Sync + 'static> OrderStore for Recording<S> {
             },
         }
     }
+
+    async fn record_failure(&self, failure: &convoy_store::Failure) -> Result<(), StoreError> {
+        self.inner.record_failure(failure).await
+    }
 }

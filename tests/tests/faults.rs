@@ -130,7 +130,8 @@ async fn a_poison_message_goes_to_the_dead_letter_queue_alone() {
     h.with_running(running, async |running| {
         let patience = visibility * (max_receives as u32 + 2) + Duration::from_secs(60);
         h.settle_within(running, &[], patience).await.unwrap();
-        let dlq = DeadLetterQueue::of(h.pipeline.sqs.clone(), &h.pipeline.stack, Dlq::Transactions);
+        let dlq = DeadLetterQueue::of(h.pipeline.sqs.clone(), &h.pipeline.stack, Dlq::Transactions)
+            .with_failures(h.order_store());
         let of_order = |l: &DeadLetter| l.group_id.as_deref() == Some(id.as_str());
         let letters: Vec<DeadLetter> = dlq
             .list()
@@ -150,6 +151,11 @@ async fn a_poison_message_goes_to_the_dead_letter_queue_alone() {
             (poison.as_str(), &Kind::Unreadable)
         );
         assert!(letter.receive_count >= 1, "{letter:?}");
+        // With the last error the consumer failed it with, kept where the operator reads it.
+        let last = letter.last_error.as_ref().expect("the poison's last error");
+        assert_eq!(last.disposition, "poison", "{last:?}");
+        assert!(last.error.contains("EOF"), "{last:?}");
+        assert!(last.receive_count.is_some_and(|n| n >= 1), "{last:?}");
         let view = h.views().await.unwrap()[&id].clone();
         let parked: Vec<u64> = (2..=txns.len() as u64).collect();
         assert_eq!(view["parked"], serde_json::json!(parked), "{view}");

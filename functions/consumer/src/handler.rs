@@ -11,7 +11,7 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use convoy_core::chain;
 use convoy_core::sequencer::Disposition;
 use convoy_core::{OrderId, Transaction};
-use convoy_store::OrderStore;
+use convoy_store::{Failure, OrderStore};
 use fifo_batch::{BatchError, Group, GroupReport};
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
@@ -99,6 +99,7 @@ async fn process_group<S: OrderStore, Q: DrainQueue>(
             None => Applied::default(),
         };
         let mut report = GroupReport::done();
+        let mut failures = Vec::new();
         for (i, record) in records.iter().enumerate() {
             let input = at.iter().position(|a| *a == i);
             log_record(key, record, input, &applied);
@@ -109,13 +110,76 @@ async fn process_group<S: OrderStore, Q: DrainQueue>(
             };
             if !finished {
                 report.fail(i);
+                failures.extend(failure_of(key, record, input, &applied));
             }
         }
+        record_failures(store, &failures).await;
         summarize(&applied, report.len());
         report
     }
     .instrument(span)
     .await
+}
+
+/// A transient failure is kept for an operator from this receive on, when the dead-letter
+/// queue is near (the template's `maxReceiveCount` is at least 5); a permanent one always.
+/// Earlier transient failures (throttling, the deadline) would only add writes to a store
+/// that is already struggling.
+pub const RECORD_FAILURES_FROM: u32 = 3;
+
+/// Why record `record` of group `group` failed, if it is worth keeping
+/// ([`RECORD_FAILURES_FROM`]); `None` for a group that is no order's.
+fn failure_of(
+    group: &str,
+    record: &Record,
+    input: Option<usize>,
+    applied: &Applied,
+) -> Option<Failure> {
+    let order_id = OrderId::parse(group).ok()?;
+    let transient = |e: &ApplyError| {
+        let disposition = match e {
+            ApplyError::Deadline { .. } => "deadline",
+            _ => "failed",
+        };
+        (disposition, chain(e), false)
+    };
+    let (disposition, error, permanent) = match (&record.body, input) {
+        (Err(poison), _) => ("poison", chain(poison), true),
+        (Ok(_), Some(k)) => match applied.results.get(k) {
+            Some(Err(e)) => ("refused", chain(e), true),
+            Some(Ok(_)) => ("drain_failed", chain(applied.error.as_ref()?), false),
+            None => transient(applied.error.as_ref()?),
+        },
+        (Ok(Body::Resume(_)), None) => ("drain_failed", chain(applied.error.as_ref()?), false),
+        (Ok(Body::Txn(_)), None) => return None,
+    };
+    if !permanent && record.receive_count.unwrap_or(0) < RECORD_FAILURES_FROM {
+        return None;
+    }
+    Some(Failure {
+        order_id,
+        message_id: record.message_id.clone(),
+        disposition: disposition.to_owned(),
+        error,
+        receive_count: record.receive_count,
+        at: convoy_store::plan::now().text,
+    })
+}
+
+/// Keeps why records failed, for an operator; a failure to keep it is logged, and the
+/// records fail as they would anyway.
+async fn record_failures<S: OrderStore>(store: &S, failures: &[Failure]) {
+    let writes = failures.iter().map(|f| async move {
+        if let Err(e) = store.record_failure(f).await {
+            tracing::error!(
+                order_id = %f.order_id,
+                message_id = %f.message_id,
+                error = %chain(&e),
+                "could not keep why this record failed; its dead letter will show no last error"
+            );
+        }
+    });
+    futures::future::join_all(writes).await;
 }
 
 /// The order a resume record asks to drain.

@@ -326,6 +326,10 @@ impl OrderStore for Racing<'_> {
         }
         self.inner.commit(id, base, step).await
     }
+
+    async fn record_failure(&self, failure: &convoy_store::Failure) -> Result<(), StoreError> {
+        self.inner.record_failure(failure).await
+    }
 }
 
 #[tokio::test]

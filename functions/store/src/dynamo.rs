@@ -6,7 +6,7 @@ use crate::error::StoreError;
 use crate::item::{self, Item};
 use crate::keys;
 use crate::plan::{self, Condition, Put};
-use crate::port::{Fact, Head, OrderStore};
+use crate::port::{Fact, Failure, Head, OrderStore};
 use crate::usage::Usage;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::error::SdkError;
@@ -382,6 +382,15 @@ impl OrderStore for DynamoOrderStore {
             }
         }
         Ok(plan.head)
+    }
+
+    async fn record_failure(&self, failure: &Failure) -> Result<(), StoreError> {
+        let expires_at = plan::now().millis / 1000 + item::FAILURE_KEPT_SECS;
+        let put = Put {
+            item: item::failure(failure, expires_at),
+            condition: Condition::Always,
+        };
+        self.put(&failure.order_id, put).await.map(|_| ())
     }
 }
 

@@ -157,6 +157,10 @@ impl<S: OrderStore + Send> OrderStore for FailingStore<S> {
         }
         self.inner.commit(id, base, step).await
     }
+
+    async fn record_failure(&self, failure: &crate::port::Failure) -> Result<(), StoreError> {
+        self.inner.record_failure(failure).await
+    }
 }
 
 /// True when `step` writes an item of transaction `seq`.
@@ -175,6 +179,14 @@ impl<S: OrderReader + Send> OrderReader for FailingStore<S> {
 
     async fn load_stored_order(&self, id: &OrderId) -> Result<Option<StoredOrder>, StoreError> {
         self.inner.load_stored_order(id).await
+    }
+
+    async fn last_failure(
+        &self,
+        id: &OrderId,
+        message_id: &str,
+    ) -> Result<Option<crate::port::Failure>, StoreError> {
+        self.inner.last_failure(id, message_id).await
     }
 }
 

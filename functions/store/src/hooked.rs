@@ -58,4 +58,8 @@ impl<S: OrderStore + Send + Sync, H: CommitHook> OrderStore for Hooked<S, H> {
             None => Ok(head),
         }
     }
+
+    async fn record_failure(&self, failure: &crate::port::Failure) -> Result<(), StoreError> {
+        self.inner.record_failure(failure).await
+    }
 }

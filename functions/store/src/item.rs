@@ -5,7 +5,7 @@
 
 use crate::error::StoreError;
 use crate::keys::{self, SortKey, PK, SK};
-use crate::port::{Head, Version, Waiting};
+use crate::port::{Failure, Head, Version, Waiting, MAX_FAILURE_ERROR_BYTES};
 use aws_sdk_dynamodb::types::AttributeValue;
 use convoy_core::sequencer::{Change, ConflictRecord, Outcome, Processed, StoredOrder};
 use convoy_core::{Amount, OrderId, OrderState, Seq, Transaction, TxnId};
@@ -27,6 +27,14 @@ pub const TXN: &str = "txn";
 pub const CONFLICT: &str = "conflict";
 pub const PARKED: &str = "parked";
 pub const STALLED_AT: &str = "stalled_at";
+pub const DISPOSITION: &str = "disposition";
+pub const ERROR: &str = "error";
+pub const RECEIVE_COUNT: &str = "receive_count";
+pub const AT: &str = "at";
+/// The table's time-to-live attribute (epoch seconds): only failure items have it.
+pub const EXPIRES_AT: &str = "expires_at";
+/// How long a failure item is kept: as long as a dead-letter queue keeps its message.
+pub const FAILURE_KEPT_SECS: u64 = 14 * 24 * 3600;
 pub use keys::{WAITING_SHARD, WAITING_SINCE};
 
 /// A step's change as the log keeps it.
@@ -123,6 +131,51 @@ pub fn waiting(id: &OrderId, next_seq: u64, since: u64, version: Version) -> Ite
     item.insert(NEXT_SEQ.to_owned(), n(next_seq));
     item.insert(VERSION.to_owned(), n(version.get()));
     item
+}
+
+/// The item of a [`Failure`], to expire at `expires_at` (epoch seconds); an error longer
+/// than [`MAX_FAILURE_ERROR_BYTES`] is cut.
+pub fn failure(f: &Failure, expires_at: u64) -> Item {
+    let mut end = f.error.len().min(MAX_FAILURE_ERROR_BYTES);
+    while !f.error.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut item = key(keys::order_pk(&f.order_id), keys::failure_sk(&f.message_id));
+    item.insert(DISPOSITION.to_owned(), s(f.disposition.as_str()));
+    item.insert(ERROR.to_owned(), s(&f.error[..end]));
+    if let Some(count) = f.receive_count {
+        item.insert(RECEIVE_COUNT.to_owned(), n(u64::from(count)));
+    }
+    item.insert(AT.to_owned(), s(f.at.as_str()));
+    item.insert(EXPIRES_AT.to_owned(), n(expires_at));
+    item
+}
+
+/// A failure item read back.
+pub fn read_failure(item: &Item) -> Result<Failure, StoreError> {
+    let r = Reader::new(item);
+    let order_id = keys::parse_order_pk(r.pk())
+        .ok_or_else(|| r.malformed(format!("pk {} is no order's", r.pk())))?;
+    let message_id = r
+        .sk()
+        .strip_prefix(keys::FAILURE_PREFIX)
+        .ok_or_else(|| r.malformed("not a failure item".into()))?
+        .to_owned();
+    let receive_count = match item.get(RECEIVE_COUNT) {
+        None => None,
+        Some(_) => Some(
+            u32::try_from(r.number(RECEIVE_COUNT)?)
+                .map_err(|_| r.malformed("receive_count is too large".into()))?,
+        ),
+    };
+    Ok(Failure {
+        order_id,
+        message_id,
+        disposition: r.string(DISPOSITION)?.to_owned(),
+        error: r.string(ERROR)?.to_owned(),
+        receive_count,
+        at: r.string(AT)?.to_owned(),
+    })
 }
 
 /// A `waiting` item read back, with what the watchdog recorded on it.

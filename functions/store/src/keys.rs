@@ -21,6 +21,14 @@ pub const ITEM_PREFIX: &str = "item#";
 pub const PARKED_PREFIX: &str = "parked#";
 pub const CONFLICT_PREFIX: &str = "conflict#";
 
+/// The prefix of the item that says why the consumer last failed a message.
+pub const FAILURE_PREFIX: &str = "failure#";
+
+/// `failure#<message id>`: why the consumer last failed that message of the order.
+pub fn failure_sk(message_id: &str) -> String {
+    format!("{FAILURE_PREFIX}{message_id}")
+}
+
 /// The sort key of an order's `waiting` item.
 pub const WAITING_SK: &str = "waiting";
 /// The sparse index of waiting orders, and its key attributes.

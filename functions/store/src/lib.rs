@@ -10,6 +10,7 @@
 //! | `item#<txn_id>` | `amount`, `seq` (the seq that set it) |
 //! | `parked#<seq, 20 digits>` | `txn` (the transaction's wire JSON) |
 //! | `conflict#<seq, 20 digits>#<fingerprint>` | `conflict` (JSON of `ConflictRecord`) |
+//! | `failure#<message id>` | `disposition`, `error`, `receive_count`, `at`, `expires_at` (the table's TTL): why the consumer last failed that message |
 //! | `waiting` (while transactions are parked) | `waiting_shard`, `waiting_since` (the keys of `WaitingIndex`), `next_seq`, `version`; `stalled_at`, `parked` once the watchdog found it stalled |
 //!
 //! A step is committed by one `PutItem` of its log item on the condition that the key is
@@ -62,5 +63,8 @@ pub use faults::{FailingStore, Fault};
 pub use hooked::{CommitHook, Hooked};
 #[cfg(any(test, feature = "testing"))]
 pub use memory::MemoryOrderStore;
-pub use port::{Fact, Head, OrderReader, OrderStore, Version, Waiting, WaitingStore, MAX_CHANGES};
+pub use port::{
+    Fact, Failure, Head, OrderReader, OrderStore, Version, Waiting, WaitingStore, MAX_CHANGES,
+    MAX_FAILURE_ERROR_BYTES,
+};
 pub use usage::Usage;

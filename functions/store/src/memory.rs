@@ -7,7 +7,7 @@ use crate::error::StoreError;
 use crate::item::{self, Item};
 use crate::keys::{self, SortKey};
 use crate::plan::{self, Condition, Delete, Put};
-use crate::port::{Fact, Head, OrderReader, OrderStore, Waiting, WaitingStore};
+use crate::port::{Fact, Failure, Head, OrderReader, OrderStore, Waiting, WaitingStore};
 use crate::usage::Usage;
 use convoy_core::sequencer::{Need, Step, StoredOrder};
 use convoy_core::{OrderId, OrderState, Seq, Transaction};
@@ -213,6 +213,15 @@ impl OrderStore for MemoryOrderStore {
         self.commits.fetch_add(1, Ordering::SeqCst);
         Ok(plan.head)
     }
+
+    async fn record_failure(&self, failure: &Failure) -> Result<(), StoreError> {
+        let expires_at = plan::now().millis / 1000 + item::FAILURE_KEPT_SECS;
+        self.put(Put {
+            item: item::failure(failure, expires_at),
+            condition: Condition::Always,
+        })
+        .map(|_| ())
+    }
 }
 
 impl WaitingStore for MemoryOrderStore {
@@ -264,6 +273,15 @@ impl WaitingStore for MemoryOrderStore {
 }
 
 impl OrderReader for MemoryOrderStore {
+    async fn last_failure(
+        &self,
+        id: &OrderId,
+        message_id: &str,
+    ) -> Result<Option<Failure>, StoreError> {
+        let found = self.get(keys::order_pk(id), keys::failure_sk(message_id));
+        found.as_ref().map(item::read_failure).transpose()
+    }
+
     async fn list_orders(&self) -> Result<Vec<OrderState>, StoreError> {
         let mut newest: BTreeMap<String, Item> = BTreeMap::new();
         for ((pk, sk), i) in self.lock().iter() {

@@ -83,6 +83,26 @@ pub struct Waiting {
     pub parked: Option<u64>,
 }
 
+/// Why the consumer last failed a message of an order: the last error it failed with,
+/// kept in the order's partition (`failure#<message id>`, 14 days, as long as the
+/// dead-letter queue keeps the message) so an operator reads it with the dead letter.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Failure {
+    pub order_id: OrderId,
+    pub message_id: String,
+    /// What became of the record: `poison`, `refused`, `failed`, `deadline`, `drain_failed`.
+    pub disposition: String,
+    /// The error with its causes (at most [`MAX_FAILURE_ERROR_BYTES`]).
+    pub error: String,
+    /// The receive that failed (SQS's `ApproximateReceiveCount`).
+    pub receive_count: Option<u32>,
+    /// When (RFC 3339).
+    pub at: String,
+}
+
+/// The longest error text a [`Failure`] keeps; a longer one is cut at a character boundary.
+pub const MAX_FAILURE_ERROR_BYTES: usize = 2048;
+
 /// A stored fact, answering one [`Need`] of the sequencer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fact {
@@ -153,6 +173,12 @@ pub trait OrderStore: Sync {
         base: Option<&Head>,
         step: &Step,
     ) -> impl Future<Output = Result<Head, StoreError>> + Send;
+
+    /// Keeps why the consumer failed a message (the last one wins; it expires after 14 days).
+    fn record_failure(
+        &self,
+        failure: &Failure,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// What operators, the demo and tests read: every order, or everything of one order.
@@ -166,6 +192,13 @@ pub trait OrderReader: Sync {
         &self,
         id: &OrderId,
     ) -> impl Future<Output = Result<Option<StoredOrder>, StoreError>> + Send;
+
+    /// Why the consumer last failed message `message_id` of order `id`, if it kept it.
+    fn last_failure(
+        &self,
+        id: &OrderId,
+        message_id: &str,
+    ) -> impl Future<Output = Result<Option<Failure>, StoreError>> + Send;
 }
 
 /// What the watchdog needs beside [`OrderStore::load`]: the waiting index, and a place to
@@ -227,5 +260,12 @@ impl<S: OrderStore + Send> OrderStore for std::sync::Arc<S> {
         step: &Step,
     ) -> impl Future<Output = Result<Head, StoreError>> + Send {
         S::commit(self, id, base, step)
+    }
+
+    fn record_failure(
+        &self,
+        failure: &Failure,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        S::record_failure(self, failure)
     }
 }

@@ -158,7 +158,12 @@ async fn dead_letters(
 ) -> Result<(), CommandError> {
     let stack = Stack::load().await?;
     let sqs = aws_sdk_sqs::Client::new(&emulator.sdk_config().await);
-    let queue = |which: Dlq| DeadLetterQueue::of(sqs.clone(), &stack, which);
+    let orders = convoy_store::DynamoOrderStore::new(
+        aws_sdk_dynamodb::Client::new(&emulator.sdk_config().await),
+        stack.table_name.clone(),
+    );
+    let queue =
+        |which: Dlq| DeadLetterQueue::of(sqs.clone(), &stack, which).with_failures(orders.clone());
     let line = |out: &mut dyn Write, v: serde_json::Value| {
         writeln!(out, "{v}").map_err(CommandError::Write)
     };

@@ -40,6 +40,8 @@ pub enum DeadLetterError {
     NoSuchMessage(String),
     #[error("message {message_id} in the FIFO dead-letter queue has no MessageGroupId")]
     NoGroup { message_id: String },
+    #[error("reading why the consumer failed a dead letter")]
+    Failure(#[source] convoy_store::StoreError),
 }
 
 /// What a dead letter's body is.
@@ -97,6 +99,10 @@ pub struct DeadLetter {
     #[serde(flatten)]
     pub kind: Kind,
     pub body: String,
+    /// Why the consumer last failed it, as it kept it in the order's partition (none for a
+    /// ledger's notification: its status record holds the ledger function's error).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<convoy_store::Failure>,
 }
 
 /// Which dead-letter queue of the stack.
@@ -114,6 +120,8 @@ pub struct DeadLetterQueue {
     sqs: aws_sdk_sqs::Client,
     url: String,
     source_url: String,
+    /// Where the consumer keeps why it failed a message, for [`DeadLetterQueue::list`].
+    failures: Option<convoy_store::DynamoOrderStore>,
 }
 
 /// What a redrive did.
@@ -131,7 +139,14 @@ impl DeadLetterQueue {
             sqs,
             url,
             source_url,
+            failures: None,
         }
+    }
+
+    /// Lists each dead letter with why the consumer last failed it, read from `store`.
+    pub fn with_failures(mut self, store: convoy_store::DynamoOrderStore) -> Self {
+        self.failures = Some(store);
+        self
     }
 
     /// The stack's dead-letter queue `which`, with its source queue.
@@ -191,6 +206,7 @@ impl DeadLetterQueue {
                         .unwrap_or(0),
                     kind: Kind::of(&body),
                     body,
+                    last_error: None,
                 });
             }
         }
@@ -214,8 +230,25 @@ impl DeadLetterQueue {
 
     /// What waits in the queue (at most [`MAX_LISTED`]), in its order; nothing is taken.
     pub async fn list(&self) -> Result<Vec<DeadLetter>, DeadLetterError> {
-        let letters = self.receive_all(Duration::from_secs(60)).await?;
+        let mut letters = self.receive_all(Duration::from_secs(60)).await?;
         self.release(&letters.iter().collect::<Vec<_>>()).await?;
+        if let Some(store) = &self.failures {
+            use convoy_store::OrderReader;
+            for l in &mut letters {
+                // A FIFO message's group is its order (a poison body may name none).
+                let Some(id) = l
+                    .group_id
+                    .as_deref()
+                    .and_then(|g| convoy_core::OrderId::parse(g).ok())
+                else {
+                    continue;
+                };
+                l.last_error = store
+                    .last_failure(&id, &l.message_id)
+                    .await
+                    .map_err(DeadLetterError::Failure)?;
+            }
+        }
         Ok(letters)
     }
 

@@ -414,3 +414,41 @@ async fn a_step_still_running_at_the_deadline_after_progress_is_abandoned_and_th
     assert!(queue.sent().is_empty());
     assert_eq!(json!(views(&store.inner).await)["A-1"]["next_seq"], 21);
 }
+
+#[tokio::test]
+async fn why_a_record_failed_is_kept_for_the_operator_once_its_dead_letter_queue_is_near() {
+    use convoy_store::OrderReader;
+    // A-1's record is poison: kept at once. B-7's commits fail: kept from the third receive.
+    let store = FailingStore::new(MemoryOrderStore::new());
+    store.fail_commits(&oid("B-7"), 10);
+    let mut batch = vec![("A-1".to_owned(), "{ not a transaction".to_owned())];
+    batch.extend(records("B-7", [1]));
+    let mut event = event_of(&batch);
+    let all = ids(&event);
+    let response = handle(&store, &NoResume, event.clone(), later())
+        .await
+        .unwrap();
+    assert_eq!(failures(&response), all);
+    let poison = store.last_failure(&oid("A-1"), &all[0]).await.unwrap();
+    let poison = poison.expect("the poison's failure is kept");
+    assert_eq!(poison.disposition, "poison");
+    assert!(poison.error.contains("line 1"), "{poison:?}");
+    assert_eq!(poison.message_id, all[0]);
+    assert_eq!(
+        store.last_failure(&oid("B-7"), &all[1]).await.unwrap(),
+        None
+    );
+
+    for r in &mut event.records {
+        r.attributes
+            .insert("ApproximateReceiveCount".into(), "3".into());
+    }
+    handle(&store, &NoResume, event, later()).await.unwrap();
+    let fault = store.last_failure(&oid("B-7"), &all[1]).await.unwrap();
+    let fault = fault.expect("kept on the third receive");
+    assert_eq!(
+        (fault.disposition.as_str(), fault.receive_count),
+        ("failed", Some(3))
+    );
+    assert!(fault.error.contains("injected"), "{fault:?}");
+}

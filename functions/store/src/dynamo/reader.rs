@@ -5,12 +5,21 @@ use super::{s, DynamoOrderStore, KeyRange};
 use crate::error::StoreError;
 use crate::item::{self, Item};
 use crate::keys::{self, PK, SK};
-use crate::port::OrderReader;
+use crate::port::{Failure, OrderReader};
 use convoy_core::sequencer::StoredOrder;
 use convoy_core::{OrderId, OrderState};
 use std::collections::{BTreeMap, HashMap};
 
 impl OrderReader for DynamoOrderStore {
+    async fn last_failure(
+        &self,
+        id: &OrderId,
+        message_id: &str,
+    ) -> Result<Option<Failure>, StoreError> {
+        let found = self.get(id, keys::failure_sk(message_id)).await?;
+        found.as_ref().map(item::read_failure).transpose()
+    }
+
     async fn list_orders(&self) -> Result<Vec<OrderState>, StoreError> {
         let values = HashMap::from([
             (":log".to_owned(), s(keys::LOG_PREFIX)),

@@ -253,3 +253,30 @@ fn the_waiting_index_projects_what_read_waiting_reads() {
         [NEXT_SEQ, VERSION, STALLED_AT, PARKED]
     );
 }
+
+#[test]
+fn a_failure_item_reads_back_and_cuts_a_long_error_at_a_character() {
+    let f = Failure {
+        order_id: oid(),
+        message_id: "m-1".into(),
+        disposition: "poison".into(),
+        error: "é".repeat(MAX_FAILURE_ERROR_BYTES),
+        receive_count: Some(4),
+        at: "2026-12-03T08:00:00Z".into(),
+    };
+    let item = failure(&f, 1_800_000_000);
+    assert_eq!(string(&item, SK), "failure#m-1");
+    assert_eq!(
+        item.get(EXPIRES_AT),
+        Some(&AttributeValue::N("1800000000".into()))
+    );
+    let back = read_failure(&item).unwrap();
+    assert_eq!(back.error.len(), MAX_FAILURE_ERROR_BYTES);
+    assert_eq!(
+        back,
+        Failure {
+            error: "é".repeat(MAX_FAILURE_ERROR_BYTES / 2),
+            ..f
+        }
+    );
+}
