@@ -84,6 +84,16 @@ step "the watchdog finds the demo's order waiting behind its gap"
 stalled=$(convoy_local stalled --after 0)
 grep -q '"order_id":"E-1"' <<<"$stalled" || die "convoy-local stalled does not list E-1: $stalled"
 
+step "an operator voids E-1's missing seq 4 (its line was refused): the order drains"
+voided=$(convoy_local void E-1 --seq 4 --reason "refused at the ledger, never resent")
+grep -q '"voided":"now","next_seq":6' <<<"$voided" || die "convoy-local void: $voided"
+again=$(convoy_local void E-1 --seq 4 --reason "again")
+grep -q '"voided":"already"' <<<"$again" || die "convoy-local void a second time: $again"
+if refused=$(convoy_local void E-1 --seq 2 --reason "not missing" 2>&1); then
+  die "voiding a processed seq succeeded: $refused"
+fi
+grep -q "seq 2 was processed meanwhile" <<<"$refused" || die "voiding a processed seq: $refused"
+
 step "sam build: every function with BuildMethod rust-cargolambda, for this machine's architecture"
 case "$(uname -m)" in aarch64 | arm64) arch=arm64 ;; *) arch=x86_64 ;; esac
 # A debug build by default (SAM_BUILD_MODE=debug: `cargo lambda build` without --release):

@@ -63,10 +63,14 @@ fn invariants(id: &str, view: &Value, diffs: &mut Vec<String>) {
         }
     }
     let n = |f: &str| view.get(f).and_then(Value::as_u64);
+    let voided = view
+        .get("voided")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len) as u64;
     if let (Some(a), Some(r), Some(next)) = (n("applied"), n("rejected"), n("next_seq")) {
-        if a + r + 1 != next {
+        if a + r + voided + 1 != next {
             diffs.push(format!(
-                "{id}: applied {a} + rejected {r} != next_seq {next} - 1"
+                "{id}: applied {a} + rejected {r} + {voided} voided != next_seq {next} - 1"
             ));
         }
     }
@@ -110,7 +114,12 @@ pub fn views_except(
     for (id, g) in got {
         invariants(id, g, &mut diffs);
         let Some(w) = want.get(id) else { continue };
-        for field in FIELDS.iter().filter(|f| !ignored.contains(f)) {
+        // `voided` (contract section 4 since voids) is compared where the expectation has it.
+        let voided = w.get("voided").map(|_| "voided");
+        for field in FIELDS.iter().copied().chain(voided) {
+            if ignored.contains(&field) {
+                continue;
+            }
             if g.get(field) != w.get(field) {
                 diffs.push(format!(
                     "{id}.{field}: got {}, expected {}",

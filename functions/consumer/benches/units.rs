@@ -189,6 +189,7 @@ fn old_history(pk: &str, seq: Seq, p: &Processed) -> Item {
     let outcome = match &p.outcome {
         Outcome::Applied => "applied".to_owned(),
         Outcome::Rejected { reason } => format!("rejected: {reason}"),
+        Outcome::Voided => "voided".to_owned(),
     };
     keyed(
         pk,

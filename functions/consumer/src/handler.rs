@@ -321,6 +321,14 @@ fn log_disposition(d: &Disposition) {
             counted,
             "record conflicts with what holds its seq"
         ),
+        Disposition::Voided => tracing::info!(disposition = "voided", "record processed"),
+        // A void through the queue (the operator's path is `convoy-local void`, which
+        // reports the refusal to its caller): nothing changed.
+        Disposition::VoidRefused(why) => tracing::warn!(
+            disposition = "void_refused",
+            why = ?why,
+            "void refused: a transaction holds its seq, or the order has voided too many"
+        ),
     }
 }
 

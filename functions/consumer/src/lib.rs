@@ -26,6 +26,7 @@ pub mod handler;
 pub mod resume;
 pub mod settings;
 pub mod sqs;
+pub mod void;
 
 pub use fifo_batch::BatchError;
 pub use handler::{handle, handle_with, invocation_deadline};

@@ -48,13 +48,13 @@ fn mixed_views() -> serde_json::Value {
     json!({
         "A-1": {"order_id":"A-1","status":"paid","currency":"EUR","total":"27.50",
                 "items":{"t1":"12.50","t2":"15.00"},"next_seq":5,"parked":[],
-                "applied":4,"rejected":0,"duplicates":0,"conflicts":0},
+                "applied":4,"rejected":0,"duplicates":0,"conflicts":0,"voided":[]},
         "B-7": {"order_id":"B-7","status":"paid","currency":"USD","total":"-0.125",
                 "items":{"x":"-0.125"},"next_seq":4,"parked":[],
-                "applied":3,"rejected":0,"duplicates":0,"conflicts":0},
+                "applied":3,"rejected":0,"duplicates":0,"conflicts":0,"voided":[]},
         "C-3": {"order_id":"C-3","status":"deleted","currency":"GBP","total":"0.00",
                 "items":{},"next_seq":4,"parked":[],
-                "applied":2,"rejected":1,"duplicates":0,"conflicts":0},
+                "applied":2,"rejected":1,"duplicates":0,"conflicts":0,"voided":[]},
     })
 }
 
@@ -210,7 +210,7 @@ async fn parked_transactions_drain_in_a_later_batch() {
         v["A-1"],
         json!({"order_id":"A-1","status":"shipped","currency":"EUR","total":"12.50",
                "items":{"t1":"10.00","t2":"2.50"},"next_seq":6,"parked":[],
-               "applied":5,"rejected":0,"duplicates":1,"conflicts":1})
+               "applied":5,"rejected":0,"duplicates":1,"conflicts":1,"voided":[]})
     );
     let a1 = store.load_stored_order(&oid("A-1")).await.unwrap().unwrap();
     assert!(a1.parked.is_empty());

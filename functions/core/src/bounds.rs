@@ -17,8 +17,10 @@ use crate::amount::Amount;
 use crate::order::{Status, MAX_ITEMS};
 use crate::order_id::OrderId;
 use crate::seq::Seq;
-use crate::sequencer::MAX_PARKED;
-use crate::transaction::{Op, TxnId, MAX_AT_BYTES, MAX_NOTE_BYTES};
+use crate::sequencer::{MAX_PARKED, MAX_VOIDED};
+use crate::transaction::{
+    Op, Principal, TxnId, MAX_AT_BYTES, MAX_NOTE_BYTES, MAX_VOID_REASON_BYTES,
+};
 
 /// The most bytes JSON (`serde_json`) writes for one character: `\u001f`.
 pub const JSON_MAX_BYTES_PER_CHAR: usize = 6;
@@ -81,6 +83,20 @@ pub const MAX_TRANSACTION_JSON_BYTES: usize =
         + MAX_AT_JSON
         + MAX_NOTE_JSON;
 
+/// The wire JSON of a void: its reason is a short note, its `by` an ARN (ASCII without
+/// `"` or `\`, so written as is). Within [`MAX_TRANSACTION_JSON_BYTES`], so every bound
+/// built on a transaction holds for a void too.
+pub const MAX_VOID_JSON_BYTES: usize = r#"{"order_id":,"seq":,"op":,"at":,"note":,"by":}"#.len()
+    + MAX_ORDER_ID_JSON
+    + MAX_SEQ_JSON
+    + MAX_OP_JSON
+    + MAX_AT_JSON
+    + text(MAX_VOID_REASON_BYTES)
+    + 2
+    + Principal::MAX_BYTES;
+
+const _: () = assert!(MAX_VOID_JSON_BYTES <= MAX_TRANSACTION_JSON_BYTES);
+
 /// The longest status name, quoted.
 const MAX_STATUS_JSON: usize = {
     let (mut i, mut longest) = (0, 0);
@@ -127,7 +143,7 @@ pub const MAX_TOTAL_JSON: usize = MAX_AMOUNT_JSON + digits(MAX_ITEMS as u64);
 /// An order's head ([`OrderState`](crate::OrderState)): counts of its items and parked
 /// transactions, never the items or the transactions themselves, so it is bounded whatever
 /// the order's size.
-pub const MAX_STATE_JSON_BYTES: usize = r#"{"order_id":,"status":,"currency":,"total":,"item_count":,"next_seq":,"parked_count":,"applied":,"rejected":,"duplicates":,"conflicts":}"#.len()
+pub const MAX_STATE_JSON_BYTES: usize = r#"{"order_id":,"status":,"currency":,"total":,"item_count":,"next_seq":,"parked_count":,"applied":,"rejected":,"duplicates":,"conflicts":,"voided":[]}"#.len()
     + MAX_ORDER_ID_JSON
     + MAX_STATUS_JSON
     + MAX_CURRENCY_JSON
@@ -135,7 +151,10 @@ pub const MAX_STATE_JSON_BYTES: usize = r#"{"order_id":,"status":,"currency":,"t
     + digits(MAX_ITEMS as u64)
     + MAX_SEQ_JSON
     + digits(MAX_PARKED as u64)
-    + 4 * MAX_COUNTER_JSON;
+    + 4 * MAX_COUNTER_JSON
+    // The voided seqs, comma-separated (a void is of a seq, at most Seq::MAX).
+    + MAX_VOIDED * (digits(Seq::MAX) + 1)
+    - 1;
 
 /// What a stored item of an order may carry beside its JSON: its keys (`pk` = `order#` +
 /// order id, `sk` up to `conflict#` + 20 digits + `#` + fingerprint, or `item#` + a

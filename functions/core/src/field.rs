@@ -14,10 +14,12 @@ pub enum Field {
     Currency,
     At,
     Note,
+    /// Who voided a `seq` (never a ledger field: a void is an operator's action).
+    By,
 }
 
 impl Field {
-    /// Every field, in the order the contract's table lists (and checks) them.
+    /// Every ledger field, in the order the contract's table lists (and checks) them.
     pub const ALL: [Field; 8] = [
         Field::OrderId,
         Field::Seq,
@@ -40,6 +42,7 @@ impl Field {
             Field::Currency => "currency",
             Field::At => "at",
             Field::Note => "note",
+            Field::By => "by",
         }
     }
 

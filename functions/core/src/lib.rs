@@ -38,5 +38,5 @@ pub use field::{Field, FieldError};
 pub use order::{OrderState, Rejection, Status};
 pub use order_id::OrderId;
 pub use seq::Seq;
-pub use transaction::{Content, Currency, Fingerprint, Op, Transaction, TxnId};
+pub use transaction::{Content, Currency, Fingerprint, Op, Principal, Transaction, TxnId};
 pub use view::OrderView;

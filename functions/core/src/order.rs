@@ -104,6 +104,11 @@ pub struct OrderState {
     pub rejected: u64,
     pub duplicates: u64,
     pub conflicts: u64,
+    /// The `seq`s voided by an operator, ascending: processed ones (below `next_seq`) and
+    /// ones voided ahead, parked until the sequence reaches them. At most
+    /// [`MAX_VOIDED`](crate::sequencer::MAX_VOIDED), so the head stays bounded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub voided: Vec<u64>,
 }
 
 impl OrderState {
@@ -121,7 +126,13 @@ impl OrderState {
             rejected: 0,
             duplicates: 0,
             conflicts: 0,
+            voided: Vec::new(),
         }
+    }
+
+    /// The voided `seq`s the sequence has passed (those below `next_seq`).
+    pub fn voided_processed(&self) -> impl Iterator<Item = u64> + '_ {
+        self.voided.iter().copied().filter(|s| *s < self.next_seq)
     }
 
     /// Applies one op to the business state, or says why it is not allowed. `item` is the
@@ -187,6 +198,8 @@ impl OrderState {
                 self.require(self.status != Status::Deleted, not_allowed)?;
                 self.status = Status::Deleted;
             }
+            // A void changes nothing of the order: the sequencer records it and moves on.
+            Content::Void { .. } => {}
         }
         Ok(())
     }
@@ -292,6 +305,7 @@ mod tests {
             Op::Complete => s == Status::Shipped,
             Op::Cancel => matches!(s, Status::Open | Status::Paid),
             Op::Delete => s != Status::Deleted,
+            Op::Void => true,
         };
         for status in [
             Status::New,

@@ -11,18 +11,25 @@
 use crate::amount::Amount;
 use crate::order::{OrderState, Rejection};
 use crate::seq::Seq;
-use crate::transaction::{Fingerprint, Transaction, TxnId};
+use crate::transaction::{Content, Fingerprint, Transaction, TxnId};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// The most parked transactions one order may hold.
 pub const MAX_PARKED: usize = 10_000;
+
+/// The most `seq`s of one order an operator may void (its head lists them).
+pub const MAX_VOIDED: usize = 100;
 
 /// What became of a transaction at its `seq`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
     Applied,
-    Rejected { reason: Rejection },
+    Rejected {
+        reason: Rejection,
+    },
+    /// Voided by an operator (the transaction is the void: who, when, why).
+    Voided,
 }
 
 /// The history entry of one processed `seq` (stored as an item of its own).
@@ -159,6 +166,21 @@ pub enum Disposition {
     Conflict {
         counted: bool,
     },
+    /// A void processed at `next_seq` (a void ahead of it is [`Disposition::Parked`]).
+    Voided,
+    /// A void refused, changing nothing: the `seq` is not missing, or too many are voided.
+    VoidRefused(VoidRefusal),
+}
+
+/// Why a void was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VoidRefusal {
+    /// A transaction was processed at that `seq` (applied or rejected).
+    Processed,
+    /// A transaction is parked at that `seq`: it is not missing, only early.
+    Parked,
+    /// The order already lists [`MAX_VOIDED`] voided `seq`s.
+    TooMany,
 }
 
 /// The result of one call: the new state, what to store, and what became of each input.
@@ -278,6 +300,9 @@ struct Run<'a> {
 
 impl Run<'_> {
     fn receive(&mut self, txn: &Transaction) -> Result<Disposition, SeqError> {
+        if matches!(txn.content, Content::Void { .. }) {
+            return self.receive_void(txn);
+        }
         let s = txn.seq.get();
         let next = self.state.next_seq;
         // At next_seq with nothing parked there (a drain not yet run may have it): process.
@@ -326,29 +351,71 @@ impl Run<'_> {
         Ok(Disposition::Conflict { counted: true })
     }
 
-    /// Applies or rejects the transaction at `next_seq` and advances the sequence.
+    /// A void of a missing `seq`: processed at `next_seq`, parked ahead of it, a duplicate
+    /// of an earlier void of it; refused when a transaction holds that `seq`.
+    fn receive_void(&mut self, txn: &Transaction) -> Result<Disposition, SeqError> {
+        let s = txn.seq.get();
+        let holder = if s < self.state.next_seq {
+            Some((self.fingerprint_processed(txn.seq)?, VoidRefusal::Processed))
+        } else {
+            self.parked(txn.seq)?
+                .map(|p| (p.fingerprint(), VoidRefusal::Parked))
+        };
+        if let Some((holder, refusal)) = holder {
+            if holder == txn.fingerprint() {
+                self.state.duplicates += 1;
+                return Ok(Disposition::Duplicate);
+            }
+            return Ok(Disposition::VoidRefused(refusal));
+        }
+        if self.state.voided.len() >= MAX_VOIDED {
+            return Ok(Disposition::VoidRefused(VoidRefusal::TooMany));
+        }
+        if s > self.state.next_seq && self.state.parked_count >= MAX_PARKED as u64 {
+            return Err(SeqError::TooManyParked {
+                order_id: self.state.order_id.to_string(),
+            });
+        }
+        if let Err(at) = self.state.voided.binary_search(&s) {
+            self.state.voided.insert(at, s);
+        }
+        if s == self.state.next_seq {
+            return self.process_next(txn.clone());
+        }
+        self.state.parked_count += 1;
+        self.done_here.insert(s, txn.fingerprint());
+        self.step_changes.push(Change::Park(txn.clone()));
+        Ok(Disposition::Parked)
+    }
+
+    /// Applies or rejects the transaction at `next_seq` (records a void) and advances the
+    /// sequence.
     fn process_next(&mut self, txn: Transaction) -> Result<Disposition, SeqError> {
         let fingerprint = txn.fingerprint();
         let item = match txn.content.txn_id() {
             Some(txn_id) => self.item(txn_id)?,
             None => None,
         };
-        let (outcome, disposition) = match self.state.apply(&txn.content, item) {
-            Ok(()) => {
-                self.state.applied += 1;
-                if let Some((txn_id, amount)) = txn.content.item() {
-                    self.items_here.insert(txn_id.clone(), amount);
+        let (outcome, disposition) = if matches!(txn.content, Content::Void { .. }) {
+            (Outcome::Voided, Disposition::Voided)
+        } else {
+            match self.state.apply(&txn.content, item) {
+                Ok(()) => {
+                    self.state.applied += 1;
+                    if let Some((txn_id, amount)) = txn.content.item() {
+                        self.items_here.insert(txn_id.clone(), amount);
+                    }
+                    (Outcome::Applied, Disposition::Applied)
                 }
-                (Outcome::Applied, Disposition::Applied)
-            }
-            Err(reason) => {
-                self.state.rejected += 1;
-                (
-                    Outcome::Rejected {
-                        reason: reason.clone(),
-                    },
-                    Disposition::Rejected(reason),
-                )
+                Err(reason) => {
+                    self.state.rejected += 1;
+                    (
+                        Outcome::Rejected {
+                            reason: reason.clone(),
+                        },
+                        Disposition::Rejected(reason),
+                    )
+                }
             }
         };
         let seq = txn.seq;

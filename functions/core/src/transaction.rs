@@ -21,10 +21,14 @@ pub enum Op {
     Complete,
     Cancel,
     Delete,
+    /// An operator's compensating void of a `seq` that will never arrive: recorded in the
+    /// order's history, it moves the sequence on without changing the order. Never a
+    /// ledger line ([`Op::parse`] refuses it); it comes from `convoy-local void`.
+    Void,
 }
 
 impl Op {
-    /// Every op.
+    /// Every op a ledger line may carry.
     pub const ALL: [Op; 8] = [
         Op::Create,
         Op::Add,
@@ -59,6 +63,12 @@ impl Op {
             "complete" => Op::Complete,
             "cancel" => Op::Cancel,
             "delete" => Op::Delete,
+            "void" => {
+                return Err(FieldError::new(
+                    Field::Op,
+                    "\"void\" is an operator's action (convoy-local void), not a ledger op",
+                ))
+            }
             other => {
                 return Err(FieldError::new(
                     Field::Op,
@@ -79,6 +89,7 @@ impl Op {
             Field::TxnId | Field::Amount => matches!(self, Op::Add | Op::Modify),
             Field::Currency => self == Op::Create,
             Field::OrderId | Field::Seq | Field::Op | Field::At | Field::Note => true,
+            Field::By => self == Op::Void,
         }
     }
 
@@ -92,6 +103,7 @@ impl Op {
             Op::Complete => "complete",
             Op::Cancel => "cancel",
             Op::Delete => "delete",
+            Op::Void => "void",
         }
     }
 }
@@ -186,18 +198,78 @@ impl fmt::Display for Currency {
     }
 }
 
+/// Who voided a `seq`: the caller's AWS identity (an ARN: ASCII, no `"` or `\\`), 1 to
+/// [`Principal::MAX_BYTES`] bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Principal(Box<str>);
+
+impl Principal {
+    /// Room for any IAM user, role or assumed-role ARN (paths included).
+    pub const MAX_BYTES: usize = 1024;
+
+    pub fn parse(s: &str) -> Result<Self, FieldError> {
+        let arn_char = |b: &u8| b.is_ascii_graphic() && !matches!(b, b'"' | b'\\');
+        match s.len() {
+            0 => Err(FieldError::new(Field::By, "must not be empty")),
+            n if n > Self::MAX_BYTES => Err(FieldError::new(
+                Field::By,
+                format!("longer than {} bytes ({n} bytes)", Self::MAX_BYTES),
+            )),
+            _ if !s.as_bytes().iter().all(arn_char) => Err(FieldError::new(
+                Field::By,
+                format!("{} is not an ARN (printable ASCII)", quoted(s)),
+            )),
+            _ => Ok(Self(s.into())),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Principal {
+    type Error = FieldError;
+    fn try_from(s: String) -> Result<Self, FieldError> {
+        Self::parse(&s)
+    }
+}
+impl From<Principal> for String {
+    fn from(p: Principal) -> String {
+        p.0.into_string()
+    }
+}
+impl fmt::Display for Principal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// What a transaction does: its op and exactly the fields that op uses.
 /// Two transactions with equal `Content` are the same transaction (contract section 3).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Content {
-    Create { currency: Currency },
-    Add { txn_id: TxnId, amount: Amount },
-    Modify { txn_id: TxnId, amount: Amount },
+    Create {
+        currency: Currency,
+    },
+    Add {
+        txn_id: TxnId,
+        amount: Amount,
+    },
+    Modify {
+        txn_id: TxnId,
+        amount: Amount,
+    },
     Pay,
     Ship,
     Complete,
     Cancel,
     Delete,
+    /// A void (its reason is the transaction's `note`, its time `at`), by `by`.
+    Void {
+        by: Principal,
+    },
 }
 
 impl Content {
@@ -230,6 +302,12 @@ impl Content {
             Op::Complete => Content::Complete,
             Op::Cancel => Content::Cancel,
             Op::Delete => Content::Delete,
+            Op::Void => {
+                return Err(FieldError::new(
+                    Field::Op,
+                    "a void is made by Transaction::void, not from ledger fields",
+                ))
+            }
         })
     }
 
@@ -263,11 +341,13 @@ impl Content {
             Content::Complete => Op::Complete,
             Content::Cancel => Op::Cancel,
             Content::Delete => Op::Delete,
+            Content::Void { .. } => Op::Void,
         }
     }
 
     /// A stable fingerprint of the content: SHA-256 over an unambiguous canonical form,
-    /// with amounts compared by value (`12.5` and `12.50` give the same fingerprint).
+    /// with amounts compared by value (`12.5` and `12.50` give the same fingerprint). A
+    /// void's is its op alone: voiding a `seq` again, by anyone, is a duplicate.
     pub fn fingerprint(&self) -> Fingerprint {
         // Canonical form: the op, then each used field length-prefixed, so no two contents
         // share a byte string (a `txn_id` may hold any character).
@@ -329,6 +409,11 @@ pub const MAX_AT_BYTES: usize =
 /// The longest `note`, in bytes.
 pub const MAX_NOTE_BYTES: usize = 1024;
 
+/// The longest reason of a void (its `note`), in bytes: with its [`Principal`], a void
+/// stays within the size of the longest ledger transaction
+/// ([`MAX_VOID_JSON_BYTES`](crate::bounds::MAX_VOID_JSON_BYTES)).
+pub const MAX_VOID_REASON_BYTES: usize = 512;
+
 /// One valid transaction. `at` and `note` travel with it but are not part of its content;
 /// they are at most [`MAX_AT_BYTES`] and [`MAX_NOTE_BYTES`] long (the ledger checks `at`
 /// fully; the wire shape checks both lengths, so every size in [`crate::bounds`] holds).
@@ -344,6 +429,42 @@ pub struct Transaction {
 }
 
 impl Transaction {
+    /// The void of `seq` of `order_id` by `by` at `at` (RFC 3339), for `reason` (its note:
+    /// 1 to [`MAX_VOID_REASON_BYTES`] bytes).
+    pub fn void(
+        order_id: OrderId,
+        seq: Seq,
+        reason: &str,
+        by: Principal,
+        at: String,
+    ) -> Result<Self, FieldError> {
+        if reason.trim().is_empty() {
+            return Err(FieldError::new(Field::Note, "a void needs a reason"));
+        }
+        if reason.len() > MAX_VOID_REASON_BYTES {
+            return Err(FieldError::new(
+                Field::Note,
+                format!(
+                    "a void's reason is longer than {MAX_VOID_REASON_BYTES} bytes ({} bytes)",
+                    reason.len()
+                ),
+            ));
+        }
+        if at.len() > MAX_AT_BYTES {
+            return Err(FieldError::new(
+                Field::At,
+                format!("longer than {MAX_AT_BYTES} bytes"),
+            ));
+        }
+        Ok(Self {
+            order_id,
+            seq,
+            content: Content::Void { by },
+            at: Some(at),
+            note: Some(reason.to_owned()),
+        })
+    }
+
     pub fn op(&self) -> Op {
         self.content.op()
     }
@@ -394,6 +515,41 @@ mod tests {
         let x = txn(r#"{"order_id":"A","seq":1,"op":"add","txn_id":"a\",\"1","amount":"2"}"#);
         let y = txn(r#"{"order_id":"A","seq":1,"op":"add","txn_id":"a","amount":"12"}"#);
         assert_ne!(x.fingerprint(), y.fingerprint());
+    }
+
+    #[test]
+    fn void_is_no_ledger_op_but_travels_on_the_wire_with_who_and_why() {
+        let err = Op::parse("void").unwrap_err();
+        assert_eq!(
+            (err.field, err.reason.as_str()),
+            (
+                Field::Op,
+                "\"void\" is an operator's action (convoy-local void), not a ledger op"
+            )
+        );
+        let by = Principal::parse("arn:aws:iam::123456789012:user/ops").unwrap();
+        let v = Transaction::void(
+            OrderId::parse("A").unwrap(),
+            Seq::new(3).unwrap(),
+            "lost",
+            by,
+            "2026-12-03T10:00:00Z".to_owned(),
+        )
+        .unwrap();
+        let json = serde_json::to_string(&v).unwrap();
+        assert_eq!(
+            json,
+            r#"{"order_id":"A","seq":3,"op":"void","at":"2026-12-03T10:00:00Z","note":"lost","by":"arn:aws:iam::123456789012:user/ops"}"#
+        );
+        assert_eq!(txn(&json), v);
+        // Who voided is not part of the content: a second void of the seq is a duplicate.
+        let other = Principal::parse("arn:aws:iam::123456789012:user/other").unwrap();
+        let again = Transaction::void(v.order_id.clone(), v.seq, "again", other, "x".into());
+        assert_eq!(again.unwrap().fingerprint(), v.fingerprint());
+        assert!(
+            serde_json::from_str::<Transaction>(r#"{"order_id":"A","seq":3,"op":"void"}"#).is_err()
+        );
+        assert!(Principal::parse("arn:with \"quote").is_err());
     }
 
     #[test]

@@ -20,6 +20,10 @@ pub struct OrderView {
     pub rejected: u64,
     pub duplicates: u64,
     pub conflicts: u64,
+    /// The `seq`s an operator voided that the sequence has passed, ascending (one voided
+    /// ahead is in `parked` until then): `applied + rejected + voided.len() = next_seq - 1`.
+    #[serde(default)]
+    pub voided: Vec<u64>,
 }
 
 impl From<&StoredOrder> for OrderView {
@@ -53,6 +57,7 @@ impl OrderView {
             rejected: s.rejected,
             duplicates: s.duplicates,
             conflicts: s.conflicts,
+            voided: s.voided_processed().collect(),
         }
     }
 
@@ -92,7 +97,7 @@ mod tests {
         let want: serde_json::Value = serde_json::from_str(
             r#"{"order_id":"A-1","status":"paid","currency":"EUR","total":"27.50",
             "items":{"t1":"12.50","t2":"15.00"},"next_seq":6,"parked":[7],
-            "applied":4,"rejected":1,"duplicates":0,"conflicts":0}"#,
+            "applied":4,"rejected":1,"duplicates":0,"conflicts":0,"voided":[]}"#,
         )
         .unwrap();
         assert_eq!(got, want);

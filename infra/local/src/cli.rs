@@ -43,6 +43,21 @@ pub enum Command {
         #[arg(long, value_name = "SECONDS", default_value_t = 900)]
         after: u64,
     },
+    /// Voids a seq of an order that will never arrive, the compensating action for a
+    /// stalled order: recorded in the order's history with who (the caller's AWS identity),
+    /// when and why, the order drains on from it; a seq ahead of the order's next waits
+    /// for it. Refused, changing nothing, when a transaction holds that seq. Prints the
+    /// outcome as one JSON line.
+    Void {
+        /// The order.
+        order_id: String,
+        /// The missing sequence number.
+        #[arg(long)]
+        seq: u64,
+        /// Why it will never arrive (kept in the order's history).
+        #[arg(long)]
+        reason: String,
+    },
     /// A DynamoDB round trip through the emulator; prints how long it took, in seconds.
     Smoke {
         /// Fail after this many seconds.
@@ -107,6 +122,16 @@ pub enum CommandError {
     DeadLetter(#[from] DeadLetterError),
     #[error(transparent)]
     Watchdog(#[from] watchdog::WatchError),
+    #[error(transparent)]
+    Void(#[from] Box<consumer::void::VoidError>),
+    #[error("invalid {what}")]
+    Argument {
+        what: &'static str,
+        #[source]
+        source: convoy_core::FieldError,
+    },
+    #[error("finding the caller's AWS identity (sts:GetCallerIdentity) failed")]
+    Identity(#[source] convoy_core::BoxError),
     #[error("reading the corrected body {path}")]
     BodyFile {
         path: std::path::PathBuf,
@@ -141,6 +166,11 @@ impl Command {
             Command::Stalled { after } => {
                 stalled(Duration::from_secs(*after), &emulator, out).await?
             }
+            Command::Void {
+                order_id,
+                seq,
+                reason,
+            } => void(order_id, *seq, reason, &emulator, out).await?,
             Command::Smoke { timeout } => {
                 let limit = Duration::from_secs(*timeout);
                 let took = localstack::dynamodb_smoke(&emulator, limit).await?;
@@ -232,6 +262,47 @@ async fn stalled(
     for id in &report.resumed {
         writeln!(out, "{}", serde_json::json!({ "resumed": id })).map_err(CommandError::Write)?;
     }
+    Ok(())
+}
+
+async fn void(
+    order_id: &str,
+    seq: u64,
+    reason: &str,
+    emulator: &Emulator,
+    out: &mut impl Write,
+) -> Result<(), CommandError> {
+    let argument = |what| move |source| CommandError::Argument { what, source };
+    let order_id = convoy_core::OrderId::parse(order_id).map_err(argument("order id"))?;
+    let seq = convoy_core::Seq::new(seq).map_err(argument("seq"))?;
+    let stack = Stack::load().await?;
+    let sdk = emulator.sdk_config().await;
+    let identity = aws_sdk_sts::Client::new(&sdk)
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| CommandError::Identity(Box::new(e)))?;
+    let arn = identity.arn().unwrap_or_default();
+    let by = convoy_core::Principal::parse(arn).map_err(argument("caller identity"))?;
+    let store = convoy_store::DynamoOrderStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        stack.table_name.clone(),
+    );
+    let request = consumer::void::VoidRequest {
+        order_id,
+        seq,
+        reason: reason.to_owned(),
+        by,
+        at: convoy_store::plan::now().text,
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
+    let settings = consumer::Settings::default();
+    let outcome = consumer::void::void(&store, &request, &settings, deadline)
+        .await
+        .map_err(Box::new)?;
+    // As the outcome orders its fields: `voided` (now, ahead, already) first.
+    let line = serde_json::to_string(&outcome).unwrap_or_default();
+    writeln!(out, "{line}").map_err(CommandError::Write)?;
     Ok(())
 }
 

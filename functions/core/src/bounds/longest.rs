@@ -64,6 +64,22 @@ pub fn transaction() -> Transaction {
     }
 }
 
+/// A void with every field at its longest: its reason written by JSON at its longest, its
+/// `by` an ARN of the most bytes.
+pub fn void() -> Transaction {
+    let by =
+        crate::transaction::Principal::parse(&"a".repeat(crate::transaction::Principal::MAX_BYTES))
+            .unwrap_or_else(|e| panic!("{e}"));
+    Transaction::void(
+        order_id(),
+        Seq::new(Seq::MAX).unwrap_or_else(|e| panic!("{e}")),
+        &"\u{1}".repeat(crate::transaction::MAX_VOID_REASON_BYTES),
+        by,
+        at(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// An order's state at its largest: the most items, each at its longest, the most parked
 /// sequence numbers, each at its longest, every counter at its maximum.
 pub fn state() -> OrderState {
@@ -76,6 +92,7 @@ pub fn state() -> OrderState {
     state.item_count = MAX_ITEMS as u64;
     state.next_seq = Seq::MAX + 1;
     state.parked_count = MAX_PARKED as u64;
+    state.voided = (0..MAX_VOIDED as u64).map(|i| Seq::MAX - i).rev().collect();
     (
         state.applied,
         state.rejected,

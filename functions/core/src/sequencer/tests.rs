@@ -19,6 +19,17 @@ fn txn(order: &str, seq: u64, rest: &str) -> Transaction {
     ))
 }
 
+fn void(order: &str, seq: u64) -> Transaction {
+    Transaction::void(
+        OrderId::parse(order).unwrap(),
+        Seq::new(seq).unwrap(),
+        "lost upstream",
+        crate::Principal::parse("arn:aws:iam::123456789012:user/ops").unwrap(),
+        "2026-12-03T10:00:00Z".to_owned(),
+    )
+    .unwrap()
+}
+
 fn view(book: &OrderBook, id: &str) -> OrderView {
     OrderView::from(book.get(&OrderId::parse(id).unwrap()).unwrap())
 }
@@ -309,3 +320,132 @@ fn a_conflict_is_counted_once_when_a_batch_is_split_into_steps() {
 }
 
 mod properties;
+
+#[test]
+fn a_voided_gap_lets_the_parked_drain_and_is_listed() {
+    let mut book = OrderBook::default();
+    book.receive(
+        &[
+            txn("A", 1, r#""op":"create","currency":"EUR""#),
+            txn("A", 3, r#""op":"add","txn_id":"x","amount":"1.5""#),
+            txn("A", 4, r#""op":"pay""#),
+        ],
+        99,
+    )
+    .unwrap();
+    assert_eq!(view(&book, "A").parked, vec![3, 4]);
+    let d = book.receive(&[void("A", 2)], 99).unwrap();
+    assert_eq!(d, vec![Disposition::Voided]);
+    let v = view(&book, "A");
+    assert_eq!((v.status.as_str(), v.next_seq), ("paid", 5));
+    assert_eq!((v.applied, v.rejected, v.voided.clone()), (3, 0, vec![2]));
+    assert_eq!(
+        v.applied + v.rejected + v.voided.len() as u64,
+        v.next_seq - 1
+    );
+    assert!(v.parked.is_empty());
+    let stored = book.get(&OrderId::parse("A").unwrap()).unwrap();
+    let record = &stored.processed[&2];
+    assert_eq!(record.outcome, Outcome::Voided);
+    assert_eq!(record.txn.note.as_deref(), Some("lost upstream"));
+    assert!(
+        matches!(&record.txn.content, Content::Void { by } if by.as_str().ends_with("user/ops"))
+    );
+}
+
+#[test]
+fn a_void_ahead_waits_parked_until_the_sequence_reaches_it() {
+    let mut book = OrderBook::default();
+    book.receive(&[txn("A", 1, r#""op":"create","currency":"EUR""#)], 99)
+        .unwrap();
+    assert_eq!(
+        book.receive(&[void("A", 3)], 99).unwrap(),
+        vec![Disposition::Parked]
+    );
+    let v = view(&book, "A");
+    assert_eq!(
+        (v.next_seq, v.parked.clone(), v.voided.clone()),
+        (2, vec![3], vec![])
+    );
+    book.receive(
+        &[txn("A", 2, r#""op":"add","txn_id":"x","amount":"1""#)],
+        99,
+    )
+    .unwrap();
+    let v = view(&book, "A");
+    assert_eq!(
+        (v.next_seq, v.parked.clone(), v.voided.clone()),
+        (4, vec![], vec![3])
+    );
+}
+
+#[test]
+fn a_void_is_idempotent_and_refused_where_a_transaction_holds_the_seq() {
+    let mut book = OrderBook::default();
+    book.receive(
+        &[
+            txn("A", 1, r#""op":"create","currency":"EUR""#),
+            txn("A", 4, r#""op":"pay""#),
+        ],
+        99,
+    )
+    .unwrap();
+    book.receive(&[void("A", 2)], 99).unwrap();
+    let before = view(&book, "A");
+    let d = book
+        .receive(&[void("A", 2), void("A", 1), void("A", 4)], 99)
+        .unwrap();
+    assert_eq!(
+        d,
+        vec![
+            Disposition::Duplicate,
+            Disposition::VoidRefused(VoidRefusal::Processed),
+            Disposition::VoidRefused(VoidRefusal::Parked),
+        ]
+    );
+    let mut after = view(&book, "A");
+    assert_eq!(after.duplicates, before.duplicates + 1);
+    after.duplicates = before.duplicates;
+    assert_eq!(after, before, "a refused void changes nothing");
+}
+
+#[test]
+fn a_transaction_arriving_for_a_voided_seq_is_a_conflict() {
+    let mut book = OrderBook::default();
+    book.receive(&[txn("A", 1, r#""op":"create","currency":"EUR""#)], 99)
+        .unwrap();
+    book.receive(&[void("A", 2), void("A", 5)], 99).unwrap();
+    let d = book
+        .receive(
+            &[
+                txn("A", 2, r#""op":"add","txn_id":"x","amount":"1""#),
+                txn("A", 5, r#""op":"pay""#),
+            ],
+            99,
+        )
+        .unwrap();
+    assert_eq!(
+        d,
+        vec![
+            Disposition::Conflict { counted: true },
+            Disposition::Conflict { counted: true }
+        ]
+    );
+    let v = view(&book, "A");
+    assert_eq!((v.conflicts, v.applied, v.next_seq), (2, 1, 3));
+    assert!(v.items.is_empty());
+    assert_eq!((v.voided.clone(), v.parked.clone()), (vec![2], vec![5]));
+}
+
+#[test]
+fn voids_past_the_limit_are_refused() {
+    let mut book = OrderBook::default();
+    let voids: Vec<Transaction> = (1..=MAX_VOIDED as u64 + 1).map(|s| void("A", s)).collect();
+    let d = book.receive(&voids, 1_000).unwrap();
+    assert!(d[..MAX_VOIDED].iter().all(|d| *d == Disposition::Voided));
+    assert_eq!(
+        d[MAX_VOIDED],
+        Disposition::VoidRefused(VoidRefusal::TooMany)
+    );
+    assert_eq!(view(&book, "A").next_seq, MAX_VOIDED as u64 + 1);
+}

@@ -1,7 +1,7 @@
 //! The flat JSON shape of a [`Transaction`] on the wire (SQS message body, stored parked
 //! transactions), and the conversions to and from it.
 
-use super::{Content, Currency, Op, Transaction, TxnId, MAX_AT_BYTES, MAX_NOTE_BYTES};
+use super::{Content, Currency, Op, Principal, Transaction, TxnId, MAX_AT_BYTES, MAX_NOTE_BYTES};
 use crate::amount::Amount;
 use crate::field::{Field, FieldError};
 use crate::order_id::OrderId;
@@ -24,6 +24,9 @@ pub(super) struct Wire {
     at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     note: Option<String>,
+    /// Who voided the `seq` (a void only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    by: Option<Principal>,
 }
 
 impl From<Transaction> for Wire {
@@ -35,6 +38,10 @@ impl From<Transaction> for Wire {
             }
             _ => (None, None, None),
         };
+        let by = match &t.content {
+            Content::Void { by } => Some(by.clone()),
+            _ => None,
+        };
         Wire {
             order_id: t.order_id,
             seq: t.seq,
@@ -44,6 +51,7 @@ impl From<Transaction> for Wire {
             currency,
             at: t.at,
             note: t.note,
+            by,
         }
     }
 }
@@ -51,7 +59,13 @@ impl From<Transaction> for Wire {
 impl TryFrom<Wire> for Transaction {
     type Error = FieldError;
     fn try_from(w: Wire) -> Result<Self, FieldError> {
-        let content = Content::build(w.op, w.txn_id, w.amount, w.currency)?;
+        let content = match (w.op, w.by) {
+            (Op::Void, Some(by)) => Content::Void { by },
+            (Op::Void, None) => {
+                return Err(FieldError::new(Field::By, "required for void"));
+            }
+            (op, _) => Content::build(op, w.txn_id, w.amount, w.currency)?,
+        };
         let too_long = |field: Field, max: usize, text: &Option<String>| match text {
             Some(t) if t.len() > max => Err(FieldError::new(
                 field,

@@ -42,9 +42,23 @@ fn arb_orders() -> impl Strategy<Value = Vec<Vec<Transaction>>> {
 
 /// The model: each order's transactions applied once, in seq order.
 fn model(order: &[Transaction], id: &str) -> OrderView {
+    model_voiding(order, id, &std::collections::BTreeSet::new())
+}
+
+/// The model with the `seq`s of `voided` voided instead of processed.
+fn model_voiding(
+    order: &[Transaction],
+    id: &str,
+    voided: &std::collections::BTreeSet<u64>,
+) -> OrderView {
     let mut s = OrderState::new(OrderId::parse(id).unwrap());
     let mut items = BTreeMap::new();
     for t in order {
+        if voided.contains(&t.seq.get()) {
+            s.voided.push(t.seq.get());
+            s.next_seq += 1;
+            continue;
+        }
         let item = t.content.txn_id().and_then(|i| items.get(i).copied());
         match s.apply(&t.content, item) {
             Ok(()) => {
@@ -177,6 +191,49 @@ proptest! {
             prop_assert_eq!(stored.state.next_seq, 1);
             prop_assert_eq!(stored.state.applied + stored.state.rejected, 0);
             prop_assert_eq!(stored.state.parked_count as usize, stored.parked.len());
+        }
+    }
+
+    #[test]
+    fn voiding_lost_seqs_in_any_order_gives_the_model_without_them(
+        orders in arb_orders(), seed: u64, max_changes in 2usize..12
+    ) {
+        // About a quarter of the seqs are lost; their voids are delivered among the rest,
+        // so some come ahead of the sequence and some at it.
+        let lost = |t: &Transaction| (seed.rotate_left(t.seq.get() as u32 * 7 + t.order_id.as_str().len() as u32) & 3) == 0;
+        let mut delivery: Vec<Transaction> = orders
+            .iter()
+            .flatten()
+            .map(|t| if lost(t) { void(t.order_id.as_str(), t.seq.get()) } else { t.clone() })
+            .collect();
+        shuffle(&mut delivery, seed);
+        let mut book = deliver(&delivery, 10, max_changes);
+        for (o, order) in orders.iter().enumerate() {
+            let id = format!("O-{o}");
+            let Some(stored) = book.get(&OrderId::parse(&id).unwrap()) else {
+                prop_assert!(order.is_empty());
+                continue;
+            };
+            let voided = order.iter().filter(|t| lost(t)).map(|t| t.seq.get()).collect();
+            let want = model_voiding(order, &id, &voided);
+            let got = OrderView::from(stored);
+            prop_assert_eq!(got.applied + got.rejected + got.voided.len() as u64, got.next_seq - 1);
+            prop_assert_eq!(&got, &want);
+            prop_assert!(stored.parked.is_empty());
+        }
+        // The lost transactions turn up after all: each a conflict, nothing else changes.
+        let late: Vec<Transaction> = orders.iter().flatten().filter(|t| lost(t)).cloned().collect();
+        let before: Vec<OrderView> = book.orders().map(OrderView::from).collect();
+        for t in &late {
+            let d = book.receive(std::slice::from_ref(t), max_changes).unwrap();
+            prop_assert_eq!(&d, &vec![Disposition::Conflict { counted: true }]);
+        }
+        let after: Vec<OrderView> = book.orders().map(OrderView::from).collect();
+        let conflicts = |v: &[OrderView]| v.iter().map(|v| v.conflicts).sum::<u64>();
+        prop_assert_eq!(conflicts(&after), conflicts(&before) + late.len() as u64);
+        for (mut a, b) in after.into_iter().zip(before) {
+            a.conflicts = b.conflicts;
+            prop_assert_eq!(a, b);
         }
     }
 }
