@@ -51,10 +51,13 @@ pub async fn handle_with<S: OrderStore, Q: DrainQueue>(
     settings: &Settings,
     deadline: Instant,
 ) -> Result<SqsBatchResponse, BatchError> {
-    fifo_batch::for_each_group(&event.records, deadline, |group| {
+    let records = event.records.len();
+    let response = fifo_batch::for_each_group(&event.records, deadline, |group| {
         process_group(store, queue, group, settings)
     })
-    .await
+    .await?;
+    crate::emf::record_batch(records, response.batch_item_failures.len());
+    Ok(response)
 }
 
 /// Processes one group; reports the records not finished for good.
@@ -115,6 +118,7 @@ async fn process_group<S: OrderStore, Q: DrainQueue>(
         }
         record_failures(store, &failures).await;
         summarize(&applied, report.len());
+        crate::emf::record_group(&applied);
         report
     }
     .instrument(span)

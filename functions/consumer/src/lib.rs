@@ -21,6 +21,7 @@
 
 pub mod apply;
 pub mod batch;
+pub mod emf;
 pub mod error;
 pub mod handler;
 pub mod resume;

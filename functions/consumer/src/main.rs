@@ -18,6 +18,7 @@ async fn main() -> Result<(), Error> {
     let var = |name: &str| std::env::var(name).map_err(|e| format!("{name}: {e}"));
     let table = var("TABLE_NAME")?;
     let queue_url = var("TRANSACTIONS_QUEUE_URL")?;
+    let metrics = consumer::emf::install(var("METRICS_NAMESPACE")?)?;
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let store = DynamoOrderStore::new(aws_sdk_dynamodb::Client::new(&config), table);
     let queue = SqsDrainQueue::new(aws_sdk_sqs::Client::new(&config), queue_url);
@@ -25,7 +26,10 @@ async fn main() -> Result<(), Error> {
         let (store, queue) = (store.clone(), queue.clone());
         let deadline = consumer::invocation_deadline(event.context.deadline());
         async move {
-            Ok::<_, Error>(consumer::handle(&store, &queue, event.payload, deadline).await?)
+            let response = consumer::handle(&store, &queue, event.payload, deadline).await;
+            // The invocation's counts, also when it failed as a whole.
+            metrics.flush(std::io::stdout())?;
+            Ok::<_, Error>(response?)
         }
     }))
     .await

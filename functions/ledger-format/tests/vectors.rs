@@ -88,8 +88,14 @@ fn check(v: &Vector) {
             "{name}: orders"
         );
         for (id, w) in &want {
-            // Every field, `duplicates` included: nothing deduplicates copies here.
-            assert_eq!(&got[id], w, "{name}: order {id}, batches of {batch}");
+            // Every field, `duplicates` included: nothing deduplicates copies here. The
+            // vectors predate `voided`: no ledger line voids, so it is empty.
+            let mut got = got[id].clone();
+            if w.get("voided").is_none() {
+                let voided = got.as_object_mut().and_then(|o| o.remove("voided"));
+                assert_eq!(voided, Some(serde_json::json!([])), "{name}: order {id}");
+            }
+            assert_eq!(&got, w, "{name}: order {id}, batches of {batch}");
         }
     }
 }

@@ -304,6 +304,13 @@ where
         deadline: Instant,
         writer: &mut StatusWriter<'_, T>,
     ) -> Result<(), LedgerError> {
+        let started = Instant::now();
+        // Counted in the metrics as it ends: failed (the writer records why) or done.
+        let failed = |mut status: LedgerStatus| {
+            status.state = State::Failed;
+            crate::emf::record_ledger(&status, started.elapsed());
+            status
+        };
         let mut status = LedgerStatus::start(object, State::Processing);
         writer.write(&status).await?;
         tracing::info!(
@@ -343,20 +350,21 @@ where
                     sent,
                     slowed_by,
                 };
-                return writer.fail(status, e).await;
+                return writer.fail(failed(status), e).await;
             }
-            Ok(Err(e)) => return writer.fail(status, LedgerError::Pipeline(e)).await,
+            Ok(Err(e)) => return writer.fail(failed(status), LedgerError::Pipeline(e)).await,
             Ok(Ok(report)) => report,
         };
         if let Err(e) = self
             .finish_report(object, report, &mut status, writer)
             .await
         {
-            return writer.fail(status, e).await;
+            return writer.fail(failed(status), e).await;
         }
         status.state = State::Done;
         status.touch();
         writer.write(&status).await?;
+        crate::emf::record_ledger(&status, started.elapsed());
         tracing::info!(
             state = "done",
             lines_read,

@@ -25,6 +25,7 @@
 
 pub mod aws;
 pub mod config;
+pub mod emf;
 pub mod handler;
 pub mod message;
 pub mod notification;
