@@ -59,6 +59,22 @@ pub struct Decoder {
     gunzip: Option<Gunzip>,
     text: Text,
     state: State,
+    /// Lines already done in an earlier run ([`Decoder::resume`]): decoded again, but
+    /// nothing of theirs is output.
+    skip_through: u64,
+    /// Where in the object the input fed to this decoder starts.
+    input_offset: u64,
+}
+
+/// How far a ledger is decoded: its first `line` lines are, and nothing of a later line has
+/// come out. A decoder resumed there ([`Decoder::resume`]) gives exactly the rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Settled {
+    pub line: u64,
+    /// The byte offset in the object where line `line + 1` starts, where a decoder can be
+    /// fed from there (an uncompressed JSON Lines ledger); otherwise `None`: a resumed
+    /// decoder reads the object from its start and skips the settled lines.
+    pub offset: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,7 +100,67 @@ impl Decoder {
                 body,
             },
             state: State::Open,
+            skip_through: 0,
+            input_offset: 0,
         }
+    }
+
+    /// A decoder for the rest of a ledger of which `done` is settled (by an earlier run's
+    /// [`Decoder::settled`]). Feed it the object from [`Decoder::input_offset`]: from
+    /// `done.offset` where there is one (an uncompressed JSON Lines ledger, read with a
+    /// range), else from the start — its first `done.line` lines are decoded again, but
+    /// nothing of theirs is output (a CSV ledger needs its header; a gzip stream, its start).
+    pub fn resume(kind: LedgerKind, done: Settled) -> Self {
+        match done.offset {
+            Some(offset) if !kind.gzip && kind.format == Format::JsonLines => Self {
+                gunzip: None,
+                text: Text {
+                    bom: [0; 3],
+                    bom_len: 0,
+                    bom_done: true,
+                    ends_mid_line: false,
+                    body: Body::JsonLines(JsonLines::resume(done.line, offset)),
+                },
+                state: State::Open,
+                skip_through: 0,
+                input_offset: offset,
+            },
+            _ => Self {
+                skip_through: done.line,
+                ..Self::new(kind)
+            },
+        }
+    }
+
+    /// Where in the object this decoder's input starts: 0, or the offset it resumes at.
+    pub fn input_offset(&self) -> u64 {
+        self.input_offset
+    }
+
+    /// How far the ledger is decoded now: every line up to `line` has given its output (a
+    /// CSV record spanning lines counts from the line it starts on), none after it has.
+    pub fn settled(&self) -> Settled {
+        let (line, offset) = match &self.text.body {
+            _ if self.state == State::Finished => (self.lines_read(), None),
+            Body::JsonLines(lines) => {
+                let bom = if self.text.bom_done && self.text.bom[..self.text.bom_len] == BOM[..] {
+                    3
+                } else {
+                    0
+                };
+                let offset = self.gunzip.is_none().then(|| bom + lines.line_start());
+                (lines.newlines(), offset)
+            }
+            Body::Csv(records) => (records.settled_lines(), None),
+        };
+        if line < self.skip_through {
+            // Still reading again what an earlier run did.
+            return Settled {
+                line: self.skip_through,
+                offset: None,
+            };
+        }
+        Settled { line, offset }
     }
 
     /// Feeds the start of `input` (raw bytes, gzip-compressed if the kind says so): decodes
@@ -95,6 +171,7 @@ impl Decoder {
     /// its 32 KiB buffer, plus what an earlier pass left in it.)
     pub fn feed(&mut self, input: &[u8], out: &mut Vec<Parsed>) -> Result<usize, DecodeError> {
         self.check_open()?;
+        let first_new = out.len();
         let text = &mut self.text;
         let result = match &mut self.gunzip {
             Some(gunzip) => gunzip.push(input, |bytes| text.feed(bytes, out)),
@@ -103,19 +180,35 @@ impl Decoder {
                 text.feed(&input[..taken], out).map(|()| taken)
             }
         };
+        self.skip_done(out, first_new);
         self.fail_on_error(result)
+    }
+
+    /// Drops what lines already done in an earlier run gave, from `out[first_new..]`.
+    fn skip_done(&self, out: &mut Vec<Parsed>, first_new: usize) {
+        if self.skip_through > 0
+            && out[first_new..]
+                .iter()
+                .any(|p| p.line() <= self.skip_through)
+        {
+            let mut new = out.split_off(first_new);
+            new.retain(|p| p.line() > self.skip_through);
+            out.append(&mut new);
+        }
     }
 
     /// End of input: decodes the last line (which needs no line ending) and checks that
     /// a gzip stream is complete.
     pub fn finish(&mut self, out: &mut Vec<Parsed>) -> Result<(), DecodeError> {
         self.check_open()?;
+        let first_new = out.len();
         let text = &mut self.text;
         let result = match &mut self.gunzip {
             Some(gunzip) => gunzip.finish(|bytes| text.feed(bytes, out)),
             None => Ok(()),
         }
         .and_then(|()| self.text.finish(out));
+        self.skip_done(out, first_new);
         self.fail_on_error(result)?;
         self.state = State::Finished;
         Ok(())

@@ -21,20 +21,37 @@ use std::fmt;
 pub(crate) struct JsonLines {
     /// `\n` bytes seen so far: the number of complete physical lines.
     newlines: u64,
+    /// Bytes fed so far, counted from where the text starts (see [`JsonLines::resume`]).
+    fed: u64,
+    /// Where the line after the last `\n` starts (the current line, not yet complete).
+    line_start: u64,
     /// The start of a line that spans chunks (a `\r` may end it, hence the `+ 1`).
     carry: Carry,
 }
 
 impl JsonLines {
     pub(crate) fn new() -> Self {
+        Self::resume(0, 0)
+    }
+
+    /// The lines of a ledger whose first `lines` lines, `offset` bytes, are done: the
+    /// text fed next starts at that offset, on line `lines + 1`.
+    pub(crate) fn resume(lines: u64, offset: u64) -> Self {
         Self {
-            newlines: 0,
+            newlines: lines,
+            fed: offset,
+            line_start: offset,
             carry: Carry::new(MAX_LINE_BYTES + 1),
         }
     }
 
     pub(crate) fn newlines(&self) -> u64 {
         self.newlines
+    }
+
+    /// Where the current (incomplete) line starts: every line before it is decoded.
+    pub(crate) fn line_start(&self) -> u64 {
+        self.line_start
     }
 
     pub(crate) fn feed(&mut self, input: &[u8], out: &mut Vec<Parsed>) {
@@ -53,6 +70,10 @@ impl JsonLines {
             }
             start = end + 1;
         }
+        if start > 0 {
+            self.line_start = self.fed + start as u64;
+        }
+        self.fed += input.len() as u64;
         if start < input.len() {
             self.carry.extend(&input[start..]);
         }

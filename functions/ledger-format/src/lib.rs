@@ -64,7 +64,7 @@ mod testing;
 #[cfg(test)]
 mod vectors;
 
-pub use decoder::{Decoder, Parsed};
+pub use decoder::{Decoder, Parsed, Settled};
 pub use error::{DecodeError, LineError};
 pub use kind::{kind_of_key, Format, LedgerKind, UnsupportedKey};
 

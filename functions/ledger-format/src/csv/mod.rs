@@ -66,6 +66,15 @@ impl CsvRecords {
         self.newlines
     }
 
+    /// The lines every record of which is decoded: up to the current record's start.
+    pub(crate) fn settled_lines(&self) -> u64 {
+        if self.in_record {
+            self.start_line.saturating_sub(1)
+        } else {
+            self.newlines
+        }
+    }
+
     pub(crate) fn feed(&mut self, input: &[u8], out: &mut Vec<Parsed>) -> Result<(), DecodeError> {
         let mut utf8 = Utf8Window::new(input);
         let mut pos = 0;

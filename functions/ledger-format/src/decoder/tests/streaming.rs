@@ -363,3 +363,82 @@ proptest! {
         prop_assert_eq!(txn_lines(&whole.0), expected);
     }
 }
+
+/// Decodes `file` in chunks of `sizes`, stopping after each count of feeds in `stops`:
+/// there the output so far must be exactly the lines up to [`Decoder::settled`], and a
+/// decoder resumed from it goes on, fed from its input offset. Returns all the output.
+fn decode_with_stops(
+    kind: LedgerKind,
+    file: &[u8],
+    sizes: &[usize],
+    stops: &[usize],
+    whole: &[Parsed],
+) -> Result<(Vec<Parsed>, u64), TestCaseError> {
+    let mut decoder = Decoder::new(kind);
+    let mut out = Vec::new();
+    let mut stops = stops.iter().copied();
+    let mut next_stop = stops.next();
+    let mut feeds = 0;
+    let mut rest = &file[..];
+    let mut sizes = sizes.iter().copied().cycle();
+    while !rest.is_empty() {
+        let n = sizes.next().unwrap_or(rest.len()).clamp(1, rest.len());
+        let mut chunk = &rest[..n];
+        rest = &rest[n..];
+        while !chunk.is_empty() {
+            let taken = decoder.feed(chunk, &mut out).unwrap();
+            chunk = &chunk[taken..];
+            feeds += 1;
+            if next_stop.is_some_and(|stop| feeds >= stop) {
+                next_stop = stops.next();
+                let settled = decoder.settled();
+                let expected: Vec<&Parsed> =
+                    whole.iter().filter(|p| p.line() <= settled.line).collect();
+                prop_assert_eq!(out.iter().collect::<Vec<_>>(), expected, "at {:?}", settled);
+                if settled.offset.is_some() {
+                    prop_assert!(!kind.gzip && kind.format == Format::JsonLines);
+                }
+                decoder = Decoder::resume(kind, settled);
+                let from = usize::try_from(decoder.input_offset()).unwrap();
+                prop_assert!(from <= file.len());
+                rest = &file[from..];
+                chunk = &[];
+            }
+        }
+    }
+    decoder.finish(&mut out).unwrap();
+    Ok((out, decoder.lines_read()))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// A ledger stopped anywhere, any number of times, and resumed from where it was
+    /// settled (from the offset, or from the start skipping what was done) gives exactly
+    /// the output of one pass: nothing skipped, nothing twice.
+    #[test]
+    fn resuming_where_it_settled_gives_exactly_the_rest(
+        picks in proptest::collection::vec((0usize..64, any::<bool>()), 0..40),
+        bom: bool,
+        trailing_newline: bool,
+        csv: bool,
+        zipped: bool,
+        sizes in proptest::collection::vec(1usize..40, 1..8),
+        stops in proptest::collection::vec(1usize..30, 0..4),
+    ) {
+        let (kind, pieces) = if csv { (CSV, CSV_PIECES) } else { (JSONL, JSONL_PIECES) };
+        let mut file = assemble(pieces, &picks, bom, trailing_newline);
+        if csv {
+            let at = if bom { 3 } else { 0 };
+            file.splice(at..at, "order_id,seq,op,txn_id,amount,currency,note\n".bytes());
+        }
+        let whole = try_decode_in_chunks(kind, &file, &[]);
+        prop_assume!(whole.2.is_none());
+        let (kind, file) = if zipped { (gz(kind), gzip(&file)) } else { (kind, file) };
+        // Stops count feeds from the last one (a resumed run starts again at 0).
+        let stops: Vec<usize> = stops.iter().scan(0, |at, s| { *at += s; Some(*at) }).collect();
+        let (out, read) = decode_with_stops(kind, &file, &sizes, &stops, &whole.0)?;
+        prop_assert_eq!(out, whole.0);
+        prop_assert_eq!(read, whole.1);
+    }
+}
