@@ -379,7 +379,7 @@ fn decode_with_stops(
     let mut stops = stops.iter().copied();
     let mut next_stop = stops.next();
     let mut feeds = 0;
-    let mut rest = &file[..];
+    let mut rest = file;
     let mut sizes = sizes.iter().copied().cycle();
     while !rest.is_empty() {
         let n = sizes.next().unwrap_or(rest.len()).clamp(1, rest.len());
