@@ -76,6 +76,7 @@ start() {
             AWS_DEFAULT_REGION="$CONVOY_REGION" \
             AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
             TABLE_NAME="$CONVOY_TABLE_NAME" TRANSACTIONS_QUEUE_URL="$CONVOY_TRANSACTIONS_QUEUE_URL" \
+            LEDGER_QUEUE_URL="$CONVOY_LEDGER_QUEUE_URL" \
             METRICS_NAMESPACE="LedgerConvoy/local" \
             RUST_LOG="${RUST_LOG:-info}" \
             "$CONVOY_REPO/target/debug/$fn" || rc=$?

@@ -11,7 +11,7 @@ use convoy_local::pipeline::{Pipeline, PipelineError, Running, Upload};
 use convoy_local::stack::{Stack, StackError};
 use convoy_store::{DynamoOrderStore, OrderReader, StoreError};
 use futures::{FutureExt, StreamExt, TryStreamExt};
-use ledger::aws::{DynamoStatusStore, S3Rejects, S3Source, SqsPublisher};
+use ledger::aws::{DynamoStatusStore, S3Rejects, S3Source, SqsContinuations, SqsPublisher};
 use ledger::{LedgerStatus, TransactionPublisher};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -72,7 +72,8 @@ impl std::fmt::Debug for HarnessError {
 }
 
 /// The ledger function in-process, over the real S3 / SQS / DynamoDB adapters.
-pub type AwsLedger = InProcessLedger<S3Source, SqsPublisher, S3Rejects, DynamoStatusStore>;
+pub type AwsLedger =
+    InProcessLedger<S3Source, SqsPublisher, S3Rejects, DynamoStatusStore, SqsContinuations>;
 
 /// One test's hold on the emulator; released when dropped.
 pub struct Harness {
@@ -125,11 +126,10 @@ impl Harness {
     pub fn ledger_function_with<P: TransactionPublisher>(
         &self,
         wrap: impl FnOnce(SqsPublisher) -> P,
-    ) -> InProcessLedger<S3Source, P, S3Rejects, DynamoStatusStore> {
+    ) -> InProcessLedger<S3Source, P, S3Rejects, DynamoStatusStore, SqsContinuations> {
         let p = &self.pipeline;
         let options = ledger::HandlerOptions {
             deadline_margin: Duration::from_secs(5),
-            progress_every: Duration::from_secs(1),
             ..ledger::HandlerOptions::default()
         };
         let publisher = SqsPublisher::new(p.sqs.clone(), p.stack.transactions_queue_url.clone());
@@ -143,6 +143,7 @@ impl Harness {
                 wrap(publisher),
                 S3Rejects::new(p.s3.clone()),
                 status,
+                SqsContinuations::new(p.sqs.clone(), p.stack.ledger_queue_url.clone()),
                 options,
             ),
             timeout: LEDGER_TIMEOUT,

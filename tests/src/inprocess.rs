@@ -26,17 +26,18 @@ fn to_value(function: &str, response: impl serde::Serialize) -> Result<Value, In
 }
 
 /// The ledger function's handler, with a Lambda-like timeout per invocation.
-pub struct InProcessLedger<S, P, R, T> {
-    pub handler: ledger::Handler<S, P, R, T>,
+pub struct InProcessLedger<S, P, R, T, C> {
+    pub handler: ledger::Handler<S, P, R, T, C>,
     pub timeout: Duration,
 }
 
-impl<S, P, R, T> LambdaFunction for InProcessLedger<S, P, R, T>
+impl<S, P, R, T, C> LambdaFunction for InProcessLedger<S, P, R, T, C>
 where
     S: ObjectSource + Send + Sync,
     P: TransactionPublisher + Send + Sync,
     R: RejectsSink + Send + Sync,
     T: StatusStore + Send + Sync,
+    C: ledger::ports::Continuations + Send + Sync,
 {
     fn name(&self) -> &str {
         "ledger"

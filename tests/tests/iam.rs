@@ -44,13 +44,7 @@ fn functions() -> [Function; 3] {
                 ),
             ],
             shared_calls: &[],
-            without_call: &[
-                ("s3:GetObjectVersion", "GetObject of the event's version id"),
-                (
-                    "s3:ListBucket",
-                    "a missing ledger reads as 404 NoSuchKey, not 403",
-                ),
-            ],
+            without_call: &[("s3:GetObjectVersion", "GetObject of the event's version id")],
             table_prefix: ledger::LedgerStatus::pk_for("", "")
                 .trim_end_matches('/')
                 .to_owned(),
@@ -125,6 +119,7 @@ fn action(call: &str) -> Option<&'static str> {
         "get_object" => "s3:GetObject",
         "put_object" => "s3:PutObject",
         "delete_object" => "s3:DeleteObject",
+        "list_objects_v2" => "s3:ListBucket",
         _ => return None,
     })
 }
@@ -146,7 +141,7 @@ fn calls(source: &str) -> Vec<String> {
         };
         let name: String = rest
             .chars()
-            .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+            .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
             .collect();
         let request = !name.is_empty() && !NOT_REQUESTS.contains(&name.as_str());
         if request && rest[name.len()..].starts_with("()") {

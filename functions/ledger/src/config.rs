@@ -7,6 +7,9 @@ pub struct Config {
     pub transactions_queue_url: String,
     /// `TABLE_NAME`: the DynamoDB table holding ledger status records.
     pub table_name: String,
+    /// `LEDGER_QUEUE_URL`: the ledger queue, where a ledger that outlasts an invocation is
+    /// handed on (a continuation message).
+    pub ledger_queue_url: String,
 }
 
 /// A required environment variable is missing or empty.
@@ -17,7 +20,7 @@ pub struct ConfigError {
 }
 
 impl Config {
-    /// Reads `TRANSACTIONS_QUEUE_URL` and `TABLE_NAME`.
+    /// Reads `TRANSACTIONS_QUEUE_URL`, `TABLE_NAME` and `LEDGER_QUEUE_URL`.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -32,6 +35,7 @@ impl Config {
         Ok(Self {
             transactions_queue_url: get("TRANSACTIONS_QUEUE_URL")?,
             table_name: get("TABLE_NAME")?,
+            ledger_queue_url: get("LEDGER_QUEUE_URL")?,
         })
     }
 }
@@ -41,7 +45,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn both_variables_are_required() {
+    fn every_variable_is_required() {
         let env = |pairs: &'static [(&'static str, &'static str)]| {
             move |name: &str| {
                 pairs
@@ -53,9 +57,17 @@ mod tests {
         let ok = Config::from_lookup(env(&[
             ("TRANSACTIONS_QUEUE_URL", "http://q"),
             ("TABLE_NAME", "t"),
+            ("LEDGER_QUEUE_URL", "http://l"),
         ]))
         .unwrap();
         assert_eq!(ok.table_name, "t");
+        assert_eq!(ok.ledger_queue_url, "http://l");
+        let e = Config::from_lookup(env(&[
+            ("TRANSACTIONS_QUEUE_URL", "http://q"),
+            ("TABLE_NAME", "t"),
+        ]))
+        .unwrap_err();
+        assert_eq!(e.name, "LEDGER_QUEUE_URL");
         let e = Config::from_lookup(env(&[("TRANSACTIONS_QUEUE_URL", "http://q")])).unwrap_err();
         assert_eq!(e.name, "TABLE_NAME");
         let e = Config::from_lookup(env(&[("TRANSACTIONS_QUEUE_URL", ""), ("TABLE_NAME", "t")]))

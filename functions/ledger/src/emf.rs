@@ -3,7 +3,7 @@
 //! it, installed by `main.rs`, which flushes one metric document to the function's log
 //! after each invocation. Zeros are emitted too.
 
-use crate::status::{LedgerStatus, State};
+use crate::status::State;
 use std::time::Duration;
 
 /// Ledgers processed to the end (`done`).
@@ -19,6 +19,8 @@ pub const LINES_REFUSED: &str = "LinesRefused";
 pub const LEDGER_DURATION: &str = "LedgerDuration";
 /// Lines read per second of a ledger.
 pub const LEDGER_LINES_PER_SECOND: &str = "LedgerLinesPerSecond";
+/// Ledgers handed on to a new invocation (a continuation message).
+pub const LEDGER_CONTINUATIONS: &str = "LedgerContinuations";
 
 /// Installs the process's metrics recorder for `namespace` (once per process).
 pub fn install(
@@ -32,19 +34,30 @@ pub fn install(
         .init()
 }
 
-/// Counts a ledger that ended in `status` (done or failed) after `took`.
-pub fn record_ledger(status: &LedgerStatus, took: Duration) {
-    let outcome = match status.state {
+/// What one invocation did of a ledger: lines read, sent, refused, in how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Invocation {
+    pub lines_read: u64,
+    pub sent: u64,
+    pub refused: u64,
+    pub took: Duration,
+}
+
+/// Counts a ledger's invocation that ended it in `state` (done or failed), or handed it on
+/// (`Processing`: a continuation).
+pub fn record_ledger(state: State, run: Invocation) {
+    let outcome = match state {
         State::Done => LEDGERS_DONE,
+        State::Processing => LEDGER_CONTINUATIONS,
         _ => LEDGERS_FAILED,
     };
     metrics::counter!(outcome).increment(1);
-    metrics::counter!(TRANSACTIONS_SENT).increment(status.sent);
-    metrics::counter!(LINES_READ).increment(status.lines_read);
-    metrics::counter!(LINES_REFUSED).increment(status.refused);
-    metrics::histogram!(LEDGER_DURATION).record(took.as_secs_f64() * 1000.0);
-    if took > Duration::ZERO {
+    metrics::counter!(TRANSACTIONS_SENT).increment(run.sent);
+    metrics::counter!(LINES_READ).increment(run.lines_read);
+    metrics::counter!(LINES_REFUSED).increment(run.refused);
+    metrics::histogram!(LEDGER_DURATION).record(run.took.as_secs_f64() * 1000.0);
+    if run.took > Duration::ZERO {
         metrics::histogram!(LEDGER_LINES_PER_SECOND)
-            .record(status.lines_read as f64 / took.as_secs_f64());
+            .record(run.lines_read as f64 / run.took.as_secs_f64());
     }
 }

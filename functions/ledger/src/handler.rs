@@ -7,10 +7,21 @@
 //! ([`PutOutcome::Superseded`]); from then on the older version is still sent in full (it
 //! is a ledger too), but writes neither status nor rejects report: they are the newer's.
 //!
-//! The pipeline stops `deadline_margin` before the invocation's deadline; the margin is
-//! for the last writes (rejects report, status), which are raced against the deadline in
-//! turn: one not done in time fails the record (so it is retried), naming what was not
-//! written.
+//! A ledger runs in segments of `checkpoint_every`: each ends where the decoder has
+//! settled, with everything before it sent, and stores its rejects part and then a
+//! checkpoint in the status record. `deadline_margin` before the invocation's deadline the
+//! run hands the ledger on: a continuation message on the ledger queue, whose invocation
+//! resumes from the checkpoint (a plain JSON Lines file with a range read, others read
+//! again from the start, skipping the settled lines). A run that crashes is resumed from
+//! its last checkpoint by its message's redelivery. What is sent twice is absorbed by the
+//! deduplication ids and the idempotent consumer.
+//!
+//! One run owns a version's status record at a time: `owner` is its ledger-queue message
+//! id, and every write is conditional on it ([`Guard`]). A run takes the ledger over from
+//! the owner it read (a continuation only from the run that sent it, or as its own
+//! redelivery); a run whose write finds another owner stops, leaving the ledger to it. The
+//! last writes (rejects report, status) are raced against the deadline: one not done in
+//! time fails the record (so it is retried), naming what was not written.
 //!
 //! An announced object that is gone (no such key or version) gets status `failed` with
 //! the reason; one replaced by a newer upload (another ETag) is left to that upload, which
@@ -20,17 +31,20 @@
 //! Generic over the ports, so tests run it with in-memory adapters and a local driver can
 //! call it in-process: it takes the event and a deadline, not a Lambda `Context`.
 
-use crate::notification::{Notification, NotificationError, ObjectRef};
-use crate::pipeline::{self, PipelineError, PipelineOptions, Progress};
+use crate::emf::Invocation;
+use crate::notification::{Continuation, Notification, NotificationError, ObjectRef};
+use crate::pipeline::{Pipeline, PipelineError, PipelineOptions, Progress, Segment};
 use crate::ports::{
-    ObjectSource, RejectsSink, SinkError, SourceError, StatusStore, TransactionPublisher,
+    Continuations, ContinueError, ObjectSource, RejectsSink, SinkError, SourceError, StatusStore,
+    TransactionPublisher,
 };
+use crate::rejects::MAX_REPORTED_REJECTS;
 use crate::sender::LastRetried;
-use crate::status::{LedgerStatus, State};
+use crate::status::{Checkpoint, LedgerStatus, State};
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use convoy_core::chain;
-use ledger_format::{kind_of_key, LedgerKind};
-use status_writer::StatusWriter;
+use ledger_format::{kind_of_key, Decoder};
+use status_writer::{Claim, StatusWriter};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +52,7 @@ use tempfile::TempPath;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+mod parts;
 mod status_writer;
 #[cfg(test)]
 mod tests;
@@ -45,18 +60,19 @@ mod tests;
 /// Tuning of the handler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HandlerOptions {
-    /// Stop this long before the deadline, to leave time for the status and the report.
+    /// Stop reading this long before the deadline: the first half is for sending what was
+    /// read, the second for the last writes (rejects, status, continuation).
     pub deadline_margin: Duration,
-    /// How often the status record is updated while a ledger is processed.
-    pub progress_every: Duration,
+    /// How often a checkpoint is stored (and the status record shows the progress).
+    pub checkpoint_every: Duration,
     pub pipeline: PipelineOptions,
 }
 
 impl Default for HandlerOptions {
     fn default() -> Self {
         Self {
-            deadline_margin: Duration::from_secs(10),
-            progress_every: Duration::from_secs(30),
+            deadline_margin: Duration::from_secs(20),
+            checkpoint_every: Duration::from_secs(30),
             pipeline: PipelineOptions::default(),
         }
     }
@@ -71,7 +87,7 @@ pub enum LedgerError {
     #[error(transparent)]
     Notification(#[from] NotificationError),
     #[error(
-        "not finished within one invocation: {lines_read} of the file's lines read, {sent} sent; continuation across invocations is not implemented yet"
+        "no checkpoint within one invocation: {lines_read} of the file's lines read, {sent} sent, nothing settled before the deadline"
     )]
     Deadline {
         lines_read: u64,
@@ -93,6 +109,16 @@ pub enum LedgerError {
     Rejects(#[from] SinkError),
     #[error(transparent)]
     Status(#[from] crate::ports::StatusError),
+    #[error(transparent)]
+    Continue(#[from] ContinueError),
+    #[error("the rejects parts in s3://{bucket}/{prefix} do not cover lines 1 to {last}")]
+    Parts {
+        bucket: String,
+        prefix: String,
+        last: u64,
+    },
+    #[error("could not join the rejects parts on local disk")]
+    Join(#[source] std::io::Error),
 }
 
 /// The last transient failure sending to the transactions queue, retried until the
@@ -142,28 +168,78 @@ pub struct HandlerError {
     pub source: LedgerError,
 }
 
-/// The ledger function, over its four ports.
-pub struct Handler<S, P, R, T> {
+/// The ledger function, over its five ports.
+pub struct Handler<S, P, R, T, C> {
     source: S,
     publisher: P,
     rejects: R,
     status: T,
+    continuations: C,
     options: HandlerOptions,
 }
 
-impl<S, P, R, T> Handler<S, P, R, T>
+/// How a run of a ledger began.
+#[derive(Debug, Clone, Copy)]
+enum Start<'a> {
+    /// Its S3 notification.
+    Notified,
+    /// A continuation from the run `from`.
+    Continued { from: &'a str, number: u64 },
+}
+
+/// One run of a ledger version: the invocation's part of it.
+struct Run<'a> {
+    object: &'a ObjectRef,
+    /// The ledger-queue message id: the run's owner id.
+    me: &'a str,
+    /// The checkpoint it started from.
+    start: Checkpoint,
+    /// The last durable checkpoint (`start`, at first).
+    checkpoint: Checkpoint,
+    /// Whether this invocation stored a checkpoint.
+    moved: bool,
+    /// Whether parts of the rejects report are stored (from earlier segments or runs).
+    parts: bool,
+    status: LedgerStatus,
+    progress: Progress,
+    started: Instant,
+}
+
+impl Run<'_> {
+    /// What this invocation did, for the metrics.
+    fn invocation(&self) -> Invocation {
+        let (lines_read, sent, refused) = self.progress.snapshot();
+        Invocation {
+            lines_read: lines_read.saturating_sub(self.start.settled.line),
+            sent,
+            refused,
+            took: self.started.elapsed(),
+        }
+    }
+}
+
+impl<S, P, R, T, C> Handler<S, P, R, T, C>
 where
     S: ObjectSource,
     P: TransactionPublisher,
     R: RejectsSink,
     T: StatusStore,
+    C: Continuations,
 {
-    pub fn new(source: S, publisher: P, rejects: R, status: T, options: HandlerOptions) -> Self {
+    pub fn new(
+        source: S,
+        publisher: P,
+        rejects: R,
+        status: T,
+        continuations: C,
+        options: HandlerOptions,
+    ) -> Self {
         Self {
             source,
             publisher,
             rejects,
             status,
+            continuations,
             options,
         }
     }
@@ -203,6 +279,7 @@ where
         record: &SqsMessage,
         deadline: Instant,
     ) -> Result<(), LedgerError> {
+        let me = record.message_id.as_deref().unwrap_or_default();
         match Notification::parse(record.body.as_deref())? {
             Notification::TestEvent => {
                 tracing::info!("s3:TestEvent ignored");
@@ -212,11 +289,26 @@ where
                 for object in &objects {
                     let span = tracing::info_span!("ledger", bucket = %object.bucket, key = %object.key,
                         version_id = object.version_id.as_deref(), etag = object.etag.as_deref());
-                    self.handle_object(object, deadline)
+                    self.handle_object(object, Start::Notified, me, deadline)
                         .instrument(span)
                         .await?;
                 }
                 Ok(())
+            }
+            Notification::Continuation(Continuation {
+                object,
+                from,
+                continuation,
+            }) => {
+                let span = tracing::info_span!("ledger", bucket = %object.bucket, key = %object.key,
+                    version_id = object.version_id.as_deref(), etag = object.etag.as_deref(), continuation);
+                let start = Start::Continued {
+                    from: &from,
+                    number: continuation,
+                };
+                self.handle_object(&object, start, me, deadline)
+                    .instrument(span)
+                    .await
             }
         }
     }
@@ -224,6 +316,8 @@ where
     async fn handle_object(
         &self,
         object: &ObjectRef,
+        start: Start<'_>,
+        me: &str,
         deadline: Instant,
     ) -> Result<(), LedgerError> {
         if !object.is_ledger() {
@@ -249,7 +343,7 @@ where
             self.status.get(&object.bucket, &object.key),
         )
         .await?;
-        if let Some(previous) = previous {
+        if let Some(previous) = &previous {
             if previous.is_done_for(object) {
                 tracing::info!("ledger already done for this version; skipped");
                 return Ok(());
@@ -269,7 +363,49 @@ where
                 );
             }
         }
-        let chunks = match self.source.open(object).await {
+        // This version's progress so far, if an earlier run left some.
+        let same_version = previous
+            .as_ref()
+            .filter(|p| p.is_about(object) == Some(true));
+        let owner = previous.as_ref().and_then(|p| p.owner.clone());
+        if let Start::Continued { from, number } = start {
+            let ours = same_version.is_some_and(|p| {
+                p.state == State::Processing && [Some(from), Some(me)].contains(&p.owner.as_deref())
+            });
+            if !ours {
+                tracing::info!(
+                    continuation = number,
+                    owner = owner.as_deref(),
+                    "stale continuation: the ledger is another run's, or finished; nothing to do"
+                );
+                return Ok(());
+            }
+        }
+        let mut status = match same_version.filter(|p| p.checkpoint.is_some()) {
+            Some(p) => {
+                let mut resumed = p.clone();
+                resumed.state = State::Processing;
+                resumed.error = None;
+                resumed
+            }
+            None => LedgerStatus::start(object, State::Processing),
+        };
+        status.owner = Some(me.to_owned());
+        if let Start::Continued { number, .. } = start {
+            status.continuations = status.continuations.max(number);
+        }
+        status.touch();
+        let checkpoint = status.checkpoint.unwrap_or_default();
+        let decoder = match status.checkpoint {
+            Some(c) => Decoder::resume(kind, c.settled),
+            None => Decoder::new(kind),
+        };
+        let opening = || format!("opening s3://{}/{}", object.bucket, object.key);
+        let opened = before(finish_by, opening, async {
+            Ok::<_, LedgerError>(self.source.open(object, decoder.input_offset()).await)
+        })
+        .await?;
+        let chunks = match opened {
             Ok(chunks) => chunks,
             Err(e @ SourceError::Superseded { .. }) => {
                 tracing::warn!(reason = %chain(&e), "ledger superseded; its replacement has its own notification");
@@ -277,99 +413,317 @@ where
             }
             Err(e @ SourceError::Missing { .. }) => {
                 // Nothing replaces it and no retry brings it back: the status says so.
-                let mut status = LedgerStatus::start(object, State::Failed);
+                status.state = State::Failed;
                 status.error = Some(chain(&e));
                 writer.write(&status).await?;
-                tracing::error!(state = "failed", error = %chain(&e), "ledger object missing; nothing was sent");
+                tracing::error!(state = "failed", error = %chain(&e), "ledger object missing; nothing more was sent");
                 return Ok(());
             }
             Err(e) => {
-                let status = LedgerStatus::start(object, State::Failed);
                 return writer.fail(status, LedgerError::Open(e)).await;
             }
         };
-        self.process(object, kind, chunks, deadline, &mut writer)
-            .await
-    }
-
-    /// Processes an opened ledger: status `processing`, the pipeline until `deadline` less
-    /// the margin, the rejects report, then status `done` (or `failed` and the error).
-    /// Once a newer version of the key owns the status record, this one is still sent but
-    /// leaves the record and the rejects report to it.
-    async fn process(
-        &self,
-        object: &ObjectRef,
-        kind: LedgerKind,
-        chunks: S::Chunks,
-        deadline: Instant,
-        writer: &mut StatusWriter<'_, T>,
-    ) -> Result<(), LedgerError> {
-        let started = Instant::now();
-        // Counted in the metrics as it ends: failed (the writer records why) or done.
-        let failed = |mut status: LedgerStatus| {
-            status.state = State::Failed;
-            crate::emf::record_ledger(&status, started.elapsed());
-            status
-        };
-        let mut status = LedgerStatus::start(object, State::Processing);
-        writer.write(&status).await?;
+        match writer.claim(&status, owner.as_deref()).await? {
+            Claim::Owned | Claim::Superseded => {}
+            Claim::Taken { by } => {
+                tracing::info!(
+                    owner = by.as_deref(),
+                    "another run took the ledger over meanwhile; it is theirs"
+                );
+                return Ok(());
+            }
+        }
         tracing::info!(
             state = "processing",
+            resumed_at_line = checkpoint.settled.line,
+            continuations = status.continuations,
             superseded = writer.superseded(),
             "ledger started"
         );
+        let run = Run {
+            object,
+            me,
+            start: checkpoint,
+            checkpoint,
+            moved: false,
+            parts: status.checkpoint.is_some(),
+            status,
+            progress: Progress::default(),
+            started: Instant::now(),
+        };
+        let pipeline = Pipeline::new(chunks, decoder, Arc::from(object.key.as_str()));
+        self.process(run, pipeline, deadline, &mut writer).await
+    }
 
-        let progress = Progress::default();
-        let stop_at = deadline
-            .checked_sub(self.options.deadline_margin)
-            .unwrap_or(deadline);
-        let ledger: Arc<str> = Arc::from(object.key.as_str());
+    /// Runs the ledger segment after segment, each followed by its rejects part and a
+    /// checkpoint, until it ends (the report, status `done`) or the deadline nears (a
+    /// continuation); a failure is recorded in the status (`failed` and the error).
+    async fn process(
+        &self,
+        mut run: Run<'_>,
+        mut pipeline: Pipeline<S::Chunks>,
+        deadline: Instant,
+        writer: &mut StatusWriter<'_, T>,
+    ) -> Result<(), LedgerError> {
+        let margin = self.options.deadline_margin;
+        let hand_off_at = deadline.checked_sub(margin).unwrap_or(deadline);
+        let settle_by = deadline.checked_sub(margin / 2).unwrap_or(deadline);
         let last_retried = LastRetried::default();
         let publisher = last_retried.watch(&self.publisher);
-        let work = pipeline::run(
-            chunks,
-            kind,
-            ledger,
-            &publisher,
-            self.options.pipeline,
-            &progress,
-        );
-        let outcome = tokio::time::timeout_at(
-            stop_at,
-            writer.with_progress(work, &status, &progress, self.options.progress_every),
-        )
-        .await;
-        let (lines_read, sent, refused) = progress.snapshot();
-        (status.lines_read, status.sent, status.refused) = (lines_read, sent, refused);
-        status.rejects_truncated = progress.rejects_truncated();
-        let report = match outcome {
-            Err(_elapsed) => {
+        let mut first_segment = true;
+        loop {
+            let until = hand_off_at.min(Instant::now() + self.options.checkpoint_every);
+            let cap = MAX_REPORTED_REJECTS.saturating_sub(run.checkpoint.listed);
+            let work =
+                pipeline.segment(&publisher, self.options.pipeline, &run.progress, until, cap);
+            let segment = match tokio::time::timeout_at(settle_by, work).await {
+                Ok(Ok(segment)) => segment,
+                Ok(Err(e)) => return self.failed(run, writer, LedgerError::Pipeline(e)).await,
+                Err(_elapsed) if run.moved => {
+                    tracing::warn!(line = run.checkpoint.settled.line, "the last segment did not settle before the deadline; handed on from the checkpoint before it");
+                    return self.hand_off(run, writer).await;
+                }
+                Err(_elapsed) => {
+                    let (lines_read, sent, _) = run.progress.snapshot();
+                    let slowed_by = last_retried.get().map(SlowedBy);
+                    let e = LedgerError::Deadline {
+                        lines_read,
+                        sent,
+                        slowed_by,
+                    };
+                    return self.failed(run, writer, e).await;
+                }
+            };
+            let (lines_read, sent, _) = run.progress.snapshot();
+            let next = Checkpoint {
+                settled: segment.settled,
+                sent: run.start.sent + sent,
+                refused: run.checkpoint.refused + segment.refused,
+                listed: run.checkpoint.listed + segment.listed,
+            };
+            run.status.lines_read = lines_read.max(next.settled.line);
+            (run.status.sent, run.status.refused) = (next.sent, next.refused);
+            run.status.rejects_truncated = next.refused > next.listed;
+            if segment.finished && ((first_segment && !run.parts) || writer.superseded()) {
+                // The whole ledger in one segment: its part is the report. (A superseded
+                // version writes none.)
+                run.checkpoint = next;
+                return self.finish(run, segment.rejects, writer).await;
+            }
+            first_segment = false;
+            let moved = next.settled.line > run.checkpoint.settled.line || segment.finished;
+            if moved && !writer.superseded() {
+                if let Err(e) = self.store_part(&run, &segment, writer.finish_by()).await {
+                    return self.failed(run, writer, e).await;
+                }
+                run.parts = true;
+                run.checkpoint = next;
+                run.status.checkpoint = Some(next);
+                run.status.touch();
+                writer.write(&run.status).await?;
+                if writer.taken() {
+                    return Ok(());
+                }
+                run.moved = true;
+                tracing::info!(
+                    line = next.settled.line,
+                    sent = next.sent,
+                    refused = next.refused,
+                    "checkpoint"
+                );
+            }
+            if segment.finished {
+                let report = match self.join_parts(&run, writer.finish_by()).await {
+                    Ok(report) => report,
+                    Err(e) => return self.failed(run, writer, e).await,
+                };
+                return self.finish(run, report, writer).await;
+            }
+            if Instant::now() >= hand_off_at {
+                if run.moved && !writer.superseded() {
+                    return self.hand_off(run, writer).await;
+                }
+                let (lines_read, sent, _) = run.progress.snapshot();
                 let slowed_by = last_retried.get().map(SlowedBy);
                 let e = LedgerError::Deadline {
                     lines_read,
                     sent,
                     slowed_by,
                 };
-                return writer.fail(failed(status), e).await;
+                return self.failed(run, writer, e).await;
             }
-            Ok(Err(e)) => return writer.fail(failed(status), LedgerError::Pipeline(e)).await,
-            Ok(Ok(report)) => report,
+        }
+    }
+
+    /// Records `error` as the ledger's failure, with how far it got, and counts it.
+    async fn failed(
+        &self,
+        mut run: Run<'_>,
+        writer: &mut StatusWriter<'_, T>,
+        error: LedgerError,
+    ) -> Result<(), LedgerError> {
+        let (lines_read, sent, refused) = run.progress.snapshot();
+        run.status.lines_read = run.status.lines_read.max(lines_read);
+        run.status.sent = run.start.sent + sent;
+        run.status.refused = run.start.refused + refused;
+        crate::emf::record_ledger(State::Failed, run.invocation());
+        writer.fail(run.status, error).await
+    }
+
+    /// Stores the segment's rejects part (an empty one when nothing was refused): lines
+    /// after the run's checkpoint up to the segment's.
+    async fn store_part(
+        &self,
+        run: &Run<'_>,
+        segment: &Segment,
+        by: Instant,
+    ) -> Result<(), LedgerError> {
+        let Some(report_key) = run.object.rejects_key() else {
+            return Ok(());
         };
+        let first = run.checkpoint.settled.line + 1;
+        let key = parts::key(
+            &parts::prefix(&report_key, run.object),
+            first,
+            segment.settled.line.max(first - 1),
+        );
+        let empty;
+        let path: &std::path::Path = match &segment.rejects {
+            Some(path) => path,
+            None => {
+                empty = tempfile::NamedTempFile::new()
+                    .map_err(LedgerError::Join)?
+                    .into_temp_path();
+                &empty
+            }
+        };
+        let bucket = &run.object.bucket;
+        let what = || format!("writing the rejects part s3://{bucket}/{key}");
+        before(by, what, self.rejects.put_report(bucket, &key, path)).await
+    }
+
+    /// The rejects report from the stored parts: a chain of them from line 1 to the last,
+    /// at most [`MAX_REPORTED_REJECTS`] lines; `None` when no line was refused.
+    async fn join_parts(
+        &self,
+        run: &Run<'_>,
+        by: Instant,
+    ) -> Result<Option<TempPath>, LedgerError> {
+        let Some(report_key) = run.object.rejects_key() else {
+            return Ok(None);
+        };
+        let bucket = &run.object.bucket;
+        let prefix = parts::prefix(&report_key, run.object);
+        let listing = || format!("listing the rejects parts s3://{bucket}/{prefix}");
+        let keys = before(by, listing, self.rejects.list(bucket, &prefix)).await?;
+        let last = run.checkpoint.settled.line;
+        let chain = parts::chain(&prefix, &keys, last).ok_or_else(|| LedgerError::Parts {
+            bucket: bucket.clone(),
+            prefix: prefix.clone(),
+            last,
+        })?;
+        let report = tempfile::NamedTempFile::new()
+            .map_err(LedgerError::Join)?
+            .into_temp_path();
+        for key in &chain {
+            let what = || format!("reading the rejects part s3://{bucket}/{key}");
+            before(by, what, self.rejects.append(bucket, key, &report)).await?;
+        }
+        let listed = cap_lines(&report, MAX_REPORTED_REJECTS).map_err(LedgerError::Join)?;
+        tracing::info!(parts = chain.len(), listed, "rejects parts joined");
+        Ok((listed > 0).then_some(report))
+    }
+
+    /// Deletes the version's rejects parts (all of them, any run's); a failure is logged.
+    async fn delete_parts(&self, run: &Run<'_>, by: Instant) {
+        let Some(report_key) = run.object.rejects_key() else {
+            return;
+        };
+        let bucket = &run.object.bucket;
+        let prefix = parts::prefix(&report_key, run.object);
+        let work = async {
+            for key in self.rejects.list(bucket, &prefix).await? {
+                self.rejects.delete_report(bucket, &key).await?;
+            }
+            Ok::<_, LedgerError>(())
+        };
+        let what = || format!("deleting the rejects parts s3://{bucket}/{prefix}");
+        if let Err(e) = before(by, what, work).await {
+            tracing::warn!(error = %chain(&e), "rejects parts left behind (they are outside ledgers/, nothing reads them)");
+        }
+    }
+
+    /// Hands the ledger on from the run's checkpoint: the status counts the continuation,
+    /// then a continuation message goes to the ledger queue. A message not sent fails the
+    /// record: its redelivery, still the owner, resumes from the checkpoint.
+    async fn hand_off(
+        &self,
+        mut run: Run<'_>,
+        writer: &mut StatusWriter<'_, T>,
+    ) -> Result<(), LedgerError> {
+        run.status.continuations += 1;
+        run.status.touch();
+        writer.write(&run.status).await?;
+        if writer.taken() {
+            return Ok(());
+        }
+        let continuation = Continuation {
+            object: run.object.clone(),
+            from: run.me.to_owned(),
+            continuation: run.status.continuations,
+        };
+        let what = || "sending the continuation message".to_owned();
+        before(
+            writer.finish_by(),
+            what,
+            self.continuations.send(&continuation),
+        )
+        .await?;
+        crate::emf::record_ledger(State::Processing, run.invocation());
+        tracing::info!(
+            continuation = continuation.continuation,
+            line = run.checkpoint.settled.line,
+            sent = run.checkpoint.sent,
+            "ledger handed on to a new invocation"
+        );
+        Ok(())
+    }
+
+    /// The ledger's end: the rejects report (or the deletion of an older one), status
+    /// `done`, then the parts deleted.
+    async fn finish(
+        &self,
+        mut run: Run<'_>,
+        report: Option<TempPath>,
+        writer: &mut StatusWriter<'_, T>,
+    ) -> Result<(), LedgerError> {
+        run.status.checkpoint = Some(run.checkpoint);
         if let Err(e) = self
-            .finish_report(object, report, &mut status, writer)
+            .finish_report(run.object, report, &mut run.status, writer)
             .await
         {
-            return writer.fail(failed(status), e).await;
+            return self.failed(run, writer, e).await;
         }
-        status.state = State::Done;
-        status.touch();
-        writer.write(&status).await?;
-        crate::emf::record_ledger(&status, started.elapsed());
+        if writer.taken() {
+            return Ok(());
+        }
+        run.status.state = State::Done;
+        run.status.touch();
+        writer.write(&run.status).await?;
+        if writer.taken() {
+            return Ok(());
+        }
+        if run.parts {
+            self.delete_parts(&run, writer.finish_by()).await;
+        }
+        crate::emf::record_ledger(State::Done, run.invocation());
+        let status = &run.status;
         tracing::info!(
             state = "done",
-            lines_read,
-            sent,
-            refused,
+            lines_read = status.lines_read,
+            sent = status.sent,
+            refused = status.refused,
+            continuations = status.continuations,
             superseded = writer.superseded(),
             "ledger done"
         );
@@ -421,4 +775,27 @@ where
         }
         Ok(())
     }
+}
+
+/// Keeps the first `cap` lines of the file at `path`; returns how many it keeps.
+fn cap_lines(path: &std::path::Path, cap: u64) -> std::io::Result<u64> {
+    use std::io::{BufRead, BufReader};
+    let file = std::fs::File::open(path)?;
+    let (mut lines, mut bytes) = (0, 0);
+    let mut reader = BufReader::new(file);
+    let mut line = Vec::new();
+    while lines < cap {
+        line.clear();
+        let n = reader.read_until(b'\n', &mut line)?;
+        if n == 0 {
+            return Ok(lines);
+        }
+        lines += 1;
+        bytes += n as u64;
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)?
+        .set_len(bytes)?;
+    Ok(lines)
 }

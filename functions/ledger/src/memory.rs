@@ -3,12 +3,13 @@
 //! whole calls, and maps for rejects reports and status records.
 
 use crate::message::OutgoingMessage;
-use crate::notification::ObjectRef;
+use crate::notification::{Continuation, ObjectRef};
 use crate::ports::{
-    ChunkStream, EntryFailure, ObjectSource, PublishError, PutOutcome, RejectsSink, SinkError,
-    SourceError, StatusError, StatusStore, TransactionPublisher,
+    ChunkStream, Continuations, ContinueError, EntryFailure, ObjectSource, PublishError,
+    PutOutcome, RejectsSink, SinkError, SourceError, StatusError, StatusStore,
+    TransactionPublisher,
 };
-use crate::status::LedgerStatus;
+use crate::status::{Guard, LedgerStatus};
 use bytes::Bytes;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -37,6 +38,8 @@ pub struct MemorySource {
     pub delay: Duration,
     /// Fail reading after this many bytes.
     pub fail_after: Option<usize>,
+    /// The offset of every open, in order.
+    pub opened: Mutex<Vec<u64>>,
 }
 
 impl MemorySource {
@@ -46,6 +49,7 @@ impl MemorySource {
             chunk: chunk.max(1),
             delay: Duration::ZERO,
             fail_after: None,
+            opened: Mutex::new(Vec::new()),
         }
     }
 
@@ -69,7 +73,7 @@ pub struct MemoryChunks {
 impl ObjectSource for MemorySource {
     type Chunks = MemoryChunks;
 
-    async fn open(&self, object: &ObjectRef) -> Result<MemoryChunks, SourceError> {
+    async fn open(&self, object: &ObjectRef, from: u64) -> Result<MemoryChunks, SourceError> {
         let stored = lock(&self.objects)
             .get(&(object.bucket.clone(), object.key.clone()))
             .and_then(|versions| match &object.version_id {
@@ -103,9 +107,13 @@ impl ObjectSource for MemorySource {
         if version_differs || etag_differs {
             return Err(superseded("PreconditionFailed"));
         }
+        let from = usize::try_from(from)
+            .unwrap_or(usize::MAX)
+            .min(stored.bytes.len());
+        lock(&self.opened).push(from as u64);
         Ok(MemoryChunks {
             bytes: stored.bytes,
-            pos: 0,
+            pos: from,
             chunk: self.chunk,
             delay: self.delay,
             fail_after: self.fail_after,
@@ -162,6 +170,11 @@ pub struct MemoryPublisher {
     pub log: Mutex<PublisherLog>,
     plan: FailurePlan,
     calls_plan: CallPlan,
+    /// How long every call takes; by default 1–7 ms.
+    pub call_time: Option<Duration>,
+    /// Whether two batches holding one group in flight at once panic (off for two runs of
+    /// a ledger sending at once, which the queue allows).
+    pub one_batch_per_group: bool,
 }
 
 impl MemoryPublisher {
@@ -174,6 +187,8 @@ impl MemoryPublisher {
             log: Mutex::new(PublisherLog::default()),
             plan,
             calls_plan: Box::new(|_| None),
+            call_time: None,
+            one_batch_per_group: true,
         }
     }
 
@@ -203,7 +218,7 @@ impl TransactionPublisher for MemoryPublisher {
             let groups: HashSet<&String> = batch.iter().map(|m| &m.group_id).collect();
             for group in groups {
                 assert!(
-                    log.groups_in_flight.insert(group.clone()),
+                    log.groups_in_flight.insert(group.clone()) || !self.one_batch_per_group,
                     "two batches holding group {group} in flight"
                 );
             }
@@ -213,7 +228,8 @@ impl TransactionPublisher for MemoryPublisher {
             log.calls
         };
         // Calls take 1–7 ms, so later calls may finish first.
-        tokio::time::sleep(Duration::from_millis(1 + (call as u64 * 5) % 7)).await;
+        let took = Duration::from_millis(1 + (call as u64 * 5) % 7);
+        tokio::time::sleep(self.call_time.unwrap_or(took)).await;
         let mut log = lock(&self.log);
         log.concurrent -= 1;
         for m in batch {
@@ -265,6 +281,49 @@ impl RejectsSink for MemoryRejects {
         lock(&self.deleted).push(key.to_owned());
         Ok(())
     }
+
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, SinkError> {
+        let mut keys: Vec<String> = lock(&self.reports)
+            .keys()
+            .filter(|(b, k)| b == bucket && k.starts_with(prefix))
+            .map(|(_, k)| k.clone())
+            .collect();
+        keys.sort();
+        Ok(keys)
+    }
+
+    async fn append(&self, bucket: &str, key: &str, to: &Path) -> Result<(), SinkError> {
+        use std::io::Write;
+        let fail = |source: convoy_core::BoxError| SinkError {
+            action: "read",
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            source,
+        };
+        let text = lock(&self.reports)
+            .get(&(bucket.to_owned(), key.to_owned()))
+            .cloned()
+            .ok_or_else(|| fail("NoSuchKey".into()))?;
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(to)
+            .map_err(|e| fail(Box::new(e)))?;
+        file.write_all(text.as_bytes())
+            .map_err(|e| fail(Box::new(e)))
+    }
+}
+
+/// The continuation messages sent, in order.
+#[derive(Debug, Default)]
+pub struct MemoryContinuations {
+    pub sent: Mutex<Vec<Continuation>>,
+}
+
+impl Continuations for MemoryContinuations {
+    async fn send(&self, continuation: &Continuation) -> Result<(), ContinueError> {
+        lock(&self.sent).push(continuation.clone());
+        Ok(())
+    }
 }
 
 /// Status records by (bucket, key), with every write kept in order. Writes follow the rule
@@ -300,7 +359,11 @@ impl StatusStore for MemoryStatus {
         Ok(self.get_now(bucket, key))
     }
 
-    async fn put(&self, status: &LedgerStatus) -> Result<PutOutcome, StatusError> {
+    async fn put(
+        &self,
+        status: &LedgerStatus,
+        guard: Guard<'_>,
+    ) -> Result<PutOutcome, StatusError> {
         if self.stall_on == Some(status.state) {
             std::future::pending::<()>().await;
         }
@@ -311,6 +374,11 @@ impl StatusStore for MemoryStatus {
             let current = current.and_then(|c| c.sequencer.clone());
             lock(&self.superseded).push(status.clone());
             return Ok(PutOutcome::Superseded { current });
+        }
+        if let Some(current) = current.filter(|c| !status.may_replace_under(Some(c), guard)) {
+            return Ok(PutOutcome::Taken {
+                current: Box::new(current.clone()),
+            });
         }
         records.insert(id, status.clone());
         lock(&self.writes).push(status.clone());

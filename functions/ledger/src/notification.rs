@@ -10,7 +10,7 @@ pub const LEDGERS_PREFIX: &str = "ledgers/";
 pub const REJECTS_PREFIX: &str = "rejects/";
 
 /// One created S3 object, with its key decoded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ObjectRef {
     pub bucket: String,
     pub key: String,
@@ -62,6 +62,36 @@ pub enum Notification {
     TestEvent,
     /// Objects created (records of other event types are left out).
     Created(Vec<ObjectRef>),
+    /// A ledger handed on by the invocation that ran out of time.
+    Continuation(Continuation),
+}
+
+/// The message a run that runs out of time sends to the ledger queue: the rest of the
+/// ledger is the next invocation's, from the checkpoint in the status record. Only the
+/// run it names (`from`, the owner that sent it) may be taken over by it; any other owner
+/// means it is stale.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Continuation {
+    pub object: ObjectRef,
+    /// The owner (ledger-queue message id) of the run that handed on.
+    pub from: String,
+    /// Which continuation this is (1 for the first).
+    pub continuation: u64,
+}
+
+/// The body of a continuation message: `{"convoy_continuation": {...}}`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ContinuationBody {
+    convoy_continuation: Continuation,
+}
+
+impl Continuation {
+    /// The ledger-queue message body that carries it.
+    pub fn to_body(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(&ContinuationBody {
+            convoy_continuation: self.clone(),
+        })
+    }
 }
 
 /// A message body that is not an S3 notification this function understands.
@@ -91,6 +121,12 @@ impl Notification {
     /// Parses a ledger-queue message body.
     pub fn parse(body: Option<&str>) -> Result<Self, NotificationError> {
         let body = body.ok_or(NotificationError::NoBody)?;
+        if let Ok(ContinuationBody {
+            convoy_continuation,
+        }) = serde_json::from_str(body)
+        {
+            return Ok(Notification::Continuation(convoy_continuation));
+        }
         if let Ok(MaybeTestEvent { event: Some(e) }) = serde_json::from_str(body) {
             if e == "s3:TestEvent" {
                 return Ok(Notification::TestEvent);

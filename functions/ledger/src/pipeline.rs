@@ -4,26 +4,29 @@
 //! the channel, waiting while it is full; refused lines into the spool — before the next
 //! step is decoded, so a gzip bomb never inflates ahead of its consumers. The counters live
 //! outside so that a caller that stops the pipeline at a deadline still knows how far it
-//! got.
+//! got. A ledger runs in segments: each stops where the decoder has settled once its time
+//! is up, and waits until what it decoded is sent, so its end is a checkpoint from which a
+//! later invocation resumes ([`Decoder::resume`]).
 
 use crate::message::OutgoingMessage;
 use crate::ports::{ChunkStream, SourceError, TransactionPublisher};
 use crate::rejects::{RejectsSpool, SpoolError};
 use crate::sender::{send_all, SendError, SenderOptions};
-use ledger_format::{DecodeError, Decoder, LedgerKind, Parsed};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use bytes::Bytes;
+use ledger_format::{DecodeError, Decoder, Parsed, Settled};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tempfile::TempPath;
 use tokio::sync::mpsc::{self, Sender};
+use tokio::time::Instant;
 
-/// How far a ledger got; updated as it goes.
+/// How far a ledger got in this invocation; updated as it goes.
 #[derive(Debug, Default)]
 pub struct Progress {
+    /// The decoder's line count (from the object's start, also when resumed).
     pub lines_read: AtomicU64,
     pub sent: AtomicU64,
     pub refused: AtomicU64,
-    /// More lines were refused than the rejects report lists.
-    pub rejects_truncated: AtomicBool,
 }
 
 impl Progress {
@@ -34,12 +37,6 @@ impl Progress {
             self.sent.load(Ordering::Relaxed),
             self.refused.load(Ordering::Relaxed),
         )
-    }
-
-    /// Whether more lines were refused than the rejects report lists
-    /// ([`MAX_REPORTED_REJECTS`](crate::rejects::MAX_REPORTED_REJECTS)).
-    pub fn rejects_truncated(&self) -> bool {
-        self.rejects_truncated.load(Ordering::Relaxed)
     }
 }
 
@@ -86,74 +83,117 @@ pub enum PipelineError {
     SenderGone,
 }
 
-/// Streams `chunks` of the ledger `ledger` (its key) of `kind` through the decoder to
-/// `publisher`; returns the rejects report, if any line was refused (it lists the first
-/// [`MAX_REPORTED_REJECTS`](crate::rejects::MAX_REPORTED_REJECTS) refused lines; `progress`
-/// counts them all and says whether some were left out).
-pub async fn run<C: ChunkStream, P: TransactionPublisher>(
+/// One ledger being processed, segment after segment ([`Pipeline::segment`]): the
+/// object's chunks, the decoder, and what is left of the chunk being decoded.
+pub struct Pipeline<C> {
     chunks: C,
-    kind: LedgerKind,
+    decoder: Decoder,
+    pending: Bytes,
+    finished: bool,
     ledger: Arc<str>,
-    publisher: &P,
-    options: PipelineOptions,
-    progress: &Progress,
-) -> Result<Option<TempPath>, PipelineError> {
-    let (tx, rx) = mpsc::channel(options.channel.max(1));
-    let mut spool = RejectsSpool::new();
-    let produce = decode(chunks, kind, &ledger, tx, &mut spool, progress);
-    let send = async {
-        send_all(publisher, rx, options.sender, &progress.sent)
-            .await
-            .map_err(PipelineError::from)
-    };
-    let ((), late) = tokio::try_join!(produce, send)?;
-    for e in &late {
-        spool.write(e)?;
-    }
-    progress.refused.store(spool.count(), Ordering::Relaxed);
-    progress
-        .rejects_truncated
-        .store(spool.truncated(), Ordering::Relaxed);
-    Ok(spool.finish()?)
 }
 
-/// The producer: decodes chunk after chunk, step after step; transactions go to `tx`
-/// (waiting while the channel is full), refused lines to `spool`.
-async fn decode<C: ChunkStream>(
-    mut chunks: C,
-    kind: LedgerKind,
-    ledger: &Arc<str>,
-    tx: Sender<OutgoingMessage>,
-    spool: &mut RejectsSpool,
-    progress: &Progress,
-) -> Result<(), PipelineError> {
-    let mut decoder = Decoder::new(kind);
-    let mut out = Vec::new();
-    while let Some(chunk) = chunks.next_chunk().await? {
-        let mut rest = &chunk[..];
-        while !rest.is_empty() {
-            let taken = decoder
-                .feed(rest, &mut out)
-                .map_err(|source| PipelineError::Decode {
-                    after_line: decoder.lines_read(),
-                    source,
-                })?;
-            rest = &rest[taken..];
-            forward(&mut out, ledger, &tx, spool, progress).await?;
-            progress
-                .lines_read
-                .store(decoder.lines_read(), Ordering::Relaxed);
+/// What one segment did: every line up to `settled` is sent or refused.
+#[derive(Debug)]
+pub struct Segment {
+    pub settled: Settled,
+    /// Whether that was the ledger's last line.
+    pub finished: bool,
+    /// The segment's refused lines, at most the cap, in line order; `None` when none was.
+    pub rejects: Option<TempPath>,
+    /// Refused lines in the segment, listed or not.
+    pub refused: u64,
+    /// Refused lines listed in `rejects`.
+    pub listed: u64,
+}
+
+impl<C: ChunkStream> Pipeline<C> {
+    /// `chunks` of the ledger `ledger` (its key), read from `decoder.input_offset()` on.
+    pub fn new(chunks: C, decoder: Decoder, ledger: Arc<str>) -> Self {
+        Self {
+            chunks,
+            decoder,
+            pending: Bytes::new(),
+            finished: false,
+            ledger,
         }
     }
-    let after_line = decoder.lines_read();
-    decoder
-        .finish(&mut out)
-        .map_err(|source| PipelineError::Decode { after_line, source })?;
-    forward(&mut out, ledger, &tx, spool, progress).await?;
-    progress
-        .lines_read
-        .store(decoder.lines_read(), Ordering::Relaxed);
-    Ok(())
+
+    /// Decodes and sends until the ledger ends or `until` has passed, then stops where the
+    /// decoder has settled and waits until everything decoded is sent (or refused): what
+    /// it returns is a checkpoint. Refused lines go to the segment's rejects part, of at
+    /// most `cap` lines (the rest only counted).
+    pub async fn segment<P: TransactionPublisher>(
+        &mut self,
+        publisher: &P,
+        options: PipelineOptions,
+        progress: &Progress,
+        until: Instant,
+        cap: u64,
+    ) -> Result<Segment, PipelineError> {
+        let (tx, rx) = mpsc::channel(options.channel.max(1));
+        let mut spool = RejectsSpool::with_cap(cap);
+        let produce = self.decode_until(until, tx, &mut spool, progress);
+        let send = async {
+            send_all(publisher, rx, options.sender, &progress.sent)
+                .await
+                .map_err(PipelineError::from)
+        };
+        let ((), late) = tokio::try_join!(produce, send)?;
+        for e in &late {
+            spool.write(e)?;
+        }
+        progress
+            .refused
+            .fetch_add(late.len() as u64, Ordering::Relaxed);
+        Ok(Segment {
+            settled: self.decoder.settled(),
+            finished: self.finished,
+            refused: spool.count(),
+            listed: spool.listed(),
+            rejects: spool.finish()?,
+        })
+    }
+
+    /// The producer: decodes chunk after chunk, step after step, until the end or `until`;
+    /// transactions go to `tx` (waiting while the channel is full), refused lines to `spool`.
+    async fn decode_until(
+        &mut self,
+        until: Instant,
+        tx: Sender<OutgoingMessage>,
+        spool: &mut RejectsSpool,
+        progress: &Progress,
+    ) -> Result<(), PipelineError> {
+        let mut out = Vec::new();
+        while !self.finished && Instant::now() < until {
+            if self.pending.is_empty() {
+                match self.chunks.next_chunk().await? {
+                    Some(chunk) => self.pending = chunk,
+                    None => {
+                        let after_line = self.decoder.lines_read();
+                        self.decoder
+                            .finish(&mut out)
+                            .map_err(|source| PipelineError::Decode { after_line, source })?;
+                        self.finished = true;
+                    }
+                }
+            } else {
+                let taken = self
+                    .decoder
+                    .feed(&self.pending, &mut out)
+                    .map_err(|source| PipelineError::Decode {
+                        after_line: self.decoder.lines_read(),
+                        source,
+                    })?;
+                self.pending = self.pending.slice(taken..);
+            }
+            forward(&mut out, &self.ledger, &tx, spool, progress).await?;
+            progress
+                .lines_read
+                .store(self.decoder.lines_read(), Ordering::Relaxed);
+        }
+        Ok(())
+    }
 }
 
 async fn forward(
@@ -176,9 +216,6 @@ async fn forward(
                 tracing::debug!(line = e.line, field = ?e.field, reason = %e.reason, "line refused");
                 spool.write(&e)?;
                 progress.refused.fetch_add(1, Ordering::Relaxed);
-                if spool.truncated() {
-                    progress.rejects_truncated.store(true, Ordering::Relaxed);
-                }
             }
         }
     }

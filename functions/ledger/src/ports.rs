@@ -3,8 +3,8 @@
 //! AWS adapters live in [`crate::aws`]; in-memory ones for tests in `crate::memory`.
 
 use crate::message::OutgoingMessage;
-use crate::notification::ObjectRef;
-use crate::status::LedgerStatus;
+use crate::notification::{Continuation, ObjectRef};
+use crate::status::{Guard, LedgerStatus};
 use bytes::Bytes;
 use convoy_core::BoxError;
 use std::future::Future;
@@ -56,9 +56,11 @@ pub trait ChunkStream: Send {
 /// Opens exactly the announced version of an object (version id, else ETag).
 pub trait ObjectSource: Send + Sync {
     type Chunks: ChunkStream;
+    /// Its bytes from offset `from` on (a range read when `from > 0`).
     fn open(
         &self,
         object: &ObjectRef,
+        from: u64,
     ) -> impl Future<Output = Result<Self::Chunks, SourceError>> + Send;
 }
 
@@ -125,7 +127,9 @@ pub struct SinkError {
 }
 
 /// Stores a finished rejects report (a JSON Lines file spooled on local disk), or deletes
-/// the report an earlier version of the ledger left.
+/// the report an earlier version of the ledger left. A ledger that takes several segments
+/// stores each segment's part first ([`put_report`](RejectsSink::put_report) under a part
+/// key), then joins them ([`list`](RejectsSink::list), [`append`](RejectsSink::append)).
 pub trait RejectsSink: Send + Sync {
     fn put_report(
         &self,
@@ -140,6 +144,34 @@ pub trait RejectsSink: Send + Sync {
         bucket: &str,
         key: &str,
     ) -> impl Future<Output = Result<(), SinkError>> + Send;
+
+    /// The keys under `prefix`, all of them.
+    fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<String>, SinkError>> + Send;
+
+    /// Appends the object at `key` to the local file `to`.
+    fn append(
+        &self,
+        bucket: &str,
+        key: &str,
+        to: &Path,
+    ) -> impl Future<Output = Result<(), SinkError>> + Send;
+}
+
+/// Handing a ledger on to the next invocation failed.
+#[derive(Debug, thiserror::Error)]
+#[error("could not send the continuation message to the ledger queue")]
+pub struct ContinueError(#[source] pub BoxError);
+
+/// Hands a ledger on to a new invocation: a message on the ledger queue.
+pub trait Continuations: Send + Sync {
+    fn send(
+        &self,
+        continuation: &Continuation,
+    ) -> impl Future<Output = Result<(), ContinueError>> + Send;
 }
 
 /// Reading or writing a ledger's status record failed.
@@ -178,6 +210,11 @@ pub enum PutOutcome {
     Superseded {
         current: Option<String>,
     },
+    /// Not written, and no failure: another run owns the record (see [`Guard`]); `current`
+    /// is the record as stored.
+    Taken {
+        current: Box<LedgerStatus>,
+    },
 }
 
 /// Keeps one status record per ledger (bucket and key).
@@ -188,9 +225,11 @@ pub trait StatusStore: Send + Sync {
         key: &str,
     ) -> impl Future<Output = Result<Option<LedgerStatus>, StatusError>> + Send;
     /// Writes `status` unless the key's record belongs to a newer version
-    /// ([`LedgerStatus::may_replace`]); that case is [`PutOutcome::Superseded`].
+    /// ([`LedgerStatus::may_replace`]; [`PutOutcome::Superseded`]) or, under `guard`, to
+    /// another run ([`LedgerStatus::may_replace_under`]; [`PutOutcome::Taken`]).
     fn put(
         &self,
         status: &LedgerStatus,
+        guard: Guard<'_>,
     ) -> impl Future<Output = Result<PutOutcome, StatusError>> + Send;
 }

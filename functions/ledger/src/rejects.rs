@@ -61,13 +61,13 @@ impl RejectsSpool {
         Self::with_cap(MAX_REPORTED_REJECTS)
     }
 
-    /// A spool that writes at most `cap` entries (at least one).
+    /// A spool that writes at most `cap` entries.
     pub fn with_cap(cap: u64) -> Self {
         Self {
             file: None,
             entries: Vec::new(),
             count: 0,
-            cap: cap.max(1),
+            cap,
             in_order: true,
         }
     }
@@ -98,6 +98,11 @@ impl RejectsSpool {
     /// Refused lines so far, written or not.
     pub fn count(&self) -> u64 {
         self.count
+    }
+
+    /// Refused lines written to the report.
+    pub fn listed(&self) -> u64 {
+        self.entries.len() as u64
     }
 
     /// Whether refused lines were left out of the report (more than the cap).

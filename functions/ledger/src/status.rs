@@ -3,6 +3,7 @@
 
 use crate::notification::ObjectRef;
 use aws_smithy_types::date_time::{DateTime, Format};
+use ledger_format::Settled;
 use std::fmt;
 use std::time::SystemTime;
 
@@ -74,6 +75,38 @@ pub struct LedgerStatus {
     pub started_at: String,
     /// RFC 3339, UTC.
     pub updated_at: String,
+    /// The run in charge of this version: the id of the ledger-queue message it handles
+    /// (the S3 notification, or a continuation). Absent in older records.
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// How many times the ledger was handed on to a new invocation.
+    #[serde(default)]
+    pub continuations: u64,
+    /// How far the ledger is durably done: a crashed or continued run resumes here.
+    #[serde(default)]
+    pub checkpoint: Option<Checkpoint>,
+}
+
+/// A ledger's progress that survives its invocation: every line up to `settled.line` is
+/// sent or refused, and refused ones are in the rejects parts written so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Checkpoint {
+    pub settled: Settled,
+    pub sent: u64,
+    pub refused: u64,
+    /// Refused lines listed in the parts of the rejects report (at most
+    /// [`MAX_REPORTED_REJECTS`](crate::rejects::MAX_REPORTED_REJECTS)).
+    pub listed: u64,
+}
+
+/// Whose record a status write may replace, besides an older version's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guard<'a> {
+    /// Any run's: a write that takes no part in a run (unsupported, missing object).
+    Any,
+    /// Only the record of this owner (`None`: of no run): a run claiming the ledger from
+    /// the owner it read, or writing as the owner it is.
+    Owner(Option<&'a str>),
 }
 
 impl LedgerStatus {
@@ -104,6 +137,9 @@ impl LedgerStatus {
             rejects_key: None,
             started_at: now.clone(),
             updated_at: now,
+            owner: None,
+            continuations: 0,
+            checkpoint: None,
         }
     }
 
@@ -128,6 +164,19 @@ impl LedgerStatus {
         }
     }
 
+    /// Whether this record is about the same version as `other` (by version id, else by
+    /// ETag); `None` if neither pair is known.
+    pub fn is_about_status(&self, other: &LedgerStatus) -> Option<bool> {
+        self.is_about(&ObjectRef {
+            bucket: other.bucket.clone(),
+            key: other.key.clone(),
+            version_id: other.version_id.clone(),
+            etag: other.etag.clone(),
+            size: other.size,
+            sequencer: other.sequencer.clone(),
+        })
+    }
+
     /// Whether this record may replace `stored`, the key's current record: unless both
     /// carry a sequencer and the stored one is greater (a newer version owns the record).
     /// An equal sequencer is the same version again (a redelivery or a retry): allowed.
@@ -140,6 +189,26 @@ impl LedgerStatus {
         match (&self.sequencer, stored.and_then(|s| s.sequencer.as_ref())) {
             (Some(new), Some(current)) => current <= new,
             _ => true,
+        }
+    }
+
+    /// Whether this record may replace `stored` under `guard`: [`may_replace`] and, unless
+    /// `stored` is of an older version, it has the guard's owner. The DynamoDB adapter's
+    /// condition says the same.
+    ///
+    /// [`may_replace`]: LedgerStatus::may_replace
+    pub fn may_replace_under(&self, stored: Option<&LedgerStatus>, guard: Guard<'_>) -> bool {
+        let Some(stored) = stored else {
+            return true;
+        };
+        if !self.may_replace(Some(stored)) {
+            return false;
+        }
+        let older =
+            matches!((&self.sequencer, &stored.sequencer), (Some(new), Some(old)) if old < new);
+        match guard {
+            Guard::Any => true,
+            Guard::Owner(owner) => older || stored.owner.as_deref() == owner,
         }
     }
 

@@ -19,6 +19,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use ledger::aws::DynamoStatusStore;
 use ledger::notification::{normalize_sequencer, ObjectRef};
+use ledger::status::Guard;
 use ledger::{Config, LedgerStatus, PutOutcome, State, StatusStore};
 use std::time::Duration;
 
@@ -81,6 +82,8 @@ async fn the_aws_adapters_stream_send_report_and_record_status() {
     let config = Config {
         transactions_queue_url: queue_url.clone(),
         table_name: name.clone(),
+        // Never used: the ledger is far shorter than an invocation (no continuation).
+        ledger_queue_url: format!("{queue_url}-no-continuations"),
     };
     let handler = ledger::build_handler(&sdk, &config);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
@@ -219,9 +222,12 @@ async fn status_writes_of_an_older_version_are_refused() {
     // "FF" < "100" once padded, though not as raw strings.
     let newer = status("v-new", Some("100"));
     let older = status("v-old", Some("ff"));
-    assert_eq!(store.put(&newer).await.unwrap(), PutOutcome::Written);
     assert_eq!(
-        store.put(&older).await.unwrap(),
+        store.put(&newer, Guard::Any).await.unwrap(),
+        PutOutcome::Written
+    );
+    assert_eq!(
+        store.put(&older, Guard::Any).await.unwrap(),
         PutOutcome::Superseded {
             current: newer.sequencer.clone()
         }
@@ -230,17 +236,62 @@ async fn status_writes_of_an_older_version_are_refused() {
     let mut again = newer.clone();
     again.state = State::Done;
     assert_eq!(
-        store.put(&again).await.unwrap(),
+        store.put(&again, Guard::Any).await.unwrap(),
         PutOutcome::Written,
         "same version"
     );
     assert_eq!(get().await, again);
     // Without a sequencer: unconditional; a record without one is replaced by any.
     let unordered = status("v-x", None);
-    assert_eq!(store.put(&unordered).await.unwrap(), PutOutcome::Written);
+    assert_eq!(
+        store.put(&unordered, Guard::Any).await.unwrap(),
+        PutOutcome::Written
+    );
     assert_eq!(get().await, unordered);
-    assert_eq!(store.put(&older).await.unwrap(), PutOutcome::Written);
+    assert_eq!(
+        store.put(&older, Guard::Any).await.unwrap(),
+        PutOutcome::Written
+    );
     assert_eq!(get().await, older);
+
+    // Runs of one version: a write under a guard lands only over the guard's owner.
+    let run = |owner: &str| {
+        let mut st = status("v-run", Some("200"));
+        st.owner = Some(owner.into());
+        st
+    };
+    let (m1, m2) = (run("m1"), run("m2"));
+    assert_eq!(
+        store.put(&m1, Guard::Owner(Some("nobody"))).await.unwrap(),
+        PutOutcome::Written,
+        "over an older version"
+    );
+    assert_eq!(
+        store.put(&m1, Guard::Owner(Some("m1"))).await.unwrap(),
+        PutOutcome::Written,
+        "as the owner"
+    );
+    assert!(
+        matches!(store.put(&m2, Guard::Owner(None)).await.unwrap(), PutOutcome::Taken { current } if current.owner.as_deref() == Some("m1")),
+        "a claim from a stale owner"
+    );
+    assert_eq!(
+        store.put(&m2, Guard::Owner(Some("m1"))).await.unwrap(),
+        PutOutcome::Written,
+        "a takeover"
+    );
+    assert!(
+        matches!(store.put(&m1, Guard::Owner(Some("m1"))).await.unwrap(), PutOutcome::Taken { current } if current.owner.as_deref() == Some("m2")),
+        "the old owner's next write"
+    );
+    assert_eq!(get().await, m2);
+    assert!(
+        matches!(
+            store.put(&older, Guard::Owner(Some("m2"))).await.unwrap(),
+            PutOutcome::Superseded { .. }
+        ),
+        "an older version, even as the owner"
+    );
 
     ddb.delete_table().table_name(&name).send().await.unwrap();
 }

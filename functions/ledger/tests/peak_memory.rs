@@ -22,12 +22,14 @@ use bytes::Bytes;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use ledger::message::OutgoingMessage;
-use ledger::notification::ObjectRef;
+use ledger::notification::{Continuation, ObjectRef};
 use ledger::ports::{
-    ChunkStream, EntryFailure, ObjectSource, PublishError, PutOutcome, RejectsSink, SinkError,
-    SourceError, StatusError, StatusStore, TransactionPublisher,
+    ChunkStream, Continuations, ContinueError, EntryFailure, ObjectSource, PublishError,
+    PutOutcome, RejectsSink, SinkError, SourceError, StatusError, StatusStore,
+    TransactionPublisher,
 };
 use ledger::rejects::{MAX_REPORTED_REJECTS, MAX_REPORT_LINE_BYTES};
+use ledger::status::Guard;
 use ledger::{Handler, HandlerOptions, LedgerStatus, State};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -118,7 +120,12 @@ fn child(bomb: &str) {
         Discard::default(),
         report.clone(),
         status.clone(),
-        HandlerOptions::default(),
+        NoContinuation,
+        // One segment: the figure is the stream's, not the parts'.
+        HandlerOptions {
+            checkpoint_every: Duration::from_secs(3600),
+            ..HandlerOptions::default()
+        },
     );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -211,7 +218,8 @@ struct Chunks {
 impl ObjectSource for Source {
     type Chunks = Chunks;
 
-    async fn open(&self, _object: &ObjectRef) -> Result<Chunks, SourceError> {
+    async fn open(&self, _object: &ObjectRef, from: u64) -> Result<Chunks, SourceError> {
+        assert_eq!(from, 0, "a bomb is read once, from its start");
         Ok(Chunks {
             bytes: self.bytes.clone(),
             chunk: self.chunk,
@@ -268,6 +276,23 @@ impl RejectsSink for Measure {
     async fn delete_report(&self, _bucket: &str, _key: &str) -> Result<(), SinkError> {
         panic!("a bomb's report is never deleted: it has refused lines");
     }
+
+    async fn list(&self, _bucket: &str, _prefix: &str) -> Result<Vec<String>, SinkError> {
+        panic!("a bomb is one segment: no parts");
+    }
+
+    async fn append(&self, _bucket: &str, _key: &str, _to: &Path) -> Result<(), SinkError> {
+        panic!("a bomb is one segment: no parts");
+    }
+}
+
+/// A bomb is done within its invocation.
+struct NoContinuation;
+
+impl Continuations for NoContinuation {
+    async fn send(&self, _continuation: &Continuation) -> Result<(), ContinueError> {
+        panic!("a bomb is done within its invocation");
+    }
 }
 
 /// The last status written.
@@ -279,7 +304,11 @@ impl StatusStore for Status {
         Ok(self.0.lock().unwrap().clone())
     }
 
-    async fn put(&self, status: &LedgerStatus) -> Result<PutOutcome, StatusError> {
+    async fn put(
+        &self,
+        status: &LedgerStatus,
+        _guard: Guard<'_>,
+    ) -> Result<PutOutcome, StatusError> {
         *self.0.lock().unwrap() = Some(status.clone());
         Ok(PutOutcome::Written)
     }

@@ -3,11 +3,12 @@
 //! version of the key never overwrites a newer version's record.
 
 use crate::ports::{PutOutcome, StatusError, StatusStore};
-use crate::status::{LedgerStatus, State};
+use crate::status::{Checkpoint, Guard, LedgerStatus, State};
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use aws_sdk_dynamodb::Client;
+use ledger_format::Settled;
 use std::collections::HashMap;
 
 /// Stores ledger status records in the table `TABLE_NAME`.
@@ -50,7 +51,9 @@ pub(crate) fn to_item(st: &LedgerStatus) -> Item {
         ),
         ("started_at".to_owned(), s(&st.started_at)),
         ("updated_at".to_owned(), s(&st.updated_at)),
+        ("continuations".to_owned(), n(st.continuations)),
     ]);
+    let checkpoint = st.checkpoint.as_ref();
     let optional = [
         ("version_id", st.version_id.as_deref().map(s)),
         ("etag", st.etag.as_deref().map(s)),
@@ -58,6 +61,15 @@ pub(crate) fn to_item(st: &LedgerStatus) -> Item {
         ("sequencer", st.sequencer.as_deref().map(s)),
         ("error", st.error.as_deref().map(s)),
         ("rejects_key", st.rejects_key.as_deref().map(s)),
+        ("owner", st.owner.as_deref().map(s)),
+        ("checkpoint_line", checkpoint.map(|c| n(c.settled.line))),
+        (
+            "checkpoint_offset",
+            checkpoint.and_then(|c| c.settled.offset).map(n),
+        ),
+        ("checkpoint_sent", checkpoint.map(|c| n(c.sent))),
+        ("checkpoint_refused", checkpoint.map(|c| n(c.refused))),
+        ("checkpoint_listed", checkpoint.map(|c| n(c.listed))),
     ];
     for (name, value) in optional {
         if let Some(value) = value {
@@ -106,6 +118,20 @@ pub(crate) fn from_item(item: &Item) -> Result<LedgerStatus, String> {
         rejects_key: text("rejects_key")?,
         started_at: text("started_at")?.unwrap_or_default(),
         updated_at: text("updated_at")?.unwrap_or_default(),
+        owner: text("owner")?,
+        continuations: number("continuations")?.unwrap_or(0),
+        checkpoint: match number("checkpoint_line")? {
+            None => None,
+            Some(line) => Some(Checkpoint {
+                settled: Settled {
+                    line,
+                    offset: number("checkpoint_offset")?,
+                },
+                sent: number("checkpoint_sent")?.unwrap_or(0),
+                refused: number("checkpoint_refused")?.unwrap_or(0),
+                listed: number("checkpoint_listed")?.unwrap_or(0),
+            }),
+        },
     })
 }
 
@@ -115,6 +141,46 @@ pub(crate) fn from_item(item: &Item) -> Result<LedgerStatus, String> {
 /// The same rule as [`LedgerStatus::may_replace`].
 pub(crate) const NEWER_OR_SAME_VERSION: &str =
     "attribute_not_exists(#pk) OR attribute_not_exists(#seq) OR #seq <= :seq";
+
+/// A condition expression, its attribute names and its values.
+type Condition = (
+    String,
+    Vec<(&'static str, &'static str)>,
+    Vec<(&'static str, AttributeValue)>,
+);
+
+/// The condition of a write under `guard` ([`LedgerStatus::may_replace_under`]), with the
+/// names and values it uses: `None` for an unconditional write.
+fn condition(status: &LedgerStatus, guard: Guard<'_>) -> Option<Condition> {
+    let owner = match guard {
+        Guard::Any => None,
+        Guard::Owner(Some(owner)) => Some(("#owner = :owner", Some(s(owner)))),
+        Guard::Owner(None) => Some(("attribute_not_exists(#owner)", None)),
+    };
+    let mut names = vec![("#pk", "pk")];
+    let mut values = Vec::new();
+    let expression = match (&status.sequencer, owner) {
+        (None, None) => return None,
+        (Some(sequencer), None) => {
+            names.push(("#seq", "sequencer"));
+            values.push((":seq", s(sequencer)));
+            NEWER_OR_SAME_VERSION.to_owned()
+        }
+        (sequencer, Some((owned, value))) => {
+            names.push(("#owner", "owner"));
+            values.extend(value.map(|v| (":owner", v)));
+            match sequencer {
+                None => format!("attribute_not_exists(#pk) OR {owned}"),
+                Some(sequencer) => {
+                    names.push(("#seq", "sequencer"));
+                    values.push((":seq", s(sequencer)));
+                    format!("attribute_not_exists(#pk) OR #seq < :seq OR ((attribute_not_exists(#seq) OR #seq = :seq) AND {owned})")
+                }
+            }
+        }
+    };
+    Some((expression, names, values))
+}
 
 impl StatusStore for DynamoStatusStore {
     async fn get(&self, bucket: &str, key: &str) -> Result<Option<LedgerStatus>, StatusError> {
@@ -143,20 +209,31 @@ impl StatusStore for DynamoStatusStore {
             .transpose()
     }
 
-    async fn put(&self, status: &LedgerStatus) -> Result<PutOutcome, StatusError> {
+    async fn put(
+        &self,
+        status: &LedgerStatus,
+        guard: Guard<'_>,
+    ) -> Result<PutOutcome, StatusError> {
         let mut request = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(to_item(status)));
         // Without a sequencer (the event had none, as from some emulators) the versions of
-        // the key cannot be ordered: the write is unconditional, as it was before.
-        if let Some(sequencer) = &status.sequencer {
+        // the key cannot be ordered: only the guard's owner is checked.
+        if let Some((expression, names, values)) = condition(status, guard) {
             request = request
-                .condition_expression(NEWER_OR_SAME_VERSION)
-                .expression_attribute_names("#pk", "pk")
-                .expression_attribute_names("#seq", "sequencer")
-                .expression_attribute_values(":seq", s(sequencer))
+                .condition_expression(expression)
+                .set_expression_attribute_names(Some(
+                    names
+                        .into_iter()
+                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                        .collect(),
+                ))
+                .set_expression_attribute_values(
+                    (!values.is_empty())
+                        .then(|| values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()),
+                )
                 .return_values_on_condition_check_failure(
                     ReturnValuesOnConditionCheckFailure::AllOld,
                 );
@@ -164,15 +241,26 @@ impl StatusStore for DynamoStatusStore {
         match request.send().await {
             Ok(_) => Ok(PutOutcome::Written),
             Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                let current = match e.err() {
-                    PutItemError::ConditionalCheckFailedException(c) => c
-                        .item()
-                        .and_then(|item| item.get("sequencer"))
-                        .and_then(|v| v.as_s().ok())
-                        .cloned(),
+                let stored = match e.err() {
+                    PutItemError::ConditionalCheckFailedException(c) => c.item().cloned(),
                     _ => None,
                 };
-                Ok(PutOutcome::Superseded { current })
+                let stored = stored
+                    .map(|item| from_item(&item))
+                    .transpose()
+                    .map_err(|what| StatusError::Malformed {
+                        bucket: status.bucket.clone(),
+                        key: status.key.clone(),
+                        what,
+                    })?;
+                Ok(match stored {
+                    Some(current) if status.may_replace(Some(&current)) => PutOutcome::Taken {
+                        current: Box::new(current),
+                    },
+                    current => PutOutcome::Superseded {
+                        current: current.and_then(|c| c.sequencer),
+                    },
+                })
             }
             Err(e) => Err(StatusError::Put {
                 bucket: status.bucket.clone(),

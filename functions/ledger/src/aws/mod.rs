@@ -7,7 +7,7 @@ mod sqs;
 
 pub use dynamodb::DynamoStatusStore;
 pub use s3::{S3Chunks, S3Rejects, S3Source};
-pub use sqs::SqsPublisher;
+pub use sqs::{SqsContinuations, SqsPublisher};
 
 use crate::config::Config;
 use crate::handler::{Handler, HandlerOptions};
@@ -16,7 +16,8 @@ use crate::status::LedgerStatus;
 use aws_config::SdkConfig;
 
 /// The handler wired to AWS.
-pub type AwsHandler = Handler<S3Source, SqsPublisher, S3Rejects, DynamoStatusStore>;
+pub type AwsHandler =
+    Handler<S3Source, SqsPublisher, S3Rejects, DynamoStatusStore, SqsContinuations>;
 
 /// An S3 client for `sdk`, with path-style addressing (so endpoints such as LocalStack on
 /// 127.0.0.1 work; AWS accepts it too).
@@ -46,6 +47,10 @@ pub fn build_handler_with(sdk: &SdkConfig, config: &Config, options: HandlerOpti
         DynamoStatusStore::new(
             aws_sdk_dynamodb::Client::new(sdk),
             config.table_name.clone(),
+        ),
+        SqsContinuations::new(
+            aws_sdk_sqs::Client::new(sdk),
+            config.ledger_queue_url.clone(),
         ),
         options,
     )
@@ -89,6 +94,7 @@ mod tests {
         let config = Config {
             transactions_queue_url: "http://127.0.0.1:4566/queue/q.fifo".into(),
             table_name: "t".into(),
+            ledger_queue_url: "http://127.0.0.1:4566/queue/ledgers".into(),
         };
         let _handler = build_handler(&sdk, &config);
     }

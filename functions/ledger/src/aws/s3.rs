@@ -30,7 +30,7 @@ pub struct S3Chunks {
 impl ObjectSource for S3Source {
     type Chunks = S3Chunks;
 
-    async fn open(&self, object: &ObjectRef) -> Result<S3Chunks, SourceError> {
+    async fn open(&self, object: &ObjectRef, from: u64) -> Result<S3Chunks, SourceError> {
         let if_match = object
             .etag
             .as_deref()
@@ -42,12 +42,13 @@ impl ObjectSource for S3Source {
             .key(&object.key)
             .set_version_id(object.version_id.clone())
             .set_if_match(if_match)
+            .set_range((from > 0).then(|| format!("bytes={from}-")))
             .send()
             .await;
         match result {
             Ok(out) => Ok(S3Chunks {
                 body: out.body,
-                read: 0,
+                read: from,
             }),
             Err(e) => {
                 let status = e.raw_response().map(|r| r.status().as_u16());
@@ -162,6 +163,64 @@ impl RejectsSink for S3Rejects {
                 key: key.to_owned(),
                 source: Box::new(e),
             })?;
+        Ok(())
+    }
+
+    /// `ListObjectsV2`, page after page.
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, SinkError> {
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        let mut keys = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| SinkError {
+                action: "list the parts of",
+                bucket: bucket.to_owned(),
+                key: prefix.to_owned(),
+                source: Box::new(e),
+            })?;
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_owned)),
+            );
+        }
+        Ok(keys)
+    }
+
+    /// `GetObject`, its body streamed to the end of the file.
+    async fn append(&self, bucket: &str, key: &str, to: &Path) -> Result<(), SinkError> {
+        use tokio::io::AsyncWriteExt;
+        let fail = |source: convoy_core::BoxError| SinkError {
+            action: "read",
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            source,
+        };
+        let mut out = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| fail(Box::new(e)))?;
+        let mut file = tokio::fs::OpenOptions::new()
+            .append(true)
+            .open(to)
+            .await
+            .map_err(|e| fail(Box::new(e)))?;
+        while let Some(chunk) = out.body.next().await {
+            let chunk = chunk.map_err(|e| fail(Box::new(e)))?;
+            file.write_all(&chunk)
+                .await
+                .map_err(|e| fail(Box::new(e)))?;
+        }
+        file.flush().await.map_err(|e| fail(Box::new(e)))?;
         Ok(())
     }
 }

@@ -1,7 +1,10 @@
 //! SQS adapter: one `SendMessageBatch` to the FIFO transactions queue per batch.
 
 use crate::message::{OutgoingMessage, LEDGER_ATTRIBUTE, LINE_ATTRIBUTE};
-use crate::ports::{EntryFailure, PublishError, TransactionPublisher};
+use crate::notification::Continuation;
+use crate::ports::{
+    Continuations, ContinueError, EntryFailure, PublishError, TransactionPublisher,
+};
 use aws_sdk_sqs::config::http::HttpResponse;
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::operation::send_message_batch::SendMessageBatchError;
@@ -39,6 +42,35 @@ fn entry(index: usize, m: &OutgoingMessage) -> Result<SendMessageBatchRequestEnt
         .message_attributes(LINE_ATTRIBUTE, attribute("Number", m.line.to_string())?)
         .build()
         .map_err(PublishError::permanent)
+}
+
+/// Hands ledgers on with `SendMessage` to the ledger queue (`LEDGER_QUEUE_URL`).
+#[derive(Debug, Clone)]
+pub struct SqsContinuations {
+    client: Client,
+    queue_url: String,
+}
+
+impl SqsContinuations {
+    pub fn new(client: Client, queue_url: String) -> Self {
+        Self { client, queue_url }
+    }
+}
+
+impl Continuations for SqsContinuations {
+    async fn send(&self, continuation: &Continuation) -> Result<(), ContinueError> {
+        let body = continuation
+            .to_body()
+            .map_err(|e| ContinueError(Box::new(e)))?;
+        self.client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .send()
+            .await
+            .map_err(|e| ContinueError(Box::new(e)))?;
+        Ok(())
+    }
 }
 
 impl TransactionPublisher for SqsPublisher {

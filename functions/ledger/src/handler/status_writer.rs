@@ -1,29 +1,45 @@
-//! The status-record writes of one object version. The first write the store refuses
-//! ([`PutOutcome::Superseded`]: a newer version of the key owns the record) is the last
-//! one tried: from then on this version writes neither status nor rejects report.
+//! The status-record writes of one run of an object version. A run claims the record from
+//! the owner it read; every later write is conditional on its ownership. The first write
+//! the store refuses is the last one tried: a newer version of the key owns the record
+//! ([`PutOutcome::Superseded`]: this version is still sent, but writes neither status nor
+//! rejects report), or another run of this version took it over ([`PutOutcome::Taken`]:
+//! this run stops, the ledger is the other's).
 
 use super::{before, LedgerError};
-use crate::pipeline::Progress;
 use crate::ports::{PutOutcome, StatusStore};
-use crate::status::{LedgerStatus, State};
+use crate::status::{Guard, LedgerStatus, State};
 use convoy_core::chain;
-use std::future::Future;
-use std::time::Duration;
 use tokio::time::Instant;
 
-/// Writes the status record of one object version until a newer version owns it; every
-/// write must be done by `finish_by`.
+/// Writes the status record of one run until a newer version or another run owns it;
+/// every write must be done by `finish_by`.
 pub(super) struct StatusWriter<'a, T> {
     store: &'a T,
+    /// The owner whose record the next write may replace; `None` before a claim (any).
+    owner: Option<Option<String>>,
     superseded: bool,
+    taken: bool,
     finish_by: Instant,
+}
+
+/// What a claim of the record did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Claim {
+    /// The run owns the record.
+    Owned,
+    /// A newer version owns it: the run goes on without status or rejects report.
+    Superseded,
+    /// Another run claimed it first.
+    Taken { by: Option<String> },
 }
 
 impl<'a, T: StatusStore> StatusWriter<'a, T> {
     pub(super) fn new(store: &'a T, finish_by: Instant) -> Self {
         Self {
             store,
+            owner: None,
             superseded: false,
+            taken: false,
             finish_by,
         }
     }
@@ -38,16 +54,49 @@ impl<'a, T: StatusStore> StatusWriter<'a, T> {
         self.superseded
     }
 
-    /// Writes `status`, unless a newer version of the key owns the record: then nothing is
-    /// written, now or later (logged the first time). A write not done by `finish_by` is
-    /// [`LedgerError::OutOfTime`].
+    /// Whether another run of this version took the record over: this run must stop.
+    pub(super) fn taken(&self) -> bool {
+        self.taken
+    }
+
+    /// Writes `status` (its `owner` the claiming run) if the record's owner is still
+    /// `from`, the owner read before (`None`: no run).
+    pub(super) async fn claim(
+        &mut self,
+        status: &LedgerStatus,
+        from: Option<&str>,
+    ) -> Result<Claim, LedgerError> {
+        self.owner = Some(from.map(str::to_owned));
+        self.write(status).await?;
+        Ok(if self.taken {
+            Claim::Taken {
+                by: self.owner.clone().flatten(),
+            }
+        } else if self.superseded {
+            Claim::Superseded
+        } else {
+            Claim::Owned
+        })
+    }
+
+    /// Writes `status`, unless a newer version of the key or another run owns the record:
+    /// then nothing is written, now or later (logged the first time). A write not done by
+    /// `finish_by` is [`LedgerError::OutOfTime`].
     pub(super) async fn write(&mut self, status: &LedgerStatus) -> Result<(), LedgerError> {
-        if self.superseded {
+        if self.superseded || self.taken {
             return Ok(());
         }
+        let guard = match &self.owner {
+            None => Guard::Any,
+            Some(owner) => Guard::Owner(owner.as_deref()),
+        };
         let what = || format!("writing the status record ({})", status.state);
-        match before(self.finish_by, what, self.store.put(status)).await? {
-            PutOutcome::Written => {}
+        match before(self.finish_by, what, self.store.put(status, guard)).await? {
+            PutOutcome::Written => {
+                if self.owner.is_some() {
+                    self.owner = Some(status.owner.clone());
+                }
+            }
             PutOutcome::Superseded { current } => {
                 self.superseded = true;
                 tracing::warn!(
@@ -57,35 +106,27 @@ impl<'a, T: StatusStore> StatusWriter<'a, T> {
                     "a newer version of the key owns its status record; this version is still sent, but writes neither status nor rejects report"
                 );
             }
-        }
-        Ok(())
-    }
-
-    /// Runs `work`, writing the progress to the status record every `every`.
-    pub(super) async fn with_progress<F: Future>(
-        &mut self,
-        work: F,
-        status: &LedgerStatus,
-        progress: &Progress,
-        every: Duration,
-    ) -> F::Output {
-        let every = every.max(Duration::from_millis(1));
-        let mut ticks = tokio::time::interval_at(Instant::now() + every, every);
-        let mut current = status.clone();
-        tokio::pin!(work);
-        loop {
-            tokio::select! {
-                out = &mut work => return out,
-                _ = ticks.tick(), if !self.superseded => {
-                    (current.lines_read, current.sent, current.refused) = progress.snapshot();
-                    current.rejects_truncated = progress.rejects_truncated();
-                    current.touch();
-                    if let Err(e) = self.write(&current).await {
-                        tracing::warn!(error = %chain(&e), "progress update failed");
-                    }
-                }
+            PutOutcome::Taken { current } if current.is_about_status(status) == Some(false) => {
+                // Another version of the key whose order is unknown (no sequencer): as if
+                // it were newer.
+                self.superseded = true;
+                tracing::warn!(
+                    other_version = current.version_id.as_deref(),
+                    other_etag = current.etag.as_deref(),
+                    "another version of the key (not ordered by sequencer) owns its status record; this version is still sent, but writes neither status nor rejects report"
+                );
+            }
+            PutOutcome::Taken { current } => {
+                self.taken = true;
+                self.owner = Some(current.owner.clone());
+                tracing::warn!(
+                    owner = current.owner.as_deref(),
+                    line = current.checkpoint.map(|c| c.settled.line),
+                    "another run of this version owns the ledger now (a redelivery or a takeover); this run stops and leaves it to that one"
+                );
             }
         }
+        Ok(())
     }
 
     /// Whether this version may write the rejects report: the record may have been taken
@@ -96,15 +137,13 @@ impl<'a, T: StatusStore> StatusWriter<'a, T> {
         &mut self,
         status: &mut LedgerStatus,
     ) -> Result<bool, LedgerError> {
-        if !self.superseded && status.sequencer.is_some() {
+        if !self.superseded && !self.taken {
             status.touch();
             self.write(status).await?;
         }
-        Ok(!self.superseded)
+        Ok(!self.superseded && !self.taken)
     }
 
-    /// Records `error` as the ledger's failure (unless a newer version of the key owns the
-    /// record) and returns it.
     /// Records `error` as the ledger's failure; the record is then retried (`Err`) unless
     /// the failure is permanent ([`LedgerError::is_permanent`]).
     pub(super) async fn fail(

@@ -3,18 +3,23 @@
 
 use super::*;
 use crate::memory::{
-    FailurePlan, MemoryPublisher, MemoryRejects, MemorySource, MemoryStatus, StoredObject,
+    FailurePlan, MemoryContinuations, MemoryPublisher, MemoryRejects, MemorySource, MemoryStatus,
+    StoredObject,
 };
 use crate::message::OutgoingMessage;
 use crate::ports::{EntryFailure, PublishError, PutOutcome};
 use crate::scheduler::{Backoff, SchedulerOptions};
 use crate::sender::SenderOptions;
+use crate::status::Guard;
 use bytes::Bytes;
 use convoy_core::{vectors, Transaction};
 use ledger_format::{kind_of_key, Decoder, Parsed};
 use std::collections::{BTreeMap, HashSet};
 
-type TestHandler = Handler<MemorySource, MemoryPublisher, MemoryRejects, MemoryStatus>;
+mod continuations;
+
+type TestHandler =
+    Handler<MemorySource, MemoryPublisher, MemoryRejects, MemoryStatus, MemoryContinuations>;
 type JsonObject = serde_json::Map<String, serde_json::Value>;
 
 const BUCKET: &str = "convoy-ledgers";
@@ -25,7 +30,7 @@ const TEST_EVENT: &str = include_str!("../fixtures/sqs-s3-test-event.json");
 fn options() -> HandlerOptions {
     HandlerOptions {
         deadline_margin: Duration::from_secs(10),
-        progress_every: Duration::from_secs(30),
+        checkpoint_every: Duration::from_secs(30),
         pipeline: PipelineOptions {
             channel: 4,
             sender: SenderOptions {
@@ -50,6 +55,7 @@ fn handler_with(publisher: MemoryPublisher, source: MemorySource) -> TestHandler
         publisher,
         MemoryRejects::default(),
         MemoryStatus::default(),
+        MemoryContinuations::default(),
         options(),
     )
 }
@@ -445,34 +451,6 @@ async fn throttled_calls_are_retried_and_the_ledger_is_done() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn the_deadline_fails_the_ledger_and_the_message() {
-    let (name, text) = (vectors::ALL[0].name, vectors::ALL[0].ledger);
-    let key = format!("ledgers/{name}");
-    let mut source = MemorySource::new(512);
-    source.delay = Duration::from_secs(1);
-    let h = handler_with(MemoryPublisher::new(), source);
-    store(&h, &key, text.as_bytes(), "e");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let err = h.handle(put_event(&key, "e"), deadline).await.unwrap_err();
-    assert_eq!(err.failed, 1);
-    assert!(matches!(err.source, LedgerError::Deadline { .. }));
-    let status = h.status.get_now(BUCKET, &key).unwrap();
-    assert_eq!(status.state, State::Failed);
-    let error = status.error.clone().unwrap();
-    assert!(
-        error.starts_with("not finished within one invocation: ")
-            && error.contains("continuation across invocations is not implemented yet"),
-        "{error}"
-    );
-    assert!(
-        status.lines_read > 0 && status.lines_read < 142,
-        "{status:?}"
-    );
-    assert!(error.contains(&format!("{} of the file's lines read", status.lines_read)));
-    assert!(Instant::now() <= deadline - Duration::from_secs(10) + Duration::from_secs(1));
-}
-
-#[tokio::test(start_paused = true)]
 async fn an_unsupported_extension_is_recorded_and_nothing_is_sent() {
     let key = "ledgers/report.xlsx";
     let h = handler();
@@ -767,8 +745,9 @@ async fn older_finishing_after_newer(progress_every: Duration) {
         MemoryPublisher::new(),
         MemoryRejects::default(),
         MemoryStatus::default(),
+        MemoryContinuations::default(),
         HandlerOptions {
-            progress_every,
+            checkpoint_every: progress_every,
             ..options()
         },
     );
@@ -894,7 +873,10 @@ async fn an_older_unsupported_version_leaves_the_newer_record() {
     let key = "ledgers/report.xlsx";
     let h = handler();
     let newer = seeded(key, "v-new", Some(NEWER_SEQ), State::Unsupported);
-    assert_eq!(h.status.put(&newer).await.unwrap(), PutOutcome::Written);
+    assert_eq!(
+        h.status.put(&newer, Guard::Any).await.unwrap(),
+        PutOutcome::Written
+    );
     let response = h
         .handle(
             versioned_event(key, "v-old", "e-old", Some(OLDER_SEQ)),
@@ -915,7 +897,10 @@ async fn the_same_version_redelivered_may_write_its_record_again() {
     let h = handler();
     store_version(&h, &key, text.as_bytes(), "v1", "e1");
     let crashed = seeded(&key, "v1", Some(OLDER_SEQ), State::Processing);
-    assert_eq!(h.status.put(&crashed).await.unwrap(), PutOutcome::Written);
+    assert_eq!(
+        h.status.put(&crashed, Guard::Any).await.unwrap(),
+        PutOutcome::Written
+    );
     h.handle(
         versioned_event(&key, "v1", "e1", Some(OLDER_SEQ)),
         far_deadline(),
@@ -946,7 +931,10 @@ async fn without_a_sequencer_status_writes_are_unconditional() {
     let h = handler();
     store_version(&h, &key, text.as_bytes(), "v-old", "e-old");
     let newer = seeded(&key, "v-new", Some(NEWER_SEQ), State::Done);
-    assert_eq!(h.status.put(&newer).await.unwrap(), PutOutcome::Written);
+    assert_eq!(
+        h.status.put(&newer, Guard::Any).await.unwrap(),
+        PutOutcome::Written
+    );
     h.handle(
         versioned_event(&key, "v-old", "e-old", None),
         far_deadline(),
@@ -969,6 +957,7 @@ fn patient_handler(publisher: MemoryPublisher) -> TestHandler {
         publisher,
         MemoryRejects::default(),
         MemoryStatus::default(),
+        MemoryContinuations::default(),
         options,
     )
 }
@@ -1010,7 +999,7 @@ async fn the_deadline_error_names_the_last_transient_send_failure() {
         assert_eq!(status.state, State::Failed);
         let error = status.error.unwrap();
         assert!(
-            error.starts_with("not finished within one invocation: ") && error.ends_with(&why),
+            error.starts_with("no checkpoint within one invocation: ") && error.ends_with(&why),
             "{error}"
         );
     }
@@ -1029,6 +1018,7 @@ async fn a_rejects_report_not_written_by_the_deadline_fails_the_record_in_time()
         MemoryPublisher::new(),
         rejects,
         MemoryStatus::default(),
+        MemoryContinuations::default(),
         options(),
     );
     store(&h, &key, text.as_bytes(), "e");
@@ -1061,6 +1051,7 @@ async fn a_status_write_not_done_by_the_deadline_fails_the_record_in_time() {
         MemoryPublisher::new(),
         MemoryRejects::default(),
         status,
+        MemoryContinuations::default(),
         options(),
     );
     store(&h, &key, text.as_bytes(), "e");

@@ -3,10 +3,12 @@
 //! counts them all and says whether some were left out.
 
 use crate::handler::{Handler, HandlerOptions};
-use crate::memory::{MemoryPublisher, MemoryRejects, MemorySource, MemoryStatus, StoredObject};
+use crate::memory::{
+    MemoryContinuations, MemoryPublisher, MemoryRejects, MemorySource, MemoryStatus, StoredObject,
+};
 use crate::ports::{PutOutcome, RejectsSink, SinkError, StatusError, StatusStore};
 use crate::rejects::MAX_REPORTED_REJECTS;
-use crate::status::{LedgerStatus, State};
+use crate::status::{Guard, LedgerStatus, State};
 use aws_lambda_events::sqs::SqsEvent;
 use bytes::Bytes;
 use std::path::Path;
@@ -30,6 +32,14 @@ impl<T: RejectsSink> RejectsSink for Shared<T> {
     async fn delete_report(&self, bucket: &str, key: &str) -> Result<(), SinkError> {
         self.0.delete_report(bucket, key).await
     }
+
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, SinkError> {
+        self.0.list(bucket, prefix).await
+    }
+
+    async fn append(&self, bucket: &str, key: &str, to: &Path) -> Result<(), SinkError> {
+        self.0.append(bucket, key, to).await
+    }
 }
 
 impl<T: StatusStore> StatusStore for Shared<T> {
@@ -37,8 +47,12 @@ impl<T: StatusStore> StatusStore for Shared<T> {
         self.0.get(bucket, key).await
     }
 
-    async fn put(&self, status: &LedgerStatus) -> Result<PutOutcome, StatusError> {
-        self.0.put(status).await
+    async fn put(
+        &self,
+        status: &LedgerStatus,
+        guard: Guard<'_>,
+    ) -> Result<PutOutcome, StatusError> {
+        self.0.put(status, guard).await
     }
 }
 
@@ -83,6 +97,7 @@ async fn run(refused: u64) -> (LedgerStatus, String) {
         MemoryPublisher::new(),
         Shared(Arc::clone(&rejects)),
         Shared(Arc::clone(&statuses)),
+        MemoryContinuations::default(),
         HandlerOptions::default(),
     );
     let deadline = Instant::now() + Duration::from_secs(900);
