@@ -257,6 +257,30 @@ impl<P: TransactionPublisher> TransactionPublisher for CrashingPublisher<P> {
     }
 }
 
+/// Each `SendMessageBatch` takes `delay` longer, and the `hang`-th call (from 1) never
+/// returns: a slow queue, and one request lost mid-segment (the invocation's segment can
+/// then not settle; the run hands on from its last checkpoint).
+pub struct SlowPublisher<P> {
+    pub inner: P,
+    pub delay: Duration,
+    pub hang: Option<usize>,
+    pub calls: AtomicUsize,
+}
+
+impl<P: TransactionPublisher> TransactionPublisher for SlowPublisher<P> {
+    async fn send_batch(
+        &self,
+        batch: &[OutgoingMessage],
+    ) -> Result<Vec<EntryFailure>, PublishError> {
+        let call = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        if self.hang == Some(call) {
+            std::future::pending::<()>().await;
+        }
+        tokio::time::sleep(self.delay).await;
+        self.inner.send_batch(batch).await
+    }
+}
+
 /// Fails, retryably, each entry that has a later entry of its group in the same batch, on
 /// heads of `coin`, at most `max_per_line` times per line (within the ledger function's
 /// attempts); sends the rest through `inner`, as SQS enqueues the entries of a partly failed

@@ -127,11 +127,21 @@ impl Harness {
         &self,
         wrap: impl FnOnce(SqsPublisher) -> P,
     ) -> InProcessLedger<S3Source, P, S3Rejects, DynamoStatusStore, SqsContinuations> {
-        let p = &self.pipeline;
         let options = ledger::HandlerOptions {
             deadline_margin: Duration::from_secs(5),
             ..ledger::HandlerOptions::default()
         };
+        self.ledger_function_tuned(options, LEDGER_TIMEOUT, wrap)
+    }
+
+    /// [`Harness::ledger_function_with`] with `options` and invocations of `timeout`.
+    pub fn ledger_function_tuned<P: TransactionPublisher>(
+        &self,
+        options: ledger::HandlerOptions,
+        timeout: Duration,
+        wrap: impl FnOnce(SqsPublisher) -> P,
+    ) -> InProcessLedger<S3Source, P, S3Rejects, DynamoStatusStore, SqsContinuations> {
+        let p = &self.pipeline;
         let publisher = SqsPublisher::new(p.sqs.clone(), p.stack.transactions_queue_url.clone());
         let status = DynamoStatusStore::new(
             aws_sdk_dynamodb::Client::new(&p.sdk),
@@ -146,7 +156,7 @@ impl Harness {
                 SqsContinuations::new(p.sqs.clone(), p.stack.ledger_queue_url.clone()),
                 options,
             ),
-            timeout: LEDGER_TIMEOUT,
+            timeout,
         }
     }
 

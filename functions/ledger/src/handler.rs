@@ -369,8 +369,10 @@ where
             .filter(|p| p.is_about(object) == Some(true));
         let owner = previous.as_ref().and_then(|p| p.owner.clone());
         if let Start::Continued { from, number } = start {
+            // Processing, or failed (transiently: this is its message's redelivery).
             let ours = same_version.is_some_and(|p| {
-                p.state == State::Processing && [Some(from), Some(me)].contains(&p.owner.as_deref())
+                matches!(p.state, State::Processing | State::Failed)
+                    && [Some(from), Some(me)].contains(&p.owner.as_deref())
             });
             if !ours {
                 tracing::info!(

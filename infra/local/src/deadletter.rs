@@ -13,6 +13,7 @@
 use crate::stack::Stack;
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use convoy_core::BoxError;
+use ledger::notification::Notification;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -54,6 +55,12 @@ pub enum Kind {
     Resume { order_id: String, next_seq: u64 },
     /// An S3 notification of a ledger upload.
     Ledger { bucket: String, key: String },
+    /// The ledger function's continuation: the rest of a ledger, from its checkpoint.
+    Continuation {
+        bucket: String,
+        key: String,
+        continuation: u64,
+    },
     /// Anything else: not JSON, or not one of the above (a poison message).
     Unreadable,
 }
@@ -66,6 +73,13 @@ impl Kind {
         };
         let text = |v: &Value, f: &str| v.get(f).and_then(Value::as_str).map(str::to_owned);
         let num = |v: &Value, f: &str| v.get(f).and_then(Value::as_u64);
+        if let Ok(Notification::Continuation(c)) = Notification::parse(Some(body)) {
+            return Kind::Continuation {
+                bucket: c.object.bucket,
+                key: c.object.key,
+                continuation: c.continuation,
+            };
+        }
         if let (Some(order_id), Some(next_seq)) = (text(&v, "resume_drain"), num(&v, "next_seq")) {
             return Kind::Resume { order_id, next_seq };
         }
@@ -379,6 +393,26 @@ mod tests {
             Kind::Ledger {
                 bucket: "b".into(),
                 key: "ledgers/a.jsonl".into()
+            }
+        );
+        let continuation = ledger::notification::Continuation {
+            object: ledger::notification::ObjectRef {
+                bucket: "b".into(),
+                key: "ledgers/a.jsonl".into(),
+                version_id: Some("v1".into()),
+                etag: None,
+                size: Some(5),
+                sequencer: None,
+            },
+            from: "m-1".into(),
+            continuation: 2,
+        };
+        assert_eq!(
+            Kind::of(&continuation.to_body().unwrap()),
+            Kind::Continuation {
+                bucket: "b".into(),
+                key: "ledgers/a.jsonl".into(),
+                continuation: 2
             }
         );
         for poison in [

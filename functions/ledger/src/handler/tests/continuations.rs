@@ -307,3 +307,37 @@ async fn a_takeover_stops_the_run_it_took_over_from() {
         "the first run wrote nothing after the takeover"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_continuation_that_failed_is_resumed_by_its_redelivery() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let key = "ledgers/failing.jsonl";
+    let text = ledger(false, 600);
+    let fail = Arc::new(AtomicBool::new(false));
+    let trip = Arc::clone(&fail);
+    let mut h = slow_handler();
+    let mut publisher = MemoryPublisher::new().failing_calls(Box::new(move |_| {
+        trip.swap(false, Ordering::SeqCst)
+            .then(|| PublishError::permanent("AccessDenied: not now"))
+    }));
+    publisher.call_time = Some(Duration::from_millis(600));
+    publisher.one_batch_per_group = false;
+    h.publisher = publisher;
+    store(&h, key, text.as_bytes(), "e");
+    let budget = Duration::from_millis(2_500);
+    h.handle(put_event(key, "e"), Instant::now() + budget)
+        .await
+        .unwrap();
+    let handed = h.continuations.sent.lock().unwrap()[0].clone();
+    let event = message("c-1", handed.to_body().unwrap());
+    // The continuation's first call fails for good: its run fails, the message comes back.
+    fail.store(true, Ordering::SeqCst);
+    let err = h
+        .handle(event.clone(), Instant::now() + budget)
+        .await
+        .unwrap_err();
+    assert!(matches!(err.source, LedgerError::Pipeline(_)), "{err:?}");
+    assert_eq!(h.status.get_now(BUCKET, key).unwrap().state, State::Failed);
+    run_to_the_end(&h, event, budget, None).await;
+    assert_like_one_pass(&h, key, &text);
+}
