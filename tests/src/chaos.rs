@@ -257,14 +257,10 @@ impl<P: TransactionPublisher> TransactionPublisher for CrashingPublisher<P> {
     }
 }
 
-/// Each `SendMessageBatch` takes `delay` longer, and the `hang`-th call (from 1) never
-/// returns: a slow queue, and one request lost mid-segment (the invocation's segment can
-/// then not settle; the run hands on from its last checkpoint).
+/// Each `SendMessageBatch` takes `delay` longer: a slow queue.
 pub struct SlowPublisher<P> {
     pub inner: P,
     pub delay: Duration,
-    pub hang: Option<usize>,
-    pub calls: AtomicUsize,
 }
 
 impl<P: TransactionPublisher> TransactionPublisher for SlowPublisher<P> {
@@ -272,10 +268,6 @@ impl<P: TransactionPublisher> TransactionPublisher for SlowPublisher<P> {
         &self,
         batch: &[OutgoingMessage],
     ) -> Result<Vec<EntryFailure>, PublishError> {
-        let call = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
-        if self.hang == Some(call) {
-            std::future::pending::<()>().await;
-        }
         tokio::time::sleep(self.delay).await;
         self.inner.send_batch(batch).await
     }

@@ -14,6 +14,7 @@ use crate::rejects::{RejectsSpool, SpoolError};
 use crate::sender::{send_all, SendError, SenderOptions};
 use bytes::Bytes;
 use ledger_format::{DecodeError, Decoder, Parsed, Settled};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tempfile::TempPath;
@@ -39,6 +40,10 @@ impl Progress {
         )
     }
 }
+
+/// The most bytes one feed takes where the byte offset of a checkpoint is kept (plain JSON
+/// Lines): about a hundred lines, handed on whole before a segment may end.
+const OFFSET_FEED_BYTES: usize = 8 * 1024;
 
 /// Tuning of the pipeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +94,9 @@ pub struct Pipeline<C> {
     chunks: C,
     decoder: Decoder,
     pending: Bytes,
+    /// What the decoder gave and was not handed on yet (a segment's time ran out while the
+    /// channel was full), in line order.
+    out: VecDeque<Parsed>,
     finished: bool,
     ledger: Arc<str>,
 }
@@ -114,6 +122,7 @@ impl<C: ChunkStream> Pipeline<C> {
             chunks,
             decoder,
             pending: Bytes::new(),
+            out: VecDeque::new(),
             finished: false,
             ledger,
         }
@@ -147,16 +156,30 @@ impl<C: ChunkStream> Pipeline<C> {
             .refused
             .fetch_add(late.len() as u64, Ordering::Relaxed);
         Ok(Segment {
-            settled: self.decoder.settled(),
-            finished: self.finished,
+            settled: self.settled(),
+            finished: self.finished && self.out.is_empty(),
             refused: spool.count(),
             listed: spool.listed(),
             rejects: spool.finish()?,
         })
     }
 
+    /// How far the ledger is settled once what was handed on is sent: where the decoder
+    /// has settled, or, while some of its output waits, just before the first of that (no
+    /// byte offset then: a resumed run reads from the start and skips).
+    fn settled(&self) -> Settled {
+        match self.out.front() {
+            None => self.decoder.settled(),
+            Some(first) => Settled {
+                line: first.line().saturating_sub(1),
+                offset: None,
+            },
+        }
+    }
+
     /// The producer: decodes chunk after chunk, step after step, until the end or `until`;
-    /// transactions go to `tx` (waiting while the channel is full), refused lines to `spool`.
+    /// transactions go to `tx` (waiting while the channel is full, but not past `until`),
+    /// refused lines to `spool`.
     async fn decode_until(
         &mut self,
         until: Instant,
@@ -165,7 +188,17 @@ impl<C: ChunkStream> Pipeline<C> {
         progress: &Progress,
     ) -> Result<(), PipelineError> {
         let mut out = Vec::new();
-        while !self.finished && Instant::now() < until {
+        loop {
+            let stop_at = match self.decoder.settled().offset {
+                Some(_) => None,
+                None => Some(until),
+            };
+            if !self.forward(stop_at, &tx, spool, progress).await? {
+                return Ok(()); // out of time with output waiting
+            }
+            if self.finished || Instant::now() >= until {
+                return Ok(());
+            }
             if self.pending.is_empty() {
                 match self.chunks.next_chunk().await? {
                     Some(chunk) => self.pending = chunk,
@@ -178,48 +211,65 @@ impl<C: ChunkStream> Pipeline<C> {
                     }
                 }
             } else {
-                let taken = self
-                    .decoder
-                    .feed(&self.pending, &mut out)
-                    .map_err(|source| PipelineError::Decode {
-                        after_line: self.decoder.lines_read(),
-                        source,
-                    })?;
+                // Where a byte offset is kept (plain JSON Lines), a feed is small and its
+                // output is always handed on whole, so a segment ends between feeds.
+                let by_offset = self.decoder.settled().offset.is_some();
+                let input = match by_offset {
+                    true => &self.pending[..self.pending.len().min(OFFSET_FEED_BYTES)],
+                    false => &self.pending[..],
+                };
+                let taken =
+                    self.decoder
+                        .feed(input, &mut out)
+                        .map_err(|source| PipelineError::Decode {
+                            after_line: self.decoder.lines_read(),
+                            source,
+                        })?;
                 self.pending = self.pending.slice(taken..);
             }
-            forward(&mut out, &self.ledger, &tx, spool, progress).await?;
+            self.out.extend(out.drain(..));
             progress
                 .lines_read
                 .store(self.decoder.lines_read(), Ordering::Relaxed);
         }
-        Ok(())
     }
-}
 
-async fn forward(
-    out: &mut Vec<Parsed>,
-    ledger: &Arc<str>,
-    tx: &Sender<OutgoingMessage>,
-    spool: &mut RejectsSpool,
-    progress: &Progress,
-) -> Result<(), PipelineError> {
-    for parsed in out.drain(..) {
-        match parsed {
-            Parsed::Txn { line, txn } => {
-                let message = OutgoingMessage::new(ledger, line, &txn)
-                    .map_err(|source| PipelineError::Encode { line, source })?;
-                tx.send(message)
-                    .await
+    /// Hands on the decoder's output in order: transactions into the channel, refused lines
+    /// into the spool. Returns `false` if `until` passed while the channel was full (the
+    /// rest waits for the next segment); without `until`, it waits for room.
+    async fn forward(
+        &mut self,
+        until: Option<Instant>,
+        tx: &Sender<OutgoingMessage>,
+        spool: &mut RejectsSpool,
+        progress: &Progress,
+    ) -> Result<bool, PipelineError> {
+        while let Some(parsed) = self.out.front() {
+            match parsed {
+                Parsed::Txn { line, txn } => {
+                    let line = *line;
+                    let message = OutgoingMessage::new(&self.ledger, line, txn)
+                        .map_err(|source| PipelineError::Encode { line, source })?;
+                    let permit = match until {
+                        Some(until) => match tokio::time::timeout_at(until, tx.reserve()).await {
+                            Err(_elapsed) => return Ok(false),
+                            Ok(permit) => permit,
+                        },
+                        None => tx.reserve().await,
+                    }
                     .map_err(|_| PipelineError::SenderGone)?;
+                    permit.send(message);
+                }
+                Parsed::Refused(e) => {
+                    tracing::debug!(line = e.line, field = ?e.field, reason = %e.reason, "line refused");
+                    spool.write(e)?;
+                    progress.refused.fetch_add(1, Ordering::Relaxed);
+                }
             }
-            Parsed::Refused(e) => {
-                tracing::debug!(line = e.line, field = ?e.field, reason = %e.reason, "line refused");
-                spool.write(&e)?;
-                progress.refused.fetch_add(1, Ordering::Relaxed);
-            }
+            self.out.pop_front();
         }
+        Ok(true)
     }
-    Ok(())
 }
 
 #[cfg(test)]
