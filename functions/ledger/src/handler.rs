@@ -486,13 +486,7 @@ where
                     return self.hand_off(run, writer).await;
                 }
                 Err(_elapsed) => {
-                    let (lines_read, sent, _) = run.progress.snapshot();
-                    let slowed_by = last_retried.get().map(SlowedBy);
-                    let e = LedgerError::Deadline {
-                        lines_read,
-                        sent,
-                        slowed_by,
-                    };
+                    let e = no_checkpoint(&run.progress, &last_retried);
                     return self.failed(run, writer, e).await;
                 }
             };
@@ -545,13 +539,7 @@ where
                 if run.moved && !writer.superseded() {
                     return self.hand_off(run, writer).await;
                 }
-                let (lines_read, sent, _) = run.progress.snapshot();
-                let slowed_by = last_retried.get().map(SlowedBy);
-                let e = LedgerError::Deadline {
-                    lines_read,
-                    sent,
-                    slowed_by,
-                };
+                let e = no_checkpoint(&run.progress, &last_retried);
                 return self.failed(run, writer, e).await;
             }
         }
@@ -776,6 +764,17 @@ where
             }
         }
         Ok(())
+    }
+}
+
+/// The failure of an invocation that stored no checkpoint before its deadline: how far it
+/// got, and the last transient send failure, if any (why it was slow).
+fn no_checkpoint(progress: &Progress, last_retried: &LastRetried) -> LedgerError {
+    let (lines_read, sent, _) = progress.snapshot();
+    LedgerError::Deadline {
+        lines_read,
+        sent,
+        slowed_by: last_retried.get().map(SlowedBy),
     }
 }
 

@@ -17,25 +17,16 @@
 // A test file throughout: a failed unwrap is a failed test, helpers included.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use aws_lambda_events::sqs::SqsEvent;
 use bytes::Bytes;
 use flate2::write::GzEncoder;
 use flate2::Compression;
-use ledger::message::OutgoingMessage;
-use ledger::notification::{Continuation, ObjectRef};
-use ledger::ports::{
-    ChunkStream, Continuations, ContinueError, EntryFailure, ObjectSource, PublishError,
-    PutOutcome, RejectsSink, SinkError, SourceError, StatusError, StatusStore,
-    TransactionPublisher,
-};
+use ledger::notification::ObjectRef;
+use ledger::ports::{ChunkStream, ObjectSource, SourceError};
 use ledger::rejects::{MAX_REPORTED_REJECTS, MAX_REPORT_LINE_BYTES};
-use ledger::status::Guard;
-use ledger::{Handler, HandlerOptions, LedgerStatus, State};
-use std::io::{BufRead, BufReader, Write};
+use ledger::{Handler, HandlerOptions, State};
+use std::io::Write;
 use std::path::Path;
 use std::process::{Command, ExitCode};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The peak resident set allowed, in MB (the Lambda has 512).
@@ -43,8 +34,6 @@ const LIMIT_MB: f64 = 128.0;
 /// Set in the child: the bomb it runs.
 const CHILD_ENV: &str = "LEDGER_PEAK_MEMORY_BOMB";
 const BOMBS: [&str; 2] = ["4kb", "1gb"];
-const PUT: &str = include_str!("../src/fixtures/sqs-s3-put.json");
-const BUCKET: &str = "convoy-ledgers";
 
 fn main() -> ExitCode {
     if let Ok(bomb) = std::env::var(CHILD_ENV) {
@@ -185,25 +174,6 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     e.finish().unwrap()
 }
 
-fn vm_hwm_kb() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
-/// The put-notification fixture, announcing `key` (no version, no ETag check).
-fn put_event(key: &str) -> SqsEvent {
-    let mut sqs: serde_json::Value = serde_json::from_str(PUT).unwrap();
-    let body = sqs["Records"][0]["body"].as_str().unwrap();
-    let mut s3: serde_json::Value = serde_json::from_str(body).unwrap();
-    let object = s3["Records"][0]["s3"]["object"].as_object_mut().unwrap();
-    object.insert("key".into(), key.into());
-    object.remove("versionId");
-    object.remove("eTag");
-    sqs["Records"][0]["body"] = s3.to_string().into();
-    serde_json::from_value(sqs).unwrap()
-}
-
 /// The bomb, served `chunk` bytes at a time.
 struct Source {
     bytes: Bytes,
@@ -237,79 +207,6 @@ impl ChunkStream for Chunks {
     }
 }
 
-/// Accepts everything, keeps nothing.
-#[derive(Default)]
-struct Discard {
-    sent: AtomicU64,
-}
-
-impl TransactionPublisher for Discard {
-    async fn send_batch(
-        &self,
-        batch: &[OutgoingMessage],
-    ) -> Result<Vec<EntryFailure>, PublishError> {
-        self.sent.fetch_add(batch.len() as u64, Ordering::Relaxed);
-        Ok(Vec::new())
-    }
-}
-
-/// Reads the report line by line: its lines, bytes and longest line.
-#[derive(Default, Clone)]
-struct Measure(Arc<Mutex<(u64, u64, usize)>>);
-
-impl RejectsSink for Measure {
-    async fn put_report(&self, bucket: &str, key: &str, report: &Path) -> Result<(), SinkError> {
-        assert_eq!(bucket, BUCKET);
-        assert!(key.starts_with("rejects/"), "{key}");
-        let mut measured = (0u64, 0u64, 0usize);
-        let file = std::fs::File::open(report).unwrap();
-        for line in BufReader::new(file).split(b'\n') {
-            let line = line.unwrap();
-            measured.0 += 1;
-            measured.1 += line.len() as u64 + 1;
-            measured.2 = measured.2.max(line.len() + 1);
-        }
-        *self.0.lock().unwrap() = measured;
-        Ok(())
-    }
-
-    async fn delete_report(&self, _bucket: &str, _key: &str) -> Result<(), SinkError> {
-        panic!("a bomb's report is never deleted: it has refused lines");
-    }
-
-    async fn list(&self, _bucket: &str, _prefix: &str) -> Result<Vec<String>, SinkError> {
-        panic!("a bomb is one segment: no parts");
-    }
-
-    async fn append(&self, _bucket: &str, _key: &str, _to: &Path) -> Result<(), SinkError> {
-        panic!("a bomb is one segment: no parts");
-    }
-}
-
-/// A bomb is done within its invocation.
-struct NoContinuation;
-
-impl Continuations for NoContinuation {
-    async fn send(&self, _continuation: &Continuation) -> Result<(), ContinueError> {
-        panic!("a bomb is done within its invocation");
-    }
-}
-
-/// The last status written.
-#[derive(Default, Clone)]
-struct Status(Arc<Mutex<Option<LedgerStatus>>>);
-
-impl StatusStore for Status {
-    async fn get(&self, _bucket: &str, _key: &str) -> Result<Option<LedgerStatus>, StatusError> {
-        Ok(self.0.lock().unwrap().clone())
-    }
-
-    async fn put(
-        &self,
-        status: &LedgerStatus,
-        _guard: Guard<'_>,
-    ) -> Result<PutOutcome, StatusError> {
-        *self.0.lock().unwrap() = Some(status.clone());
-        Ok(PutOutcome::Written)
-    }
-}
+#[path = "support/peak.rs"]
+mod support;
+use support::{put_event, vm_hwm_kb, Discard, Measure, NoContinuation, Status};
