@@ -1,4 +1,5 @@
-//! The rejects report of a ledger that took several segments: each segment stores its part
+//! The rejects report of a ledger that took several segments (naming, storing, joining and
+//! deleting its parts): each segment stores its part
 //! (`<report>.parts/<version>/<first line>-<last line>`, empty when nothing was refused)
 //! before its checkpoint, and the run that finishes joins the parts.
 //!
@@ -8,8 +9,15 @@
 //! where the one before ended, is therefore the whole report, each line once; the chain of
 //! the checkpoints that led to the end is one.
 
+use super::{before, LedgerError};
 use crate::notification::ObjectRef;
+use crate::pipeline::Segment;
+use crate::ports::RejectsSink;
+use crate::rejects::MAX_REPORTED_REJECTS;
 use std::collections::HashMap;
+use std::path::Path;
+use tempfile::{NamedTempFile, TempPath};
+use tokio::time::Instant;
 
 /// The prefix of a version's parts, for the report at `report_key`.
 pub(crate) fn prefix(report_key: &str, object: &ObjectRef) -> String {
@@ -72,6 +80,114 @@ pub(crate) fn chain(prefix: &str, keys: &[String], last: u64) -> Option<Vec<Stri
             }
         }
     }
+}
+
+/// Stores a segment's rejects part (an empty one when nothing was refused): the lines
+/// after `after` (the run's checkpoint) up to the segment's.
+pub(crate) async fn store<R: RejectsSink>(
+    rejects: &R,
+    object: &ObjectRef,
+    after: u64,
+    segment: &Segment,
+    by: Instant,
+) -> Result<(), LedgerError> {
+    let Some(prefix) = prefix_of(object) else {
+        return Ok(());
+    };
+    let first = after + 1;
+    let key = key(&prefix, first, segment.settled.line.max(after));
+    let empty;
+    let path: &Path = match &segment.rejects {
+        Some(path) => path,
+        None => {
+            empty = NamedTempFile::new()
+                .map_err(LedgerError::Join)?
+                .into_temp_path();
+            &empty
+        }
+    };
+    let bucket = &object.bucket;
+    let what = || format!("writing the rejects part s3://{bucket}/{key}");
+    before(by, what, rejects.put_report(bucket, &key, path)).await
+}
+
+/// The rejects report from the stored parts: a chain of them from line 1 to `last`, at
+/// most [`MAX_REPORTED_REJECTS`] lines; `None` when no line was refused.
+pub(crate) async fn join<R: RejectsSink>(
+    rejects: &R,
+    object: &ObjectRef,
+    last: u64,
+    by: Instant,
+) -> Result<Option<TempPath>, LedgerError> {
+    let Some(prefix) = prefix_of(object) else {
+        return Ok(None);
+    };
+    let bucket = &object.bucket;
+    let listing = || format!("listing the rejects parts s3://{bucket}/{prefix}");
+    let keys = before(by, listing, rejects.list(bucket, &prefix)).await?;
+    let chain = chain(&prefix, &keys, last).ok_or_else(|| LedgerError::Parts {
+        bucket: bucket.clone(),
+        prefix: prefix.clone(),
+        last,
+    })?;
+    let report = NamedTempFile::new()
+        .map_err(LedgerError::Join)?
+        .into_temp_path();
+    for key in &chain {
+        let what = || format!("reading the rejects part s3://{bucket}/{key}");
+        before(by, what, rejects.append(bucket, key, &report)).await?;
+    }
+    let listed = cap_lines(&report, MAX_REPORTED_REJECTS).map_err(LedgerError::Join)?;
+    tracing::info!(parts = chain.len(), listed, "rejects parts joined");
+    Ok((listed > 0).then_some(report))
+}
+
+/// Deletes the version's rejects parts (all of them, any run's); a failure is logged.
+pub(crate) async fn delete<R: RejectsSink>(rejects: &R, object: &ObjectRef, by: Instant) {
+    let Some(prefix) = prefix_of(object) else {
+        return;
+    };
+    let bucket = &object.bucket;
+    let work = async {
+        for key in rejects.list(bucket, &prefix).await? {
+            rejects.delete_report(bucket, &key).await?;
+        }
+        Ok::<_, LedgerError>(())
+    };
+    let what = || format!("deleting the rejects parts s3://{bucket}/{prefix}");
+    if let Err(e) = before(by, what, work).await {
+        tracing::warn!(error = %convoy_core::chain(&e), "rejects parts left behind (they are outside ledgers/, nothing reads them)");
+    }
+}
+
+/// The prefix of `object`'s parts, if it is a ledger (has a rejects report).
+fn prefix_of(object: &ObjectRef) -> Option<String> {
+    object
+        .rejects_key()
+        .map(|report_key| prefix(&report_key, object))
+}
+
+/// Keeps the first `cap` lines of the file at `path`; returns how many it keeps.
+fn cap_lines(path: &Path, cap: u64) -> std::io::Result<u64> {
+    use std::io::{BufRead, BufReader};
+    let file = std::fs::File::open(path)?;
+    let (mut lines, mut bytes) = (0, 0);
+    let mut reader = BufReader::new(file);
+    let mut line = Vec::new();
+    while lines < cap {
+        line.clear();
+        let n = reader.read_until(b'\n', &mut line)?;
+        if n == 0 {
+            return Ok(lines);
+        }
+        lines += 1;
+        bytes += n as u64;
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)?
+        .set_len(bytes)?;
+    Ok(lines)
 }
 
 #[cfg(test)]
