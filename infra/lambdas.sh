@@ -10,7 +10,7 @@
 #
 # Usage: infra/lambdas.sh start|stop|status
 # The functions get the stack's settings (table, queue) from the local driver
-# (`convoy-local env`: the stack's CloudFormation outputs) and talk to the emulator through
+# (`convoy local env`: the stack's CloudFormation outputs) and talk to the emulator through
 # AWS_ENDPOINT_URL, as they would to AWS.
 # Env: CONVOY_LAMBDA_PORT (9000), CONVOY_LAMBDA_CONCURRENCY (instances per function, 4).
 set -euo pipefail
@@ -42,7 +42,7 @@ start() {
   # Builds the binaries (as `cargo test --workspace` does) and reads the stack's outputs.
   log "building the binaries, reading the stack"
   local settings
-  settings="$(convoy_local env)" || die "no stack to run the functions against (see above)"
+  settings="$(convoy_cli local env)" || die "no stack to run the functions against (see above)"
   eval "$settings"
   log "starting Lambda's Runtime and Invoke APIs on 127.0.0.1:$PORT"
   : >"$LOG"

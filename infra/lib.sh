@@ -124,21 +124,22 @@ convoy_emulator_env() {
   export SAM_CLI_TELEMETRY=0 AWS_PAGER=""
 }
 
-# Runs the local driver (infra/local, `convoy-local --help`), which holds the scripts' logic,
-# on the emulator. Builds it first, once per run of the scripts, with the workspace's binaries
-# and tests, exactly as `cargo test --workspace` builds them, so nothing is compiled twice.
-convoy_local_build() {
-  if [[ -z "${_CONVOY_LOCAL_BUILT:-}" ]]; then
-    (cd "$CONVOY_REPO" && cargo build --quiet --workspace --bins --tests) || die "building convoy-local failed"
-    export _CONVOY_LOCAL_BUILT=1
+# Builds the CLI `convoy` (infra/local, `convoy --help`), which holds the scripts' logic, once
+# per run of the scripts, with the workspace's binaries and tests, exactly as
+# `cargo test --workspace` builds them, so nothing is compiled twice.
+convoy_build() {
+  if [[ -z "${_CONVOY_BUILT:-}" ]]; then
+    (cd "$CONVOY_REPO" && cargo build --quiet --workspace --bins --tests) || die "building convoy failed"
+    export _CONVOY_BUILT=1
   fi
 }
 
-convoy_local() {
-  convoy_local_build
+# Runs `convoy` on the emulator (dummy credentials, never real ones).
+convoy_cli() {
+  convoy_build
   (
     convoy_emulator_env
-    exec "$CONVOY_REPO/target/debug/convoy-local" "$@"
+    exec "$CONVOY_REPO/target/debug/convoy" --local "$@"
   )
 }
 

@@ -31,7 +31,7 @@ running() { convoy_pids_alive "$CONVOY_LS_PID_FILE" "$LS_PATTERN"; }
 
 # Every wanted service reported available or running (waits up to $1 seconds, failing early
 # when the process $2 exits).
-health_ok() { convoy_local health --services "$SERVICES" --wait "${1:-0}" ${2:+--pid "$2"} >/dev/null; }
+health_ok() { convoy_cli local health --services "$SERVICES" --wait "${1:-0}" ${2:+--pid "$2"} >/dev/null; }
 
 port_in_use() {
   (exec 3<>"/dev/tcp/$CONVOY_LS_HOST/$CONVOY_LS_PORT") 2>/dev/null
@@ -65,7 +65,7 @@ pid_listen() {
 
 cmd_start() {
   local pid listen
-  convoy_local_build # before the clock of the start-up timeout runs
+  convoy_build # before the clock of the start-up timeout runs
   if running; then
     pid="$(head -n1 "$CONVOY_LS_PID_FILE")"
     listen="$(pid_listen "$pid" || true)"
@@ -124,7 +124,7 @@ cmd_start() {
   local took
   # A DynamoDB round trip that fails fast if DynamoDB Local is not usable (it would
   # otherwise try to download Java/DynamoDB Local and fail after ~60 s).
-  if ! took="$(convoy_local smoke --timeout 60)"; then
+  if ! took="$(convoy_cli local smoke --timeout 60)"; then
     log_tail
     die "DynamoDB through LocalStack does not work (see above); is infra/install.sh complete?"
   fi

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Provisions the stack of template.yaml on the local LocalStack (resources only:
 # DeployFunctions=false) with `sam deploy`. The driver and the tests read its outputs from
-# CloudFormation; for shell variables: eval "$(target/debug/convoy-local env)".
+# CloudFormation; for shell variables: eval "$(infra/convoy local env)".
 #
 # Usage: infra/provision.sh [--check] [--force]
 #   --check   also verify the S3 -> ledger queue notification: an object under
@@ -12,7 +12,7 @@
 #
 # Starts LocalStack first when it is not running (infra/localstack.sh start). A second run
 # with an unchanged template and parameters skips `sam deploy`. The logic is the local
-# driver's: `target/debug/convoy-local provision --help`.
+# CLI's: `infra/convoy local provision --help`.
 #
 # Env (defaults in brackets):
 #   CONVOY_STACK_NAME [ledger-convoy]
@@ -33,4 +33,4 @@ fi
 [[ -x "$CONVOY_TOOLS_VENV/bin/sam" ]] || die "tools not installed; run infra/install.sh"
 
 bash "$CONVOY_INFRA/localstack.sh" start
-convoy_local provision --sam "$CONVOY_TOOLS_VENV/bin/sam" --local-dir "$CONVOY_LOCAL_DIR" "$@"
+convoy_cli local provision --sam "$CONVOY_TOOLS_VENV/bin/sam" --local-dir "$CONVOY_LOCAL_DIR" "$@"

@@ -66,30 +66,30 @@ step "cargo test --workspace"
 cargo test --workspace
 
 step "the main job: the demo's sample through the real binaries, output checked"
-bash infra/demo.sh infra/samples/demo.jsonl --expect infra/samples/demo.jsonl.expected >/dev/null
+bash infra/convoy local demo infra/samples/demo.jsonl --expect infra/samples/demo.jsonl.expected >/dev/null
 
 step "the main job exits 1 while a message waits in a dead-letter queue"
-eval "$(convoy_local env)"
+eval "$(convoy_cli local env)"
 aws=("$CONVOY_TOOLS_VENV/bin/aws" --endpoint-url "$AWS_ENDPOINT_URL" sqs --output text) # CLI v1: no AWS_ENDPOINT_URL
 "${aws[@]}" send-message --queue-url "$CONVOY_TRANSACTIONS_DLQ_URL" --message-group-id ci-dead-letter \
   --message-deduplication-id "ci-$(date +%s%N)" --message-body '{"dead":"letter"}' >/dev/null
 rc=0
-bash infra/demo.sh infra/samples/demo.jsonl >/dev/null || rc=$?
-listed=$(convoy_local dead-letters list --queue transactions)
+bash infra/convoy local demo infra/samples/demo.jsonl >/dev/null || rc=$?
+listed=$(convoy_cli --json dlq list --queue transactions)
 "${aws[@]}" purge-queue --queue-url "$CONVOY_TRANSACTIONS_DLQ_URL"
-grep -q '"group_id":"ci-dead-letter"' <<<"$listed" || die "dead-letters list does not show the dead letter: $listed"
+grep -q '"group_id":"ci-dead-letter"' <<<"$listed" || die "convoy dlq list does not show the dead letter: $listed"
 [[ "$rc" == 1 ]] || die "with a message in the transactions dead-letter queue the demo exited $rc, not 1"
 
 step "the watchdog finds the demo's order waiting behind its gap"
-stalled=$(convoy_local stalled --after 0)
-grep -q '"order_id":"E-1"' <<<"$stalled" || die "convoy-local stalled does not list E-1: $stalled"
+stalled=$(convoy_cli --json orders stalled --after 0)
+grep -q '"order_id":"E-1"' <<<"$stalled" || die "convoy orders stalled does not list E-1: $stalled"
 
 step "an operator voids E-1's missing seq 4 (its line was refused): the order drains"
-voided=$(convoy_local void E-1 --seq 4 --reason "refused at the ledger, never resent")
-grep -q '"voided":"now","next_seq":6' <<<"$voided" || die "convoy-local void: $voided"
-again=$(convoy_local void E-1 --seq 4 --reason "again")
-grep -q '"voided":"already"' <<<"$again" || die "convoy-local void a second time: $again"
-if refused=$(convoy_local void E-1 --seq 2 --reason "not missing" 2>&1); then
+voided=$(convoy_cli --json order void E-1 --seq 4 --reason "refused at the ledger, never resent")
+grep -q '"voided":"now","next_seq":6' <<<"$voided" || die "convoy order void: $voided"
+again=$(convoy_cli --json order void E-1 --seq 4 --reason "again")
+grep -q '"voided":"already"' <<<"$again" || die "convoy order void a second time: $again"
+if refused=$(convoy_cli order void E-1 --seq 2 --reason "not missing" 2>&1); then
   die "voiding a processed seq succeeded: $refused"
 fi
 grep -q "seq 2 was processed meanwhile" <<<"$refused" || die "voiding a processed seq: $refused"

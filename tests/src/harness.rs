@@ -399,7 +399,7 @@ impl Harness {
 async fn probe(pipeline: &Pipeline) -> Result<(), HarnessError> {
     let stack = &pipeline.stack;
     let missing = |what: &'static str| {
-        let endpoint = stack.endpoint_url.clone();
+        let endpoint = stack.emulator().endpoint_url;
         move |source: BoxError| HarnessError::NoEmulator {
             endpoint,
             what,

@@ -326,7 +326,7 @@ fn log_disposition(d: &Disposition) {
             "record conflicts with what holds its seq"
         ),
         Disposition::Voided => tracing::info!(disposition = "voided", "record processed"),
-        // A void through the queue (the operator's path is `convoy-local void`, which
+        // A void through the queue (the operator's path is `convoy order void`, which
         // reports the refusal to its caller): nothing changed.
         Disposition::VoidRefused(why) => tracing::warn!(
             disposition = "void_refused",

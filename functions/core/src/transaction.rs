@@ -23,7 +23,7 @@ pub enum Op {
     Delete,
     /// An operator's compensating void of a `seq` that will never arrive: recorded in the
     /// order's history, it moves the sequence on without changing the order. Never a
-    /// ledger line ([`Op::parse`] refuses it); it comes from `convoy-local void`.
+    /// ledger line ([`Op::parse`] refuses it); it comes from `convoy order void`.
     Void,
 }
 
@@ -66,7 +66,7 @@ impl Op {
             "void" => {
                 return Err(FieldError::new(
                     Field::Op,
-                    "\"void\" is an operator's action (convoy-local void), not a ledger op",
+                    "\"void\" is an operator's action (convoy order void), not a ledger op",
                 ))
             }
             other => {
@@ -524,7 +524,7 @@ mod tests {
             (err.field, err.reason.as_str()),
             (
                 Field::Op,
-                "\"void\" is an operator's action (convoy-local void), not a ledger op"
+                "\"void\" is an operator's action (convoy order void), not a ledger op"
             )
         );
         let by = Principal::parse("arn:aws:iam::123456789012:user/ops").unwrap();

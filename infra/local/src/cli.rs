@@ -1,55 +1,111 @@
-//! The command line: `convoy-local <command>`, each command parsed into its arguments and run.
+//! The command line: `convoy <command>`, each command parsed into its arguments and run.
 
-use crate::deadletter::{DeadLetterError, DeadLetterQueue, Dlq};
+use crate::deadletter::Dlq;
 use crate::demo::{self, DemoArgs, DemoError};
+use crate::local::{self, LocalError};
 use crate::localstack::{self, LocalStackError};
+use crate::ops::{dlq, ledgers, orders, upload, OpsError, Target};
+use crate::output::Output;
 use crate::provision::{self, ProvisionArgs, ProvisionError};
 use crate::stack::{Emulator, Stack, StackError};
 use std::io::Write;
+use std::path::PathBuf;
 use std::time::Duration;
 
-/// The local driver of ledger convoy: the emulator's stack and the pipeline on it.
+/// Operate ledger convoy: upload ledgers, follow them, look at orders, fix what is stuck —
+/// on AWS or on the Docker-less emulator of this machine.
 ///
-/// The emulator is at `AWS_ENDPOINT_URL` (default http://127.0.0.1:4566), the stack is
-/// `CONVOY_STACK_NAME` (default ledger-convoy); credentials are always dummy ones.
+/// The stack is found by its name (--stack) from its CloudFormation outputs. AWS is reached
+/// as the AWS CLI reaches it (AWS_PROFILE, AWS_REGION, credentials, AWS_ENDPOINT_URL);
+/// --local means the emulator at AWS_ENDPOINT_URL (default http://127.0.0.1:4566) with
+/// dummy credentials.
+///
+/// Exit codes: 0 done; 1 failed (a missing stack, ledger, order or message, missing
+/// credentials, a ledger that ended failed or unsupported, a message in a dead-letter
+/// queue after `local demo`); 2 usage error; 3 `upload --wait` ran out of time while a
+/// ledger still processes.
 #[derive(Debug, clap::Parser)]
-#[command(name = "convoy-local")]
+#[command(name = "convoy", version, max_term_width = 100)]
 pub struct Cli {
+    /// The stack's name.
+    #[arg(
+        long,
+        global = true,
+        env = "CONVOY_STACK_NAME",
+        default_value = crate::stack::DEFAULT_STACK_NAME
+    )]
+    pub stack: String,
+    /// Work on the local emulator (dummy credentials) instead of AWS.
+    #[arg(long, global = true, env = "CONVOY_LOCAL")]
+    pub local: bool,
+    /// Print JSON Lines (one object per line) instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// The main job: one ledger through the pipeline, against the real binaries behind
-    /// Lambda's Invoke API; every order it reached printed as one JSON line.
-    Demo(DemoArgs),
-    /// Prints the stack's outputs and the emulator's settings as shell `export` lines:
-    /// eval "$(target/debug/convoy-local env)".
-    Env,
-    /// Deploys template.yaml's resources (DeployFunctions=false) with `sam deploy`.
-    Provision(ProvisionArgs),
-    /// Succeeds when LocalStack reports every service available or running.
-    Health(HealthArgs),
-    /// The dead-letter queues: what waits there, and redriving it to its source queue.
+    /// Upload ledger files under ledgers/ (in parts when large), optionally following each
+    /// to its final status.
+    Upload(upload::UploadArgs),
+    /// Ledgers: their status records and rejects reports.
     #[command(subcommand)]
-    DeadLetters(DeadLetterCommand),
-    /// One run of the watchdog against the stack's table: every order waiting behind a
-    /// missing transaction for longer than --after is recorded as stalled and printed as
-    /// one JSON line (order, missing seq, since, parked); a due drain nothing drives gets
-    /// a resume message (`{"resumed": …}`).
-    Stalled {
-        /// Waiting longer than this many seconds is stalled.
-        #[arg(long, value_name = "SECONDS", default_value_t = 900)]
-        after: u64,
+    Ledger(LedgerCommand),
+    /// One order: its state and history; voiding a seq that will never arrive.
+    #[command(subcommand)]
+    Order(OrderCommand),
+    /// All orders, or those stalled behind a missing seq.
+    #[command(subcommand)]
+    Orders(OrdersCommand),
+    /// The dead-letter queues (transactions, ledger): what waits there and why, and
+    /// sending it back.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+    /// The Docker-less stack on this machine: LocalStack, the template's resources, the
+    /// function binaries and the event source mappings.
+    #[command(subcommand)]
+    Local(LocalCommand),
+    /// Print a shell completion script (e.g. convoy completions bash > /etc/bash_completion.d/convoy).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
-    /// Voids a seq of an order that will never arrive, the compensating action for a
-    /// stalled order: recorded in the order's history with who (the caller's AWS identity),
-    /// when and why, the order drains on from it; a seq ahead of the order's next waits
-    /// for it. Refused, changing nothing, when a transaction holds that seq. Prints the
-    /// outcome as one JSON line.
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum LedgerCommand {
+    /// Every ledger under ledgers/ (up to 1,000) with its state and counts.
+    List,
+    /// A ledger's status record: state, lines read, sent, refused, continuations,
+    /// checkpoint, error.
+    Status {
+        /// The ledger's key (ledgers/ may be left out).
+        key: String,
+    },
+    /// A ledger's refused lines: line, field, reason and text of each.
+    Rejects {
+        /// The ledger's key (ledgers/ may be left out).
+        key: String,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum OrderCommand {
+    /// The order as the contract shows it (section 4); --history adds what became of
+    /// every seq (applied, rejected and why, voided by whom), the parked transactions and
+    /// the conflicts.
+    Show {
+        order_id: String,
+        #[arg(long)]
+        history: bool,
+    },
+    /// Void a seq of an order that will never arrive, the compensating action for a
+    /// stalled order: recorded in the order's history with who (the caller's AWS
+    /// identity), when and why; the order drains on from it. A seq ahead of the order's
+    /// next waits for it. Refused, changing nothing, when a transaction holds that seq.
     Void {
-        /// The order.
         order_id: String,
         /// The missing sequence number.
         #[arg(long)]
@@ -58,24 +114,41 @@ pub enum Command {
         #[arg(long)]
         reason: String,
     },
-    /// A DynamoDB round trip through the emulator; prints how long it took, in seconds.
-    Smoke {
-        /// Fail after this many seconds.
-        #[arg(long, value_name = "SECONDS", default_value_t = 60)]
-        timeout: u64,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum OrdersCommand {
+    /// Every order (a scan of the table), optionally only those in one status.
+    List {
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(orders::statuses()))]
+        status: Option<String>,
+    },
+    /// One pass of the watchdog: orders waiting behind a missing seq for longer than
+    /// --after are recorded as stalled (the StalledOrders metric) and listed; a due drain
+    /// nothing drives is resumed.
+    Stalled {
+        /// Waiting longer than this many seconds is stalled.
+        #[arg(long, value_name = "SECONDS", default_value_t = 900)]
+        after: u64,
     },
 }
 
-#[derive(Debug, Clone, clap::Subcommand)]
-pub enum DeadLetterCommand {
-    /// Prints each waiting message as one JSON line (id, group, receive count, what it is,
-    /// body), in the queue's order; nothing is taken.
+#[derive(Debug, clap::Subcommand)]
+pub enum DlqCommand {
+    /// Every waiting message in the queue's order (what it is, receives, the consumer's
+    /// last error); nothing is taken.
     List {
         #[arg(long, value_enum, default_value = "transactions")]
         queue: Dlq,
     },
-    /// Sends messages back to their source queue (each group's in order, with a fresh
-    /// deduplication id) and deletes them from the dead-letter queue; prints the ids sent.
+    /// One message, whole: its body and why it failed.
+    Show {
+        message_id: String,
+        #[arg(long, value_enum, default_value = "transactions")]
+        queue: Dlq,
+    },
+    /// Send messages back to their source queue (each group's in order, with a fresh
+    /// deduplication id) and delete them from the dead-letter queue.
     Redrive {
         #[arg(long, value_enum, default_value = "transactions")]
         queue: Dlq,
@@ -87,7 +160,46 @@ pub enum DeadLetterCommand {
         message_id: Option<String>,
         /// The corrected body for --message-id, read from this file.
         #[arg(long, requires = "message_id")]
-        body_file: Option<std::path::PathBuf>,
+        body: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum LocalCommand {
+    /// Start what is not running: installs the tools (once, into .local/), starts
+    /// LocalStack, provisions template.yaml, runs the function binaries behind Lambda's
+    /// Invoke API and the event source mappings in the background.
+    Up(ProvisionArgs),
+    /// Stop the mappings, the function binaries and LocalStack.
+    Down,
+    /// What runs (exit 0 when all of it does).
+    Status,
+    /// The main job: one ledger through the whole pipeline (what is not running is
+    /// started, and stopped after); every order it reached printed as one JSON line.
+    Demo {
+        #[command(flatten)]
+        demo: DemoArgs,
+        #[command(flatten)]
+        provision: ProvisionArgs,
+    },
+    /// Deploy template.yaml's resources (DeployFunctions=false) with `sam deploy`.
+    Provision(ProvisionArgs),
+    /// Print the stack's outputs and the emulator's settings as shell `export` lines:
+    /// eval "$(convoy local env)".
+    Env,
+    /// Succeed when LocalStack reports every service available or running.
+    Health(HealthArgs),
+    /// A DynamoDB round trip through the emulator; prints how long it took, in seconds.
+    Smoke {
+        /// Fail after this many seconds.
+        #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+        timeout: u64,
+    },
+    /// Play Lambda's event source mappings (ledger queue → ledger, transactions queue →
+    /// consumer) against the Invoke API until SIGTERM or Ctrl-C (`local up` runs it).
+    Mappings {
+        #[arg(long, default_value_t = local::lambda_endpoint())]
+        lambda_endpoint: String,
     },
 }
 
@@ -111,199 +223,198 @@ pub struct HealthArgs {
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
     #[error(transparent)]
+    Ops(#[from] OpsError),
+    #[error(transparent)]
     Demo(#[from] DemoError),
+    #[error(transparent)]
+    Local(#[from] LocalError),
     #[error(transparent)]
     Stack(#[from] StackError),
     #[error(transparent)]
     Provision(#[from] ProvisionError),
     #[error(transparent)]
     LocalStack(#[from] LocalStackError),
-    #[error(transparent)]
-    DeadLetter(#[from] DeadLetterError),
-    #[error(transparent)]
-    Watchdog(#[from] watchdog::WatchError),
-    #[error(transparent)]
-    Void(#[from] Box<consumer::void::VoidError>),
-    #[error("invalid {what}")]
-    Argument {
-        what: &'static str,
-        #[source]
-        source: convoy_core::FieldError,
-    },
-    #[error("finding the caller's AWS identity (sts:GetCallerIdentity) failed")]
-    Identity(#[source] convoy_core::BoxError),
-    #[error("reading the corrected body {path}")]
-    BodyFile {
-        path: std::path::PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("not running: {0} (convoy local up starts them)")]
+    NotAllUp(String),
     #[error("writing the output")]
-    Write(#[source] std::io::Error),
+    Write(#[from] std::io::Error),
 }
 
-impl Command {
-    /// Runs the command; its results to `out`, progress to stderr.
-    pub async fn run(&self, out: &mut impl Write) -> Result<(), CommandError> {
-        let emulator = Emulator::from_env();
+impl CommandError {
+    /// Whether the reader of the output went away (`convoy … | head`): not a failure.
+    pub fn is_broken_pipe(&self) -> bool {
+        let io = match self {
+            CommandError::Write(e) | CommandError::Ops(OpsError::Write(e)) => e,
+            _ => return false,
+        };
+        io.kind() == std::io::ErrorKind::BrokenPipe
+    }
+
+    /// The process's exit code (see [`Cli`]).
+    pub fn exit_code(&self) -> u8 {
         match self {
-            Command::Demo(args) => demo::run(args, out).await?,
-            Command::Env => {
-                let exports = Stack::load().await?.exports();
-                out.write_all(exports.as_bytes())
-                    .map_err(CommandError::Write)?;
+            CommandError::Ops(e) => e.exit_code(),
+            _ => 1,
+        }
+    }
+}
+
+impl Cli {
+    /// Runs the command; its results to `out`, progress to stderr.
+    pub async fn run(&self, out: &mut dyn Write) -> Result<(), CommandError> {
+        let mut output = Output::new(self.json, out);
+        let out = &mut output;
+        let target = || Target::connect(&self.stack, self.local);
+        match &self.command {
+            Command::Upload(args) => upload::run(&target().await?, args, out).await?,
+            Command::Ledger(c) => {
+                let t = target().await?;
+                match c {
+                    LedgerCommand::List => ledgers::list(&t, out).await?,
+                    LedgerCommand::Status { key } => {
+                        let status = ledgers::status(&t, key).await?;
+                        ledgers::print_status(&status, out)?;
+                    }
+                    LedgerCommand::Rejects { key } => ledgers::rejects(&t, key, out).await?,
+                }
             }
-            Command::Provision(args) => {
-                provision::provision(args, &emulator).await?;
+            Command::Order(c) => {
+                let t = target().await?;
+                match c {
+                    OrderCommand::Show { order_id, history } => {
+                        orders::show(&t, order_id, *history, out).await?
+                    }
+                    OrderCommand::Void {
+                        order_id,
+                        seq,
+                        reason,
+                    } => orders::void(&t, order_id, *seq, reason, out).await?,
+                }
             }
-            Command::Health(args) => {
+            Command::Orders(c) => {
+                let t = target().await?;
+                match c {
+                    OrdersCommand::List { status } => {
+                        orders::list(&t, status.as_deref(), out).await?
+                    }
+                    OrdersCommand::Stalled { after } => {
+                        orders::stalled(&t, Duration::from_secs(*after), out).await?
+                    }
+                }
+            }
+            Command::Dlq(c) => {
+                let t = target().await?;
+                match c {
+                    DlqCommand::List { queue } => dlq::list(&t, *queue, out).await?,
+                    DlqCommand::Show { message_id, queue } => {
+                        dlq::show(&t, *queue, message_id, out).await?
+                    }
+                    DlqCommand::Redrive {
+                        queue,
+                        group,
+                        message_id,
+                        body,
+                    } => {
+                        let selection = dlq::Selection {
+                            group: group.as_deref(),
+                            message_id: message_id.as_deref(),
+                            body: body.as_deref(),
+                        };
+                        dlq::redrive(&t, *queue, &selection, out).await?
+                    }
+                }
+            }
+            Command::Local(c) => self.local(c, out).await?,
+            Command::Completions { shell } => {
+                let mut command = <Cli as clap::CommandFactory>::command();
+                let mut buf = Vec::new();
+                clap_complete::generate(*shell, &mut command, "convoy", &mut buf);
+                out.text(String::from_utf8_lossy(&buf).trim_end())?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn local(
+        &self,
+        command: &LocalCommand,
+        out: &mut Output<'_>,
+    ) -> Result<(), CommandError> {
+        let emulator = Emulator::from_env();
+        match command {
+            LocalCommand::Up(args) => {
+                local::up(args, &self.stack, true).await?;
+                let status = local::status(&self.stack).await?;
+                print_status(&status, out)?;
+            }
+            LocalCommand::Down => local::down(local::Started {
+                localstack: true,
+                functions: true,
+                mappings: true,
+            })?,
+            LocalCommand::Status => {
+                let status = local::status(&self.stack).await?;
+                print_status(&status, out)?;
+                let down = status.down();
+                if !down.is_empty() {
+                    return Err(CommandError::NotAllUp(down.join(", ")));
+                }
+            }
+            LocalCommand::Demo { demo, provision } => {
+                let started = local::up(provision, &self.stack, false).await?;
+                let result = demo::run(demo, &self.stack, out.writer()).await;
+                local::down(started)?;
+                result?;
+            }
+            LocalCommand::Provision(args) => {
+                provision::provision(args, &self.stack, &emulator).await?;
+            }
+            LocalCommand::Env => {
+                let sdk = emulator.sdk_config().await;
+                let exports = Stack::describe(&sdk, &self.stack).await?.exports();
+                out.text(exports.trim_end())?;
+            }
+            LocalCommand::Health(args) => {
                 let wanted: Vec<&str> = args.services.iter().map(String::as_str).collect();
                 let wait = Duration::from_secs(args.wait);
                 let took = localstack::wait_healthy(&emulator, &wanted, wait, args.pid).await?;
-                writeln!(out, "{}", took.as_secs()).map_err(CommandError::Write)?;
+                out.text(&took.as_secs().to_string())?;
             }
-            Command::DeadLetters(command) => dead_letters(command, &emulator, out).await?,
-            Command::Stalled { after } => {
-                stalled(Duration::from_secs(*after), &emulator, out).await?
-            }
-            Command::Void {
-                order_id,
-                seq,
-                reason,
-            } => void(order_id, *seq, reason, &emulator, out).await?,
-            Command::Smoke { timeout } => {
+            LocalCommand::Smoke { timeout } => {
                 let limit = Duration::from_secs(*timeout);
                 let took = localstack::dynamodb_smoke(&emulator, limit).await?;
-                writeln!(out, "{:.2}", took.as_secs_f64()).map_err(CommandError::Write)?;
+                out.text(&format!("{:.2}", took.as_secs_f64()))?;
+            }
+            LocalCommand::Mappings { lambda_endpoint } => {
+                local::run_mappings(&self.stack, lambda_endpoint).await?
             }
         }
         Ok(())
     }
 }
 
-async fn dead_letters(
-    command: &DeadLetterCommand,
-    emulator: &Emulator,
-    out: &mut impl Write,
-) -> Result<(), CommandError> {
-    let stack = Stack::load().await?;
-    let sqs = aws_sdk_sqs::Client::new(&emulator.sdk_config().await);
-    let orders = convoy_store::DynamoOrderStore::new(
-        aws_sdk_dynamodb::Client::new(&emulator.sdk_config().await),
-        stack.table_name.clone(),
-    );
-    let queue =
-        |which: Dlq| DeadLetterQueue::of(sqs.clone(), &stack, which).with_failures(orders.clone());
-    let line = |out: &mut dyn Write, v: serde_json::Value| {
-        writeln!(out, "{v}").map_err(CommandError::Write)
-    };
-    match command {
-        DeadLetterCommand::List { queue: which } => {
-            for letter in queue(*which).list().await? {
-                line(out, serde_json::json!(letter))?;
-            }
-        }
-        DeadLetterCommand::Redrive {
-            queue: which,
-            group,
-            message_id,
-            body_file,
-        } => {
-            let mut corrections = std::collections::HashMap::new();
-            if let (Some(id), Some(path)) = (message_id, body_file) {
-                let body =
-                    std::fs::read_to_string(path).map_err(|source| CommandError::BodyFile {
-                        path: path.clone(),
-                        source,
-                    })?;
-                corrections.insert(id.clone(), body.trim_end_matches('\n').to_owned());
-            }
-            let done = queue(*which)
-                .redrive(
-                    |l| {
-                        group
-                            .as_ref()
-                            .is_none_or(|g| l.group_id.as_ref() == Some(g))
-                            && message_id.as_ref().is_none_or(|m| &l.message_id == m)
-                    },
-                    &corrections,
-                )
-                .await?;
-            line(
-                out,
-                serde_json::json!({"sent": done.sent, "corrected": done.corrected}),
-            )?;
-        }
+fn print_status(status: &local::Status, out: &mut Output<'_>) -> std::io::Result<()> {
+    if out.json() {
+        return out.line(status);
     }
-    Ok(())
-}
-
-async fn stalled(
-    after: Duration,
-    emulator: &Emulator,
-    out: &mut impl Write,
-) -> Result<(), CommandError> {
-    let stack = Stack::load().await?;
-    let sdk = emulator.sdk_config().await;
-    let store = convoy_store::DynamoOrderStore::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
-        stack.table_name.clone(),
-    );
-    let queue = consumer::sqs::SqsDrainQueue::new(
-        aws_sdk_sqs::Client::new(&sdk),
-        stack.transactions_queue_url.clone(),
-    );
-    let now = convoy_store::plan::now().millis;
-    let settings = watchdog::Settings { stall_after: after };
-    let report = watchdog::watch(&store, &queue, settings, now).await?;
-    for s in &report.stalled {
-        writeln!(out, "{}", serde_json::json!(s)).map_err(CommandError::Write)?;
-    }
-    for id in &report.resumed {
-        writeln!(out, "{}", serde_json::json!({ "resumed": id })).map_err(CommandError::Write)?;
-    }
-    Ok(())
-}
-
-async fn void(
-    order_id: &str,
-    seq: u64,
-    reason: &str,
-    emulator: &Emulator,
-    out: &mut impl Write,
-) -> Result<(), CommandError> {
-    let argument = |what| move |source| CommandError::Argument { what, source };
-    let order_id = convoy_core::OrderId::parse(order_id).map_err(argument("order id"))?;
-    let seq = convoy_core::Seq::new(seq).map_err(argument("seq"))?;
-    let stack = Stack::load().await?;
-    let sdk = emulator.sdk_config().await;
-    let identity = aws_sdk_sts::Client::new(&sdk)
-        .get_caller_identity()
-        .send()
-        .await
-        .map_err(|e| CommandError::Identity(Box::new(e)))?;
-    let arn = identity.arn().unwrap_or_default();
-    let by = convoy_core::Principal::parse(arn).map_err(argument("caller identity"))?;
-    let store = convoy_store::DynamoOrderStore::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
-        stack.table_name.clone(),
-    );
-    let request = consumer::void::VoidRequest {
-        order_id,
-        seq,
-        reason: reason.to_owned(),
-        by,
-        at: convoy_store::plan::now().text,
-    };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
-    let settings = consumer::Settings::default();
-    let outcome = consumer::void::void(&store, &request, &settings, deadline)
-        .await
-        .map_err(Box::new)?;
-    // As the outcome orders its fields: `voided` (now, ahead, already) first.
-    let line = serde_json::to_string(&outcome).unwrap_or_default();
-    writeln!(out, "{line}").map_err(CommandError::Write)?;
-    Ok(())
+    let up = |b: bool| if b { "running" } else { "stopped" }.to_owned();
+    out.fields(&[
+        ("LocalStack", up(status.localstack)),
+        (
+            "stack",
+            status
+                .stack
+                .clone()
+                .unwrap_or_else(|| "not provisioned".into()),
+        ),
+        ("function binaries", up(status.functions)),
+        (
+            "event source mappings",
+            status
+                .mappings
+                .map_or_else(|| "stopped".into(), |pid| format!("running (pid {pid})")),
+        ),
+    ])
 }
 
 #[cfg(test)]
@@ -311,61 +422,100 @@ mod tests {
     use super::*;
     use clap::Parser;
 
-    fn parse(argv: &str) -> Result<Command, clap::Error> {
-        Cli::try_parse_from(std::iter::once("convoy-local").chain(argv.split_whitespace()))
-            .map(|c| c.command)
+    fn parse(argv: &str) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("convoy").chain(argv.split_whitespace()))
+    }
+
+    #[test]
+    fn the_cli_is_well_formed() {
+        <Cli as clap::CommandFactory>::command().debug_assert();
     }
 
     #[test]
     fn demo_arguments() {
-        let Ok(Command::Demo(args)) = parse(
-            "demo my.jsonl --expect my.expected --timeout 30 --lambda-endpoint http://127.0.0.1:9001",
-        ) else {
+        let Ok(Cli {
+            command: Command::Local(LocalCommand::Demo { demo, .. }),
+            ..
+        }) = parse(
+            "local demo my.jsonl --expect my.expected --timeout 30 --lambda-endpoint http://127.0.0.1:9001",
+        )
+        else {
             panic!("not a demo");
         };
-        assert_eq!(args.ledger(), std::path::Path::new("my.jsonl"));
+        assert_eq!(demo.ledger(), std::path::Path::new("my.jsonl"));
         assert_eq!(
-            args.expect.as_deref(),
+            demo.expect.as_deref(),
             Some(std::path::Path::new("my.expected"))
         );
-        assert_eq!(args.timeout, Duration::from_secs(30));
-        assert_eq!(args.lambda_endpoint, "http://127.0.0.1:9001");
+        assert_eq!(demo.timeout, Duration::from_secs(30));
+        assert_eq!(demo.lambda_endpoint, "http://127.0.0.1:9001");
     }
 
     #[test]
     fn demo_defaults() {
-        let Ok(Command::Demo(args)) = parse("demo") else {
+        let Ok(Cli {
+            command: Command::Local(LocalCommand::Demo { demo, .. }),
+            ..
+        }) = parse("local demo")
+        else {
             panic!("not a demo");
         };
-        assert!(args.ledger().ends_with("infra/samples/demo.jsonl"));
-        assert_eq!(args.expect, None);
-        assert_eq!(args.timeout, Duration::from_secs(600));
-        assert_eq!(args.lambda_endpoint, "http://127.0.0.1:9000");
+        assert!(demo.ledger().ends_with("infra/samples/demo.jsonl"));
+        assert_eq!(demo.expect, None);
+        assert_eq!(demo.timeout, Duration::from_secs(600));
+        assert_eq!(demo.lambda_endpoint, "http://127.0.0.1:9000");
+    }
+
+    #[test]
+    fn global_options_go_anywhere() {
+        let cli = parse("orders list --json --stack other --local --status open").unwrap();
+        assert!(cli.json && cli.local);
+        assert_eq!(cli.stack, "other");
+        let Command::Orders(OrdersCommand::List { status }) = cli.command else {
+            panic!("not orders list");
+        };
+        assert_eq!(status.as_deref(), Some("open"));
     }
 
     #[test]
     fn bad_arguments_are_refused() {
-        assert!(parse("demo --timeout soon").is_err());
-        assert!(parse("demo --env-file .local/stack.env").is_err());
-        assert!(parse("demo a.jsonl b.jsonl").is_err());
-        assert!(parse("").is_err());
-        assert!(parse("env --extra").is_err());
+        for argv in [
+            "",
+            "local demo --timeout soon",
+            "local demo a.jsonl b.jsonl",
+            "local env --extra",
+            "orders list --status lost",
+            "order void A-1 --seq x --reason r",
+            "order void A-1 --reason r",
+            "upload",
+            "dlq redrive --body fixed.json",
+            "dlq list --queue other",
+            "ledger status",
+        ] {
+            assert!(parse(argv).is_err(), "{argv} was accepted");
+        }
     }
 
     #[test]
     fn dead_letter_arguments() {
-        let Ok(Command::DeadLetters(DeadLetterCommand::List { queue })) =
-            parse("dead-letters list --queue ledger")
+        let Ok(Cli {
+            command: Command::Dlq(DlqCommand::List { queue }),
+            ..
+        }) = parse("dlq list --queue ledger")
         else {
             panic!("not a listing");
         };
         assert_eq!(queue, Dlq::Ledger);
-        let Ok(Command::DeadLetters(DeadLetterCommand::Redrive {
-            queue,
-            group,
-            message_id,
-            body_file,
-        })) = parse("dead-letters redrive --group A-1 --message-id m1 --body-file fixed.json")
+        let Ok(Cli {
+            command:
+                Command::Dlq(DlqCommand::Redrive {
+                    queue,
+                    group,
+                    message_id,
+                    body,
+                }),
+            ..
+        }) = parse("dlq redrive --group A-1 --message-id m1 --body fixed.json")
         else {
             panic!("not a redrive");
         };
@@ -374,23 +524,33 @@ mod tests {
             (group.as_deref(), message_id.as_deref()),
             (Some("A-1"), Some("m1"))
         );
-        assert_eq!(body_file, Some(std::path::PathBuf::from("fixed.json")));
-        // A corrected body names the message it corrects.
-        assert!(parse("dead-letters redrive --body-file fixed.json").is_err());
-        assert!(parse("dead-letters redrive --queue other").is_err());
+        assert_eq!(body, Some(PathBuf::from("fixed.json")));
     }
 
     #[test]
     fn health_arguments() {
-        let Ok(Command::Health(args)) = parse("health --services s3,sqs --wait 90 --pid 42") else {
+        let Ok(Cli {
+            command: Command::Local(LocalCommand::Health(args)),
+            ..
+        }) = parse("local health --services s3,sqs --wait 90 --pid 42")
+        else {
             panic!("not health");
         };
         assert_eq!(args.services, ["s3", "sqs"]);
         assert_eq!((args.wait, args.pid), (90, Some(42)));
-        let Ok(Command::Health(args)) = parse("health") else {
-            panic!("not health");
-        };
-        assert_eq!(args.services.len(), 8);
-        assert_eq!((args.wait, args.pid), (0, None));
+    }
+
+    #[test]
+    fn completions_for_every_shell() {
+        for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+            let cli = parse(&format!("completions {shell}")).unwrap();
+            let mut buf = Vec::new();
+            futures::executor::block_on(cli.run(&mut buf)).unwrap();
+            let text = String::from_utf8(buf).unwrap();
+            assert!(
+                text.contains("convoy") && text.contains("redrive"),
+                "{shell}"
+            );
+        }
     }
 }

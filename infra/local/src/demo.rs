@@ -18,10 +18,10 @@ pub struct DemoArgs {
     /// The ledger to upload under ledgers/ (default: infra/samples/demo.jsonl).
     pub ledger: Option<PathBuf>,
     /// Lambda's Invoke API where the real binaries run (`infra/lambdas.sh`).
-    #[arg(long, default_value = "http://127.0.0.1:9000")]
+    #[arg(long, default_value_t = crate::local::lambda_endpoint())]
     pub lambda_endpoint: String,
     /// How long to wait until everything settled, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value = "600", value_parser = parse_seconds)]
+    #[arg(long, value_name = "SECONDS", env = "CONVOY_DEMO_TIMEOUT", default_value = "600", value_parser = parse_seconds)]
     pub timeout: Duration,
     /// Expected order JSON lines to compare the output with (every field but `duplicates`).
     #[arg(long, value_name = "ORDERS.jsonl")]
@@ -111,8 +111,9 @@ pub fn verdict<'a>(
 
 /// Uploads the ledger under `ledgers/`, runs the mappings against the real binaries until
 /// everything settled, prints each order the ledger reached to `out`; progress to stderr.
-pub async fn run(args: &DemoArgs, out: &mut impl Write) -> Result<(), DemoError> {
-    let stack = Stack::load().await?;
+pub async fn run(args: &DemoArgs, stack: &str, out: &mut dyn Write) -> Result<(), DemoError> {
+    let sdk = crate::stack::Emulator::from_env().sdk_config().await;
+    let stack = Stack::describe(&sdk, stack).await?;
     let ledger = args.ledger();
     let bytes = std::fs::read(&ledger).map_err(|source| DemoError::Read {
         path: ledger.clone(),

@@ -1,8 +1,11 @@
-//! Local driver for ledger convoy: plays Lambda's part against an emulator (LocalStack), and
-//! the logic of the local scripts (provisioning, readiness, the stack's settings).
+//! The `convoy` CLI: operates a stack on AWS or on the emulator ([`ops`]), and runs the
+//! pipeline on this machine without Docker — plays Lambda's part against LocalStack, and the
+//! logic of the local scripts (provisioning, readiness, the stack's settings).
 //!
 //! # Layout
-//! - [`cli`]: the `convoy-local` commands and their arguments.
+//! - [`cli`]: the `convoy` commands and their arguments.
+//! - [`ops`]: the operator's commands against a deployed stack; [`output`]: tables or JSON.
+//! - [`local`]: `convoy local up | down | status | mappings`.
 //! - [`stack`]: the emulator and the provisioned stack (its CloudFormation outputs).
 //! - [`provision`]: `sam deploy` of the template's resources, skipped when unchanged.
 //! - [`notify`]: the S3 → ledger queue notification (test events drained, `--check`).
@@ -24,6 +27,9 @@ pub mod stack;
 
 pub mod cli;
 pub mod deadletter;
+pub mod local;
 pub mod localstack;
 pub mod notify;
+pub mod ops;
+pub mod output;
 pub mod provision;

@@ -1,13 +1,14 @@
-//! `convoy-local <command>`: the local driver (see `convoy-local --help`).
-//!
-//! Exit codes: 0 = done (for `demo`: every ledger `done` and both dead-letter queues
-//! empty; orders waiting on a gap are listed, not failures); 1 = anything else (a message
-//! in a dead-letter queue, a ledger `failed` or `unsupported`, a missing stack, …);
-//! 2 = a usage error.
+//! `convoy <command>`: operate ledger convoy on AWS or on this machine (see `convoy --help`;
+//! exit codes there).
 
 use clap::Parser;
 use convoy_local::cli::Cli;
 use std::process::ExitCode;
+
+/// Warnings of our own; none of the SDK's (its credential and region probes warn with
+/// debug dumps of responses: a failure reaches the user once, as our error with its causes).
+/// `CONVOY_LOG` replaces it (e.g. `CONVOY_LOG=debug`).
+const QUIET_SDK: &str = "warn,aws=off";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -15,15 +16,16 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CONVOY_LOG")
-                .unwrap_or_else(|_| "warn".into()),
+                .unwrap_or_else(|_| QUIET_SDK.into()),
         )
         .init();
     let cli = Cli::parse();
-    match cli.command.run(&mut std::io::stdout().lock()).await {
+    match cli.run(&mut std::io::stdout().lock()).await {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("convoy-local: {}", convoy_core::chain(&e));
-            ExitCode::FAILURE
+            eprintln!("convoy: {}", convoy_core::chain(&e));
+            ExitCode::from(e.exit_code())
         }
     }
 }

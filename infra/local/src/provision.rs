@@ -21,10 +21,6 @@ pub struct ProvisionArgs {
     /// Run `sam deploy` even when the stack is up to date.
     #[arg(long)]
     pub force: bool,
-    /// The stack's name (part of the bucket's name).
-    #[arg(long, env = "CONVOY_STACK_NAME", default_value = crate::stack::DEFAULT_STACK_NAME,
-          value_parser = parse_stack_name)]
-    pub stack_name: String,
     /// Ledger queue visibility timeout, seconds.
     #[arg(long, env = "CONVOY_LEDGER_VISIBILITY_TIMEOUT", default_value_t = 60)]
     pub ledger_visibility_timeout: u32,
@@ -77,6 +73,8 @@ pub enum ProvisionError {
         #[source]
         source: std::io::Error,
     },
+    #[error("invalid stack name {name}: {why}")]
+    StackName { name: String, why: String },
     #[error("sam deploy failed ({status}); full log: {log}")]
     Deploy { status: String, log: PathBuf },
     #[error(transparent)]
@@ -159,12 +157,19 @@ pub fn is_deployed(status: &StackStatus) -> bool {
 }
 
 /// Deploys (or skips), checks the outputs, drains S3's test event, runs `--check`.
-pub async fn provision(args: &ProvisionArgs, emulator: &Emulator) -> Result<Stack, ProvisionError> {
+pub async fn provision(
+    args: &ProvisionArgs,
+    name: &str,
+    emulator: &Emulator,
+) -> Result<Stack, ProvisionError> {
     let started = Instant::now();
+    let name = &parse_stack_name(name).map_err(|why| ProvisionError::StackName {
+        name: name.to_owned(),
+        why,
+    })?;
     let sdk = emulator.sdk_config().await;
     let cf = aws_sdk_cloudformation::Client::new(&sdk);
     let s3 = ledger::aws::s3_client(&sdk);
-    let name = &args.stack_name;
     let root = crate::stack::repo_root();
     let template_path = root.join("template.yaml");
     let template = std::fs::read(&template_path).map_err(io("reading", &template_path))?;
@@ -192,7 +197,7 @@ pub async fn provision(args: &ProvisionArgs, emulator: &Emulator) -> Result<Stac
         let bucket = format!("{name}-sam-artifacts");
         create_bucket(&s3, &bucket).await?;
         let log_path = args.local_dir().join("sam-deploy.log");
-        sam_deploy(args, emulator, &root, &bucket, &parameters, &log_path).await?;
+        sam_deploy(args, name, emulator, &root, &bucket, &parameters, &log_path).await?;
         std::fs::write(&stamp, format!("{key}\n")).map_err(io("writing", &stamp))?;
         log(format!(
             "deployed in {} s",
@@ -201,7 +206,7 @@ pub async fn provision(args: &ProvisionArgs, emulator: &Emulator) -> Result<Stac
         true
     };
 
-    let stack = Stack::describe(&cf, name, emulator).await?;
+    let stack = Stack::describe(&sdk, name).await?;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     if deployed {
         // S3 sends an s3:TestEvent when the notification is configured; tests expect a
@@ -214,7 +219,7 @@ pub async fn provision(args: &ProvisionArgs, emulator: &Emulator) -> Result<Stac
         log("notification check passed".into());
     }
     log(format!(
-        "done in {} s; its settings: eval \"$(target/debug/convoy-local env)\"",
+        "done in {} s; its settings: eval \"$(infra/convoy local env)\"",
         started.elapsed().as_secs()
     ));
     Ok(stack)
@@ -318,6 +323,7 @@ async fn create_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<(), Prov
 /// the log's last lines go to stderr.
 async fn sam_deploy(
     args: &ProvisionArgs,
+    name: &str,
     emulator: &Emulator,
     root: &Path,
     bucket: &str,
@@ -326,7 +332,6 @@ async fn sam_deploy(
 ) -> Result<(), ProvisionError> {
     let log_file = std::fs::File::create(log_path).map_err(io("creating", log_path))?;
     let log_err = log_file.try_clone().map_err(io("opening", log_path))?;
-    let name = &args.stack_name;
     let mut command = Command::new(&args.sam);
     command
         .current_dir(root)

@@ -69,24 +69,27 @@ pub struct Stack {
     pub transactions_queue_arn: String,
     pub transactions_dlq_url: String,
     pub table_name: String,
-    pub endpoint_url: String,
+    /// Where its services answer: the emulator's endpoint, or `None` for AWS's own.
+    pub endpoint_url: Option<String>,
     pub region: String,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum StackError {
-    #[error("stack {stack} not found at {endpoint}: run bash infra/provision.sh")]
-    NotFound { stack: String, endpoint: String },
     #[error(
-        "cannot describe stack {stack} at {endpoint} (is LocalStack running? bash infra/localstack.sh start)"
+        "stack {stack} not found {place}: deploy it (sam deploy --guided; on the emulator: convoy local up), or name another with --stack"
+    )]
+    NotFound { stack: String, place: String },
+    #[error(
+        "cannot describe stack {stack} {place} (on the emulator: is it up? convoy local status)"
     )]
     Describe {
         stack: String,
-        endpoint: String,
+        place: String,
         #[source]
         source: BoxError,
     },
-    #[error("stack {stack} has no output {output}: run bash infra/provision.sh")]
+    #[error("stack {stack} has no output {output}: it is not a ledger convoy stack, or an older one (deploy template.yaml again)")]
     MissingOutput { stack: String, output: &'static str },
     #[error("stack {stack}: {output} {url} is not served at {endpoint}")]
     Elsewhere {
@@ -107,23 +110,22 @@ impl Stack {
     pub async fn load() -> Result<Stack, StackError> {
         let emulator = Emulator::from_env();
         let sdk = emulator.sdk_config().await;
-        Stack::describe(
-            &aws_sdk_cloudformation::Client::new(&sdk),
-            &stack_name_from_env(),
-            &emulator,
-        )
-        .await
+        Stack::describe(&sdk, &stack_name_from_env()).await
     }
 
-    /// The outputs of stack `name`, read with DescribeStacks.
-    pub async fn describe(
-        cf: &aws_sdk_cloudformation::Client,
-        name: &str,
-        emulator: &Emulator,
-    ) -> Result<Stack, StackError> {
+    /// The outputs of stack `name`, read with DescribeStacks where `sdk` points: AWS, or an
+    /// emulator (its endpoint), which must then serve every queue of the stack.
+    pub async fn describe(sdk: &SdkConfig, name: &str) -> Result<Stack, StackError> {
+        let cf = aws_sdk_cloudformation::Client::new(sdk);
+        let endpoint = sdk.endpoint_url();
+        let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
+        let place = match endpoint {
+            Some(url) => format!("at {url}"),
+            None => format!("in {region}"),
+        };
         let not_found = || StackError::NotFound {
             stack: name.to_owned(),
-            endpoint: emulator.endpoint_url.clone(),
+            place: place.clone(),
         };
         let out = match cf.describe_stacks().stack_name(name).send().await {
             Ok(out) => out,
@@ -137,7 +139,7 @@ impl Stack {
             Err(e) => {
                 return Err(StackError::Describe {
                     stack: name.to_owned(),
-                    endpoint: emulator.endpoint_url.clone(),
+                    place: place.clone(),
                     source: Box::new(e),
                 })
             }
@@ -148,14 +150,15 @@ impl Stack {
             .iter()
             .filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value()?.to_owned())))
             .collect();
-        Stack::from_outputs(name, emulator, &outputs)
+        Stack::from_outputs(name, endpoint, &region, &outputs)
     }
 
-    /// The stack from its outputs (`OutputKey` → `OutputValue`); every queue must be served
-    /// by the emulator.
+    /// The stack from its outputs (`OutputKey` → `OutputValue`); with an `endpoint` (an
+    /// emulator) every queue must be served there.
     pub fn from_outputs(
         name: &str,
-        emulator: &Emulator,
+        endpoint: Option<&str>,
+        region: &str,
         outputs: &HashMap<String, String>,
     ) -> Result<Stack, StackError> {
         let get = |output: &'static str| {
@@ -170,15 +173,16 @@ impl Stack {
         };
         let queue = |output: &'static str| {
             let url = get(output)?;
-            if url.starts_with(&format!("{}/", emulator.endpoint_url.trim_end_matches('/'))) {
-                Ok(url)
-            } else {
-                Err(StackError::Elsewhere {
-                    stack: name.to_owned(),
-                    output,
-                    url,
-                    endpoint: emulator.endpoint_url.clone(),
-                })
+            match endpoint {
+                Some(at) if !url.starts_with(&format!("{}/", at.trim_end_matches('/'))) => {
+                    Err(StackError::Elsewhere {
+                        stack: name.to_owned(),
+                        output,
+                        url,
+                        endpoint: at.to_owned(),
+                    })
+                }
+                _ => Ok(url),
             }
         };
         Ok(Stack {
@@ -191,24 +195,29 @@ impl Stack {
             transactions_queue_arn: get("TransactionsQueueArn")?,
             transactions_dlq_url: queue("TransactionsDeadLetterQueueUrl")?,
             table_name: get("TableName")?,
-            endpoint_url: emulator.endpoint_url.clone(),
-            region: emulator.region.clone(),
+            endpoint_url: endpoint.map(str::to_owned),
+            region: region.to_owned(),
         })
     }
 
-    /// The emulator the stack is on.
+    /// The emulator the stack is on (the default one for a stack on AWS: the local driver
+    /// never runs against AWS).
     pub fn emulator(&self) -> Emulator {
         Emulator {
-            endpoint_url: self.endpoint_url.clone(),
+            endpoint_url: self
+                .endpoint_url
+                .clone()
+                .unwrap_or_else(|| DEFAULT_ENDPOINT.into()),
             region: self.region.clone(),
         }
     }
 
-    /// The stack and the emulator as shell variables, for `eval "$(convoy-local env)"`.
+    /// The stack and the emulator as shell variables, for `eval "$(convoy local env)"`.
     pub fn variables(&self) -> Vec<(&'static str, &str)> {
+        let endpoint = self.endpoint_url.as_deref().unwrap_or(DEFAULT_ENDPOINT);
         vec![
             ("CONVOY_STACK_NAME", &self.name),
-            ("CONVOY_ENDPOINT_URL", &self.endpoint_url),
+            ("CONVOY_ENDPOINT_URL", endpoint),
             ("CONVOY_REGION", &self.region),
             ("CONVOY_BUCKET", &self.bucket),
             ("CONVOY_LEDGER_QUEUE_URL", &self.ledger_queue_url),
@@ -225,7 +234,7 @@ impl Stack {
             ("CONVOY_TRANSACTIONS_DLQ_URL", &self.transactions_dlq_url),
             ("CONVOY_TABLE_NAME", &self.table_name),
             // The emulator (dummy credentials; never real ones).
-            ("AWS_ENDPOINT_URL", &self.endpoint_url),
+            ("AWS_ENDPOINT_URL", endpoint),
             ("AWS_REGION", &self.region),
             ("AWS_DEFAULT_REGION", &self.region),
             ("AWS_ACCESS_KEY_ID", "test"),
@@ -254,9 +263,10 @@ pub fn shell_quote(value: &str) -> String {
 
 /// The repository root: `CONVOY_ROOT` if set, else two levels above this crate.
 pub fn repo_root() -> PathBuf {
-    std::env::var_os("CONVOY_ROOT")
+    let root = std::env::var_os("CONVOY_ROOT")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(".."))
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(".."));
+    root.canonicalize().unwrap_or(root)
 }
 
 #[cfg(test)]
@@ -269,6 +279,8 @@ mod tests {
             region: "us-east-1".into(),
         }
     }
+
+    const AT: Option<&str> = Some("http://127.0.0.1:4566");
 
     /// The outputs as DescribeStacks reports them for the stack of template.yaml.
     fn outputs() -> HashMap<String, String> {
@@ -307,7 +319,7 @@ mod tests {
 
     #[test]
     fn outputs_map_to_the_stack() {
-        let s = Stack::from_outputs("ledger-convoy", &emulator(), &outputs()).unwrap();
+        let s = Stack::from_outputs("ledger-convoy", AT, "us-east-1", &outputs()).unwrap();
         assert_eq!(s.name, "ledger-convoy");
         assert_eq!(s.bucket, "ledger-convoy-ledgers-000000000000");
         assert_eq!(
@@ -328,8 +340,8 @@ mod tests {
         );
         assert_eq!(s.table_name, "ledger-convoy-orders");
         assert_eq!(
-            (s.endpoint_url.as_str(), s.region.as_str()),
-            ("http://127.0.0.1:4566", "us-east-1")
+            (s.endpoint_url.as_deref(), s.region.as_str()),
+            (AT, "us-east-1")
         );
     }
 
@@ -337,10 +349,10 @@ mod tests {
     fn a_missing_output_is_named() {
         let mut o = outputs();
         o.remove("TableName");
-        let e = Stack::from_outputs("s", &emulator(), &o).unwrap_err();
+        let e = Stack::from_outputs("s", AT, "us-east-1", &o).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "stack s has no output TableName: run bash infra/provision.sh"
+            "stack s has no output TableName: it is not a ledger convoy stack, or an older one (deploy template.yaml again)"
         );
     }
 
@@ -351,7 +363,7 @@ mod tests {
             "TransactionsQueueUrl".into(),
             "https://sqs.us-east-1.amazonaws.com/1/q.fifo".into(),
         );
-        let e = Stack::from_outputs("s", &emulator(), &o).unwrap_err();
+        let e = Stack::from_outputs("s", AT, "us-east-1", &o).unwrap_err();
         assert!(
             matches!(
                 e,
@@ -362,17 +374,24 @@ mod tests {
             ),
             "{e}"
         );
+        // On AWS (no endpoint) the queues are AWS's own.
+        let s = Stack::from_outputs("s", None, "eu-west-1", &o).unwrap();
+        assert_eq!(
+            s.transactions_queue_url,
+            "https://sqs.us-east-1.amazonaws.com/1/q.fifo"
+        );
+        assert_eq!(s.endpoint_url, None);
     }
 
     #[test]
     fn not_found_says_what_to_run() {
         let e = StackError::NotFound {
             stack: "ledger-convoy".into(),
-            endpoint: DEFAULT_ENDPOINT.into(),
+            place: format!("at {DEFAULT_ENDPOINT}"),
         };
         assert_eq!(
             e.to_string(),
-            "stack ledger-convoy not found at http://127.0.0.1:4566: run bash infra/provision.sh"
+            "stack ledger-convoy not found at http://127.0.0.1:4566: deploy it (sam deploy --guided; on the emulator: convoy local up), or name another with --stack"
         );
         assert!(is_missing_stack(
             "Stack with id ledger-convoy does not exist"
@@ -412,7 +431,7 @@ mod tests {
 
     #[test]
     fn exports_every_variable_quoted() {
-        let mut s = Stack::from_outputs("ledger-convoy", &emulator(), &outputs()).unwrap();
+        let mut s = Stack::from_outputs("ledger-convoy", AT, "us-east-1", &outputs()).unwrap();
         s.table_name = "odd name".into();
         let text = s.exports();
         assert!(

@@ -1,0 +1,384 @@
+//! The `convoy` CLI against the emulator: every operator command run as a user runs it (the
+//! binary, `--local`), its `--json` output compared with golden files
+//! (`tests/fixtures/cli/*.json`, the run's id and volatile fields normalized;
+//! `CONVOY_BLESS=1` rewrites them), its tables checked for what they must show, and every
+//! error path: a missing stack, ledger, order or message, an unsupported file, missing
+//! credentials, a wait that runs out.
+//!
+//! Needs the binary `target/debug/convoy` (`infra/test.sh` builds it).
+
+// A test file throughout: a failed unwrap is a failed test, helpers included.
+#![allow(clippy::unwrap_used)]
+
+use convoy_local::pipeline::Upload;
+use convoy_tests::Harness;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// `target/debug/convoy`, beside this test's own directory (`target/debug/deps`).
+fn convoy_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().and_then(Path::parent).unwrap().join("convoy");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it with `cargo build --workspace --bins --tests` (infra/test.sh does)",
+        bin.display()
+    );
+    bin
+}
+
+/// What a run of the CLI gave.
+struct Ran {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Ran {
+    /// The JSON lines of stdout.
+    fn lines(&self) -> Vec<Value> {
+        self.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
+    }
+
+    fn ok(self, what: &str) -> Ran {
+        assert_eq!(self.code, 0, "{what}: {}", self.stderr);
+        self
+    }
+
+    /// Fails with `code`, saying `says` in one line on stderr (no SDK debug dump, no panic).
+    fn fails(&self, code: i32, says: &str) {
+        assert_eq!(
+            self.code, code,
+            "stdout {} stderr {}",
+            self.stdout, self.stderr
+        );
+        let line = self.stderr.trim_end();
+        assert!(line.starts_with("convoy: "), "{line}");
+        assert!(line.contains(says), "{line}");
+        for dump in ["panicked", "Error {", "ServiceError {", "WARN"] {
+            assert!(!line.contains(dump), "{line}");
+        }
+    }
+}
+
+fn convoy(args: &[&str]) -> Ran {
+    let out = Command::new(convoy_binary())
+        .arg("--local")
+        .args(args)
+        .env_remove("CONVOY_LOG")
+        .output()
+        .unwrap();
+    Ran {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+/// The upload `convoy upload --json` printed.
+fn upload_of(line: &Value) -> Upload {
+    Upload {
+        key: line["key"].as_str().unwrap().to_owned(),
+        version_id: line["version_id"].as_str().map(str::to_owned),
+        etag: line["etag"].as_str().map(str::to_owned),
+    }
+}
+
+/// Fields that differ from run to run.
+const VOLATILE: &[&str] = &[
+    "version_id",
+    "etag",
+    "started_at",
+    "updated_at",
+    "owner",
+    "at",
+    "since",
+    "stalled_at",
+    "last_modified",
+    "message_id",
+    "sequencer",
+    "bucket",
+    "file",
+];
+
+/// `value` with this run's id as `RUN` and volatile fields as `"<field>"`.
+fn normalize(value: &Value, run: &str) -> Value {
+    match value {
+        Value::String(s) => Value::String(s.replace(run, "RUN")),
+        Value::Array(a) => Value::Array(a.iter().map(|v| normalize(v, run)).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, v)| {
+                    let v = if VOLATILE.contains(&k.as_str()) && !v.is_null() {
+                        Value::String(format!("<{k}>"))
+                    } else {
+                        normalize(v, run)
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// Compares `lines` (normalized) with `tests/fixtures/cli/<name>.json`.
+fn golden(name: &str, lines: &[Value], run: &str) {
+    let got = Value::Array(lines.iter().map(|l| normalize(l, run)).collect());
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/cli")
+        .join(format!("{name}.json"));
+    if std::env::var_os("CONVOY_BLESS").is_some() {
+        std::fs::write(&path, serde_json::to_string_pretty(&got).unwrap() + "\n").unwrap();
+    }
+    let want: Value = serde_json::from_str(
+        &std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (CONVOY_BLESS=1 writes it)", path.display())),
+    )
+    .unwrap();
+    assert_eq!(
+        got,
+        want,
+        "{name}: got\n{}",
+        serde_json::to_string_pretty(&got).unwrap()
+    );
+}
+
+/// This run's lines only (the table is shared with other tests' orders).
+fn mine(lines: Vec<Value>, field: &str, prefix: &str) -> Vec<Value> {
+    lines
+        .into_iter()
+        .filter(|l| l[field].as_str().is_some_and(|v| v.contains(prefix)))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_operator_command_on_the_emulator() {
+    let h = Harness::start().await.unwrap();
+    let run = h.run.clone();
+    let (a, b, c) = (h.order_id("A"), h.order_id("B"), h.order_id("C"));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cli.jsonl");
+    let lines = [
+        json!({"order_id": a, "seq": 1, "op": "create", "currency": "EUR"}),
+        json!({"order_id": b, "seq": 1, "op": "create", "currency": "USD"}),
+        json!({"order_id": a, "seq": 2, "op": "add", "txn_id": "t1", "amount": "12.50"}),
+        json!({"order_id": a, "seq": 3, "op": "add", "txn_id": "t2", "amount": "twelve"}),
+        json!({"order_id": a, "seq": 3, "op": "add", "txn_id": "t2", "amount": "2.00"}),
+        json!({"order_id": a, "seq": 4, "op": "pay"}),
+        json!({"order_id": a, "seq": 5, "op": "ship"}),
+        json!({"order_id": b, "seq": 3, "op": "pay"}), // b's 2 never comes: 3 waits
+    ];
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(&file, text).unwrap();
+    let file = file.to_str().unwrap();
+    let key = format!("{run}/cli.jsonl");
+    h.mention([a.clone(), b.clone(), c.clone()]);
+
+    let running = h.start_in_process().await.unwrap();
+    h.with_running(running, async |running| {
+        // upload --wait: the upload, then the final status; exit 0 (done).
+        let up = convoy(&[
+            "--json",
+            "upload",
+            file,
+            "--key",
+            &key,
+            "--wait",
+            "--timeout",
+            "120",
+        ])
+        .ok("upload --wait");
+        let out = up.lines();
+        golden("upload_wait", &out, &run);
+        h.settle(running, &[upload_of(&out[0])]).await.unwrap();
+
+        let status = convoy(&["--json", "ledger", "status", &key]).ok("ledger status");
+        assert_eq!(
+            status.lines(),
+            out[1..].to_vec(),
+            "status = upload's final status"
+        );
+        let table = convoy(&["ledger", "status", &format!("ledgers/{key}")]).ok("status table");
+        for shown in [
+            "state",
+            "done",
+            "lines read",
+            "8",
+            "refused",
+            "rejects report",
+        ] {
+            assert!(table.stdout.contains(shown), "{shown}: {}", table.stdout);
+        }
+
+        let rejects = convoy(&["--json", "ledger", "rejects", &key]).ok("ledger rejects");
+        golden("ledger_rejects", &rejects.lines(), &run);
+        let table = convoy(&["ledger", "rejects", &key]).ok("rejects table");
+        assert!(table.stdout.contains("amount") && table.stdout.contains("twelve"));
+
+        let listed = convoy(&["--json", "ledger", "list"]).ok("ledger list");
+        golden("ledger_list", &mine(listed.lines(), "key", &run), &run);
+        let table = convoy(&["ledger", "list"]).ok("list table");
+        assert!(table.stdout.contains(&key), "{}", table.stdout);
+
+        let shown = convoy(&["--json", "order", "show", &a]).ok("order show");
+        golden("order_show", &shown.lines(), &run);
+        let history = convoy(&["--json", "order", "show", &a, "--history"]).ok("--history");
+        golden("order_show_history", &history.lines(), &run);
+        let table = convoy(&["order", "show", &a, "--history"]).ok("history table");
+        for shown in ["shipped", "14.50", "applied", "t1 12.50", "pay"] {
+            assert!(table.stdout.contains(shown), "{shown}: {}", table.stdout);
+        }
+
+        let open = convoy(&["--json", "orders", "list", "--status", "open"]).ok("orders list");
+        golden(
+            "orders_list_open",
+            &mine(open.lines(), "order_id", &run),
+            &run,
+        );
+        let all = convoy(&["orders", "list"]).ok("orders table");
+        assert!(all.stdout.contains(&a) && all.stdout.contains(&b));
+
+        let stalled = convoy(&["--json", "orders", "stalled", "--after", "0"]).ok("stalled");
+        golden(
+            "orders_stalled",
+            &mine(stalled.lines(), "order_id", &run),
+            &run,
+        );
+
+        let voided = convoy(&[
+            "--json",
+            "order",
+            "void",
+            &b,
+            "--seq",
+            "2",
+            "--reason",
+            "lost upstream",
+        ])
+        .ok("order void");
+        golden("order_void", &voided.lines(), &run);
+        convoy(&["order", "void", &a, "--seq", "2", "--reason", "not missing"])
+            .fails(1, "seq 2 was processed");
+
+        // A dead letter: listed, shown, redriven with a corrected body; it then applies.
+        let p = &h.pipeline;
+        let sent = p
+            .sqs
+            .send_message()
+            .queue_url(&p.stack.transactions_dlq_url)
+            .message_group_id(&c)
+            .message_deduplication_id(format!("{run}-dead"))
+            .message_body(
+                json!({"order_id": c, "seq": 1, "op": "create", "currency": "bad"}).to_string(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let id = sent.message_id().unwrap().to_owned();
+        let listed = convoy(&["--json", "dlq", "list"]).ok("dlq list");
+        golden("dlq_list", &mine(listed.lines(), "group_id", &run), &run);
+        let one = convoy(&["--json", "dlq", "show", &id]).ok("dlq show");
+        assert_eq!(one.lines()[0]["message_id"], json!(id));
+        let table = convoy(&["dlq", "show", &id]).ok("dlq show table");
+        assert!(
+            table.stdout.contains(&format!("transaction {c} seq 1")),
+            "{}",
+            table.stdout
+        );
+        let fixed = dir.path().join("fixed.json");
+        std::fs::write(
+            &fixed,
+            json!({"order_id": c, "seq": 1, "op": "create", "currency": "EUR"}).to_string(),
+        )
+        .unwrap();
+        let redriven = convoy(&[
+            "--json",
+            "dlq",
+            "redrive",
+            "--message-id",
+            &id,
+            "--body",
+            fixed.to_str().unwrap(),
+        ])
+        .ok("dlq redrive");
+        assert_eq!(
+            redriven.lines()[0]["sent"].as_array().map(Vec::len),
+            Some(1)
+        );
+        assert_eq!(redriven.lines()[0]["corrected"], json!(1));
+        let mut created = false;
+        for _ in 0..60 {
+            let c_now = convoy(&["--json", "order", "show", &c]);
+            if c_now.code == 0 {
+                assert_eq!(c_now.lines()[0]["status"], json!("open"));
+                created = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+        assert!(created, "the redriven transaction was not applied");
+
+        // Error paths: a clear line, exit 1 (3 for a wait that runs out).
+        convoy(&["dlq", "show", "no-such-message"]).fails(
+            1,
+            "no message no-such-message in the transactions dead-letter queue",
+        );
+        convoy(&["order", "show", &h.order_id("missing")])
+            .fails(1, &format!("no order {run}-missing in table"));
+        convoy(&["order", "show", "bad id with spaces"]).fails(1, "invalid order id");
+        convoy(&["ledger", "status", &format!("{run}/nope.jsonl")])
+            .fails(1, &format!("no ledger ledgers/{run}/nope.jsonl in bucket"));
+        convoy(&["--stack", "no-such-stack", "orders", "list"])
+            .fails(1, "stack no-such-stack not found");
+        let notes = dir.path().join("notes.txt");
+        std::fs::write(&notes, "hello").unwrap();
+        convoy(&["upload", notes.to_str().unwrap()]).fails(1, "notes.txt: ");
+        convoy(&["upload", &format!("{file}.missing")]).fails(1, "cli.jsonl.missing: ");
+        let late = format!("{run}/late.jsonl");
+        let again = convoy(&[
+            "--json",
+            "upload",
+            file,
+            "--key",
+            &late,
+            "--wait",
+            "--timeout",
+            "0",
+        ]);
+        again.fails(3, "still processing after 0 s");
+        h.settle(running, &[upload_of(&again.lines()[0])])
+            .await
+            .unwrap();
+        // Without --local, and no credentials anywhere: said, not dumped.
+        let mut no_creds = Command::new(convoy_binary());
+        no_creds
+            .args(["orders", "list"])
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+            .env_remove("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+            .env_remove("AWS_WEB_IDENTITY_TOKEN_FILE")
+            .env_remove("CONVOY_LOCAL");
+        let out = no_creds.output().unwrap();
+        let ran = Ran {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(out.stdout).unwrap(),
+            stderr: String::from_utf8(out.stderr).unwrap(),
+        };
+        ran.fails(1, "no AWS credentials: configure them");
+        // Usage errors are clap's: exit 2.
+        assert_eq!(convoy(&["orders", "list", "--status", "lost"]).code, 2);
+    })
+    .await;
+}
