@@ -47,6 +47,7 @@ convoy_emulator_env
 step "starting a fresh LocalStack"
 bash infra/localstack.sh stop
 cleanup() {
+  convoy_stop_pids "$CONVOY_LOCAL_DIR/mappings.pid" "local mappings" || true # convoy local up's
   bash infra/lambdas.sh stop || true
   bash infra/localstack.sh stop || true
 }
@@ -93,6 +94,14 @@ if refused=$(convoy_cli order void E-1 --seq 2 --reason "not missing" 2>&1); the
   die "voiding a processed seq succeeded: $refused"
 fi
 grep -q "seq 2 was processed meanwhile" <<<"$refused" || die "voiding a processed seq: $refused"
+
+step "convoy local up (event source mappings in the background), an upload followed to done, status, down"
+bash infra/convoy local up >/dev/null
+bash infra/convoy local status >/dev/null || die "convoy local status: not everything runs after convoy local up"
+bash infra/convoy --local upload infra/samples/demo.jsonl --key ci/local-up.jsonl --wait --timeout 300 >/dev/null ||
+  die "convoy upload --wait through convoy local up's mappings did not end done"
+bash infra/convoy local down
+if bash infra/convoy local status >/dev/null 2>&1; then die "convoy local status: still running after convoy local down"; fi
 
 step "sam build: every function with BuildMethod rust-cargolambda, for this machine's architecture"
 case "$(uname -m)" in aarch64 | arm64) arch=arm64 ;; *) arch=x86_64 ;; esac

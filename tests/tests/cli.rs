@@ -323,6 +323,51 @@ async fn every_operator_command_on_the_emulator() {
         }
         assert!(created, "the redriven transaction was not applied");
 
+        // A large file goes in parts (5 MiB here: 11 MiB in 3), and S3 holds it whole. Its
+        // lines carry notes over the 1 KiB limit: each is refused, cheap to process.
+        let big = dir.path().join("big.jsonl");
+        let line = json!({"order_id": a, "seq": 99, "op": "pay", "note": "n".repeat(200 * 1024)});
+        let body = format!("{line}\n").repeat(56);
+        assert!(body.len() > 10 * 1024 * 1024 && body.len() < 15 * 1024 * 1024);
+        std::fs::write(&big, &body).unwrap();
+        let big_key = format!("{run}/big.jsonl");
+        let up = convoy(&[
+            "--json",
+            "upload",
+            big.to_str().unwrap(),
+            "--key",
+            &big_key,
+            "--part-mib",
+            "5",
+            "--wait",
+            "--timeout",
+            "300",
+        ])
+        .ok("multipart upload");
+        let out = up.lines();
+        assert_eq!(out[0]["parts"], json!(3), "{out:?}");
+        assert_eq!(out[0]["bytes"], json!(body.len()));
+        assert_eq!(
+            (out[1]["state"].as_str(), out[1]["refused"].as_u64()),
+            (Some("done"), Some(56))
+        );
+        let stored =
+            p.s3.get_object()
+                .bucket(&p.stack.bucket)
+                .key(format!("ledgers/{big_key}"))
+                .send()
+                .await
+                .unwrap();
+        let stored = stored.body.collect().await.unwrap().into_bytes();
+        assert!(
+            stored == body.as_bytes(),
+            "the object differs from the file"
+        );
+        assert!(
+            convoy(&["upload", file, "--part-mib", "4"]).code == 2,
+            "parts under 5 MiB"
+        );
+
         // Error paths: a clear line, exit 1 (3 for a wait that runs out).
         convoy(&["dlq", "show", "no-such-message"]).fails(
             1,

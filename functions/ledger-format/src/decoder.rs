@@ -112,7 +112,9 @@ impl Decoder {
     /// nothing of theirs is output (a CSV ledger needs its header; a gzip stream, its start).
     pub fn resume(kind: LedgerKind, done: Settled) -> Self {
         match done.offset {
-            Some(offset) if !kind.gzip && kind.format == Format::JsonLines => Self {
+            // At offset 0 nothing is settled (a stop inside a BOM settles there): a fresh
+            // start, which drops the BOM, is the rest.
+            Some(offset) if offset > 0 && !kind.gzip && kind.format == Format::JsonLines => Self {
                 gunzip: None,
                 text: Text {
                     bom: [0; 3],

@@ -34,6 +34,10 @@ pub struct Stats {
     pub failed_records: AtomicU64,
     pub function_errors: AtomicU64,
     pub in_flight: AtomicU64,
+    /// ReceiveMessage calls that returned messages (idle long polls are not counted).
+    pub receives: AtomicU64,
+    /// DeleteMessageBatch calls.
+    pub delete_calls: AtomicU64,
 }
 
 /// How a mapping polls: Lambda's settings for the event source.
@@ -132,6 +136,7 @@ impl<F: LambdaFunction> Mapping<F> {
         if messages.is_empty() {
             return Ok(BatchResult::default());
         }
+        self.stats.receives.fetch_add(1, Ordering::SeqCst);
         self.stats.in_flight.fetch_add(1, Ordering::SeqCst);
         let result = self.invoke_and_settle(messages).await;
         self.stats.in_flight.fetch_sub(1, Ordering::SeqCst);
@@ -195,6 +200,7 @@ impl<F: LambdaFunction> Mapping<F> {
                         .ok()
                 })
                 .collect();
+            self.stats.delete_calls.fetch_add(1, Ordering::SeqCst);
             let out = self
                 .sqs
                 .delete_message_batch()

@@ -12,10 +12,11 @@ use ledger::{LedgerStatus, State};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// Files up to this size go in one PutObject; larger ones in parts.
-pub const MULTIPART_THRESHOLD: u64 = 16 * 1024 * 1024;
-/// The smallest part (S3's own minimum is 5 MiB).
-pub const PART_BYTES: u64 = 16 * 1024 * 1024;
+const MIB: u64 = 1024 * 1024;
+/// The part size by default, in MiB; files up to one part go in one PutObject.
+pub const PART_MIB: u64 = 16;
+/// S3's smallest part (all but the last), in MiB.
+pub const MIN_PART_MIB: u64 = 5;
 /// S3's limits: parts of an upload, bytes of an object, bytes of a key.
 pub const MAX_PARTS: u64 = 10_000;
 pub const MAX_OBJECT_BYTES: u64 = 5 * 1024 * 1024 * 1024 * 1024;
@@ -39,6 +40,10 @@ pub struct UploadArgs {
     /// How long --wait waits, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 900)]
     pub timeout: u64,
+    /// The part size in MiB (5 or more): larger files go in parts of it, 4 at a time.
+    #[arg(long, value_name = "MIB", default_value_t = PART_MIB,
+          value_parser = clap::value_parser!(u64).range(MIN_PART_MIB..=5 * 1024))]
+    pub part_mib: u64,
 }
 
 /// One uploaded ledger.
@@ -53,12 +58,11 @@ pub struct Uploaded {
     pub etag: Option<String>,
 }
 
-/// The part size for `bytes`: [`PART_BYTES`], or larger so that at most [`MAX_PARTS`] parts
-/// hold the file (rounded up to whole MiB).
-pub fn part_size(bytes: u64) -> u64 {
-    const MIB: u64 = 1024 * 1024;
+/// The part size for `bytes`: `part` bytes, or more so that at most [`MAX_PARTS`] parts hold
+/// the file (rounded up to whole MiB).
+pub fn part_size(bytes: u64, part: u64) -> u64 {
     let needed = bytes.div_ceil(MAX_PARTS).div_ceil(MIB) * MIB;
-    needed.max(PART_BYTES)
+    needed.max(part)
 }
 
 /// Checks a file before anything is sent: it exists, its name says a ledger format, and
@@ -123,7 +127,7 @@ pub async fn run(target: &Target, args: &UploadArgs, out: &mut Output<'_>) -> Re
         .collect::<Result<Vec<_>, _>>()?;
     let mut uploads = Vec::new();
     for (path, bytes, key) in checked {
-        let uploaded = upload(target, path, bytes, &key).await?;
+        let uploaded = upload(target, path, bytes, &key, args.part_mib * MIB).await?;
         if out.json() {
             out.line(&uploaded)?;
         } else {
@@ -180,13 +184,14 @@ pub async fn run(target: &Target, args: &UploadArgs, out: &mut Output<'_>) -> Re
     }
 }
 
-/// Uploads one file: one PutObject, or a multipart upload in parts of [`part_size`]
-/// (aborted on failure, so no parts are left behind to be billed).
+/// Uploads one file: one PutObject up to `part` bytes, else a multipart upload in parts of
+/// [`part_size`] (aborted on failure, so no parts are left behind to be billed).
 pub async fn upload(
     target: &Target,
     path: &Path,
     bytes: u64,
     key: &str,
+    part: u64,
 ) -> Result<Uploaded, OpsError> {
     let s3 = target.s3();
     let bucket = target.stack.bucket.clone();
@@ -207,7 +212,7 @@ pub async fn upload(
         version_id: version_id.map(str::to_owned),
         etag: etag.map(|e| e.trim_matches('"').to_owned()),
     };
-    if bytes <= MULTIPART_THRESHOLD {
+    if bytes <= part {
         let body = read(0, bytes)
             .await
             .map_err(call(format!("reading {}", path.display())))?;
@@ -230,7 +235,7 @@ pub async fn upload(
         .await
         .map_err(call(format!("CreateMultipartUpload s3://{bucket}/{key}")))?;
     let upload_id = created.upload_id().unwrap_or_default().to_owned();
-    let size = part_size(bytes);
+    let size = part_size(bytes, part);
     let count = bytes.div_ceil(size);
     let parts = futures::stream::iter(1..=count)
         .map(|n| {
@@ -338,11 +343,12 @@ mod tests {
 
     #[test]
     fn parts_fit_s3s_limits() {
-        const MIB: u64 = 1024 * 1024;
-        assert_eq!(part_size(MULTIPART_THRESHOLD + 1), PART_BYTES);
-        assert_eq!(part_size(100 * 1024 * MIB), PART_BYTES); // 100 GiB: 6,400 parts
+        const PART_BYTES: u64 = PART_MIB * MIB;
+        assert_eq!(part_size(PART_BYTES + 1, PART_BYTES), PART_BYTES);
+        assert_eq!(part_size(100 * 1024 * MIB, PART_BYTES), PART_BYTES); // 100 GiB: 6,400 parts
+        assert_eq!(part_size(11 * MIB, MIN_PART_MIB * MIB), 5 * MIB);
         let big = MAX_OBJECT_BYTES;
-        let size = part_size(big);
+        let size = part_size(big, PART_BYTES);
         assert!(big.div_ceil(size) <= MAX_PARTS, "{size}");
         assert_eq!(size % MIB, 0);
         for bytes in [
@@ -350,7 +356,10 @@ mod tests {
             PART_BYTES * MAX_PARTS + 1,
             7 * 1024 * 1024 * MIB,
         ] {
-            assert!(bytes.div_ceil(part_size(bytes)) <= MAX_PARTS, "{bytes}");
+            assert!(
+                bytes.div_ceil(part_size(bytes, PART_BYTES)) <= MAX_PARTS,
+                "{bytes}"
+            );
         }
     }
 

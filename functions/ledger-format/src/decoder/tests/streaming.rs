@@ -442,3 +442,33 @@ proptest! {
         prop_assert_eq!(read, whole.1);
     }
 }
+
+/// A stop inside the BOM (found by the property test above: a ledger of a BOM alone, fed a
+/// byte at a time, stopped after the first): nothing is settled, so the resumed decoder
+/// starts at offset 0 and must drop the BOM as a fresh one does, not read it as a line.
+#[test]
+fn a_stop_inside_the_bom_resumes_as_a_fresh_start() {
+    for file in [
+        &b"\xEF\xBB\xBF"[..],
+        b"\xEF\xBB\xBF\n",
+        b"\xEF\xBB\xBF{\"x\":1}\n",
+    ] {
+        let whole = try_decode_in_chunks(JSONL, file, &[]);
+        for fed in 1..3 {
+            let mut decoder = Decoder::new(JSONL);
+            let mut out = Vec::new();
+            assert_eq!(decoder.feed(&file[..fed], &mut out).unwrap(), fed);
+            let settled = decoder.settled();
+            let mut resumed = Decoder::resume(JSONL, settled);
+            let from = usize::try_from(resumed.input_offset()).unwrap();
+            assert_eq!(from, 0, "{settled:?}");
+            let mut rest = &file[from..];
+            while !rest.is_empty() {
+                let took = resumed.feed(rest, &mut out).unwrap();
+                rest = &rest[took..];
+            }
+            resumed.finish(&mut out).unwrap();
+            assert_eq!(out, whole.0, "{file:?} stopped after {fed} bytes");
+        }
+    }
+}
