@@ -204,33 +204,52 @@ async fn every_operator_command_on_the_emulator() {
             "status = upload's final status"
         );
         let table = convoy(&["ledger", "status", &format!("ledgers/{key}")]).ok("status table");
-        for shown in [
-            "state",
-            "done",
-            "lines read",
-            "8",
-            "refused",
-            "rejects report",
-        ] {
-            assert!(table.stdout.contains(shown), "{shown}: {}", table.stdout);
-        }
+        let row = |label: &str| {
+            let line = table
+                .stdout
+                .lines()
+                .find(|l| l.contains(&format!(" {label} ")))
+                .unwrap_or_else(|| panic!("no row {label}: {}", table.stdout));
+            let value = line.split('┆').nth(1).unwrap();
+            value
+                .trim_matches(|c: char| c == '│' || c.is_whitespace())
+                .to_owned()
+        };
+        assert_eq!(row("state"), "done");
+        assert_eq!(row("lines read"), "8");
+        assert_eq!(row("refused"), "1");
+        assert_eq!(row("rejects report"), format!("rejects/{key}.jsonl"));
 
         let rejects = convoy(&["--json", "ledger", "rejects", &key]).ok("ledger rejects");
         golden("ledger_rejects", &rejects.lines(), &run);
         let table = convoy(&["ledger", "rejects", &key]).ok("rejects table");
         assert!(table.stdout.contains("amount") && table.stdout.contains("twelve"));
 
-        let listed = convoy(&["--json", "ledger", "list"]).ok("ledger list");
-        golden("ledger_list", &mine(listed.lines(), "key", &run), &run);
-        let table = convoy(&["ledger", "list"]).ok("list table");
+        let listed = convoy(&["--json", "ledger", "list", "--prefix", &run]).ok("ledger list");
+        golden("ledger_list", &listed.lines(), &run);
+        let under = format!("ledgers/{run}");
+        let table = convoy(&["ledger", "list", "--prefix", &under]).ok("list table");
         assert!(table.stdout.contains(&key), "{}", table.stdout);
+        let none = convoy(&[
+            "--json",
+            "ledger",
+            "list",
+            "--prefix",
+            &format!("{run}-none"),
+        ]);
+        assert_eq!(none.ok("an empty listing").stdout, "");
 
         let shown = convoy(&["--json", "order", "show", &a]).ok("order show");
         golden("order_show", &shown.lines(), &run);
         let history = convoy(&["--json", "order", "show", &a, "--history"]).ok("--history");
         golden("order_show_history", &history.lines(), &run);
         let table = convoy(&["order", "show", &a, "--history"]).ok("history table");
-        for shown in ["shipped", "14.50", "applied", "t1 12.50", "pay"] {
+        for shown in [
+            "shipped",
+            "14.50",
+            "│ 2   ┆ add    ┆ applied ┆ t1 12.50 │",
+            "│ 4   ┆ pay    ┆ applied",
+        ] {
             assert!(table.stdout.contains(shown), "{shown}: {}", table.stdout);
         }
 
@@ -366,6 +385,40 @@ async fn every_operator_command_on_the_emulator() {
         assert!(
             convoy(&["upload", file, "--part-mib", "4"]).code == 2,
             "parts under 5 MiB"
+        );
+
+        // A group of more than ten dead letters: a FIFO queue hands out its next ten only
+        // once those before are deleted, and a redrive takes them all.
+        let group = h.order_id("D");
+        for seq in 1..=15u64 {
+            p.sqs
+                .send_message()
+                .queue_url(&p.stack.transactions_dlq_url)
+                .message_group_id(&group)
+                .message_deduplication_id(format!("{run}-d{seq}"))
+                .message_body(json!({"order_id": group, "seq": seq, "op": "pay"}).to_string())
+                .send()
+                .await
+                .unwrap();
+        }
+        let listed = convoy(&["--json", "dlq", "list"]).ok("dlq list of a long group");
+        let shown = mine(listed.lines(), "group_id", &group).len();
+        assert!(
+            (1..=10).contains(&shown),
+            "a FIFO listing shows {shown} of a group"
+        );
+        let redriven = convoy(&["--json", "dlq", "redrive", "--group", &group]).ok("long group");
+        let sent = redriven.lines()[0]["sent"].as_array().map(Vec::len);
+        assert_eq!(sent, Some(15), "{}", redriven.stdout);
+        let left = convoy(&["--json", "dlq", "list"]).ok("dlq list after");
+        assert!(
+            mine(left.lines(), "group_id", &group).is_empty(),
+            "{}",
+            left.stdout
+        );
+        convoy(&["dlq", "redrive", "--message-id", "no-such-message"]).fails(
+            1,
+            "no message no-such-message in the transactions dead-letter queue",
         );
 
         // Error paths: a clear line, exit 1 (3 for a wait that runs out).

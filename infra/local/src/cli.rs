@@ -21,9 +21,9 @@ use std::time::Duration;
 /// dummy credentials.
 ///
 /// Exit codes: 0 done; 1 failed (a missing stack, ledger, order or message, missing
-/// credentials, a ledger that ended failed or unsupported, a message in a dead-letter
-/// queue after `local demo`); 2 usage error; 3 `upload --wait` ran out of time while a
-/// ledger still processes.
+/// credentials; `upload --wait` and `local demo`: a ledger that ended failed or
+/// unsupported; `local demo`: a message in a dead-letter queue); 2 usage error; 3
+/// `upload --wait` ran out of time while a ledger still processes.
 #[derive(Debug, clap::Parser)]
 #[command(name = "convoy", version, max_term_width = 100)]
 pub struct Cli {
@@ -76,8 +76,13 @@ pub enum Command {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum LedgerCommand {
-    /// Every ledger under ledgers/ (up to 1,000) with its state and counts.
-    List,
+    /// Every ledger under ledgers/ (the first 1,000 in key order) with its state and
+    /// counts.
+    List {
+        /// Only keys under ledgers/PREFIX.
+        #[arg(long, default_value = "")]
+        prefix: String,
+    },
     /// A ledger's status record: state, lines read, sent, refused, continuations,
     /// checkpoint, error.
     Status {
@@ -124,8 +129,8 @@ pub enum OrdersCommand {
         status: Option<String>,
     },
     /// One pass of the watchdog: orders waiting behind a missing seq for longer than
-    /// --after are recorded as stalled (the StalledOrders metric) and listed; a due drain
-    /// nothing drives is resumed.
+    /// --after are recorded as stalled on their waiting entry and listed; a due drain
+    /// nothing drives is resumed. Fails when some orders could not be checked.
     Stalled {
         /// Waiting longer than this many seconds is stalled.
         #[arg(long, value_name = "SECONDS", default_value_t = 900)]
@@ -136,7 +141,7 @@ pub enum OrdersCommand {
 #[derive(Debug, clap::Subcommand)]
 pub enum DlqCommand {
     /// Every waiting message in the queue's order (what it is, receives, the consumer's
-    /// last error); nothing is taken.
+    /// last error); nothing is taken. A FIFO queue shows at most 10 of a group at a time.
     List {
         #[arg(long, value_enum, default_value = "transactions")]
         queue: Dlq,
@@ -270,7 +275,7 @@ impl Cli {
             Command::Ledger(c) => {
                 let t = target().await?;
                 match c {
-                    LedgerCommand::List => ledgers::list(&t, out).await?,
+                    LedgerCommand::List { prefix } => ledgers::list(&t, prefix, out).await?,
                     LedgerCommand::Status { key } => {
                         let status = ledgers::status(&t, key).await?;
                         ledgers::print_status(&status, out)?;
@@ -363,8 +368,10 @@ impl Cli {
             LocalCommand::Demo { demo, provision } => {
                 let started = local::up(provision, &self.stack, false).await?;
                 let result = demo::run(demo, &self.stack, out.writer()).await;
-                local::down(started)?;
+                let stopped = local::down(started);
+                // The demo's own failure first; a failed stop is then logged, not lost.
                 result?;
+                stopped?;
             }
             LocalCommand::Provision(args) => {
                 provision::provision(args, &self.stack, &emulator).await?;

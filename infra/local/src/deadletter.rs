@@ -23,6 +23,8 @@ use std::time::Duration;
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// The most messages one listing holds (an operator's view, not a bulk export).
 pub const MAX_LISTED: usize = 1_000;
+/// The most rounds one redrive makes (each up to [`MAX_LISTED`] messages).
+pub const MAX_ROUNDS: usize = 1_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeadLetterError {
@@ -269,10 +271,31 @@ impl DeadLetterQueue {
     /// Sends the messages `chosen` picks back to the source queue, in the queue's order,
     /// each with its body from `corrections` (by message id) when there is one, and deletes
     /// them from the dead-letter queue; the others are made visible again. Every correction
-    /// must name a chosen message, and every body is checked before anything is sent.
+    /// must name a chosen message of the first round, and every body is checked before
+    /// anything is sent. Rounds go on until one picks nothing: a FIFO queue hands out a
+    /// group's next messages only once those received before are deleted.
     pub async fn redrive(
         &self,
         chosen: impl Fn(&DeadLetter) -> bool,
+        corrections: &HashMap<String, String>,
+    ) -> Result<Redriven, DeadLetterError> {
+        let mut done = self.redrive_round(&chosen, corrections).await?;
+        let none = HashMap::new();
+        // Bounded: a round takes at least one message of at most MAX_LISTED.
+        for _ in 0..MAX_ROUNDS {
+            let round = self.redrive_round(&chosen, &none).await?;
+            if round.sent.is_empty() {
+                break;
+            }
+            done.sent.extend(round.sent);
+        }
+        Ok(done)
+    }
+
+    /// One round of [`DeadLetterQueue::redrive`]: what one pass of receives picks.
+    async fn redrive_round(
+        &self,
+        chosen: &impl Fn(&DeadLetter) -> bool,
         corrections: &HashMap<String, String>,
     ) -> Result<Redriven, DeadLetterError> {
         for (message_id, body) in corrections {

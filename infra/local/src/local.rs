@@ -179,7 +179,8 @@ fn mappings_pid_file() -> PathBuf {
     local_dir().join("mappings.pid")
 }
 
-/// The pid of the running mappings process, if any (`/proc/<pid>/cmdline` names it).
+/// The pid of the running mappings process, if any: the pid file's process, whose command
+/// line ends with `local mappings` (a recycled pid is not ours).
 fn mappings_pid() -> Option<u32> {
     let pid: u32 = std::fs::read_to_string(mappings_pid_file())
         .ok()?
@@ -187,8 +188,10 @@ fn mappings_pid() -> Option<u32> {
         .parse()
         .ok()?;
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    String::from_utf8_lossy(&cmdline)
-        .contains("mappings")
+    cmdline
+        .strip_suffix(b"\0")
+        .unwrap_or(&cmdline)
+        .ends_with(b"local\0mappings")
         .then_some(pid)
 }
 
@@ -233,16 +236,25 @@ fn start_mappings(stack: &str) -> Result<(), LocalError> {
     Ok(())
 }
 
+/// SIGTERM (batches in flight finish), then after 30 s SIGKILL: what a killed batch held
+/// comes back to its queue after the visibility timeout, as in Lambda.
 fn stop_mappings() -> Result<(), LocalError> {
     if let Some(pid) = mappings_pid() {
-        let _ = Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status();
-        for _ in 0..100 {
+        let signal = |name: &str| {
+            let _ = Command::new("kill").args([name, &pid.to_string()]).status();
+        };
+        signal("-TERM");
+        for _ in 0..300 {
             if mappings_pid().is_none() {
                 break;
             }
             std::thread::sleep(Duration::from_millis(100));
+        }
+        if mappings_pid().is_some() {
+            eprintln!(
+                "[convoy] the event source mappings (pid {pid}) did not stop in 30 s: SIGKILL"
+            );
+            signal("-KILL");
         }
         eprintln!("[convoy] stopped the event source mappings (pid {pid})");
     }

@@ -74,6 +74,8 @@ pub enum OpsError {
     Watchdog(#[from] watchdog::WatchError),
     #[error(transparent)]
     Void(#[from] Box<consumer::void::VoidError>),
+    #[error("incomplete: {0}")]
+    Incomplete(String),
     #[error("no message {message_id} in the {queue} dead-letter queue")]
     NoMessage { queue: String, message_id: String },
     #[error("writing the output")]

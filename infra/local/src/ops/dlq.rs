@@ -35,7 +35,9 @@ fn what(letter: &DeadLetter) -> String {
     }
 }
 
-/// Every message waiting in the queue, in its order; nothing is taken.
+/// Every message waiting in the queue, in its order; nothing is taken. A FIFO queue shows
+/// at most ten of a group at a time (it hands out a group's next messages only once those
+/// before are deleted); `redrive` takes them all.
 pub async fn list(target: &Target, which: Dlq, out: &mut Output<'_>) -> Result<(), OpsError> {
     let letters = queue(target, which).list().await?;
     if out.json() {
@@ -135,6 +137,12 @@ pub async fn redrive(
             &corrections,
         )
         .await?;
+    if let (Some(id), true) = (selection.message_id, done.sent.is_empty()) {
+        return Err(OpsError::NoMessage {
+            queue: name(which).to_owned(),
+            message_id: id.to_owned(),
+        });
+    }
     if out.json() {
         out.line(&serde_json::json!({"sent": done.sent, "corrected": done.corrected}))?;
     } else {

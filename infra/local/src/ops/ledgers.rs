@@ -20,27 +20,34 @@ pub struct Listed {
 
 /// Every ledger under `ledgers/` (at most [`MAX_LISTED`]) with its status record: one
 /// ListObjectsV2 page per 1,000 keys and a GetItem per ledger, never a table scan.
-pub async fn list(target: &Target, out: &mut Output<'_>) -> Result<(), OpsError> {
+pub async fn list(target: &Target, prefix: &str, out: &mut Output<'_>) -> Result<(), OpsError> {
     let bucket = &target.stack.bucket;
+    let prefix = ledger_key(prefix);
     let mut pages = target
         .s3()
         .list_objects_v2()
         .bucket(bucket)
-        .prefix(ledger::notification::LEDGERS_PREFIX)
+        .prefix(&prefix)
         .into_paginator()
         .send();
     let mut objects = Vec::new();
-    while objects.len() < MAX_LISTED {
+    while objects.len() <= MAX_LISTED {
         let Some(page) = pages
             .try_next()
             .await
-            .map_err(call(format!("listing s3://{bucket}/ledgers/")))?
+            .map_err(call(format!("listing s3://{bucket}/{prefix}")))?
         else {
             break;
         };
         objects.extend(page.contents().iter().cloned());
     }
+    let more = objects.len() > MAX_LISTED;
     objects.truncate(MAX_LISTED);
+    if more {
+        eprintln!(
+            "convoy: the first {MAX_LISTED} ledgers under {prefix} are listed; --prefix narrows it"
+        );
+    }
     let listed: Vec<Listed> = futures::stream::iter(objects)
         .map(|o| async move {
             let key = o.key().unwrap_or_default().to_owned();

@@ -207,7 +207,7 @@ pub async fn stalled(
         for id in &report.resumed {
             out.line(&serde_json::json!({ "resumed": id }))?;
         }
-        return Ok(());
+        return checked(report.failed);
     }
     out.table(
         &["order", "missing seq", "waiting since", "parked"],
@@ -226,7 +226,17 @@ pub async fn stalled(
     for id in &report.resumed {
         out.text(&format!("resumed the drain of {id}"))?;
     }
-    Ok(())
+    checked(report.failed)
+}
+
+/// A watchdog pass whose checks failed for some orders is not a clean answer.
+fn checked(failed: usize) -> Result<(), OpsError> {
+    if failed == 0 {
+        return Ok(());
+    }
+    Err(OpsError::Incomplete(format!(
+        "{failed} waiting orders could not be checked (their errors are above); run it again"
+    )))
 }
 
 /// Voids `seq` of order `id` (see `consumer::void`), as the caller's AWS identity.

@@ -185,7 +185,8 @@ pub async fn run(target: &Target, args: &UploadArgs, out: &mut Output<'_>) -> Re
 }
 
 /// Uploads one file: one PutObject up to `part` bytes, else a multipart upload in parts of
-/// [`part_size`] (aborted on failure, so no parts are left behind to be billed).
+/// [`part_size`] (aborted on a failed part, so no parts are left to be billed; an upload cut
+/// off by the user is left to the bucket's lifecycle rule for incomplete uploads).
 pub async fn upload(
     target: &Target,
     path: &Path,
@@ -234,7 +235,14 @@ pub async fn upload(
         .send()
         .await
         .map_err(call(format!("CreateMultipartUpload s3://{bucket}/{key}")))?;
-    let upload_id = created.upload_id().unwrap_or_default().to_owned();
+    let upload_id = created
+        .upload_id()
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| OpsError::File {
+            path: path.display().to_string(),
+            why: format!("CreateMultipartUpload of s3://{bucket}/{key} returned no upload id"),
+        })?
+        .to_owned();
     let size = part_size(bytes, part);
     let count = bytes.div_ceil(size);
     let parts = futures::stream::iter(1..=count)
