@@ -66,6 +66,8 @@ pub struct InProcessConsumer<S, Q = SqsDrainQueue> {
     pub store: S,
     pub queue: Q,
     pub timeout: Duration,
+    /// The handler's settings (the production ones, or a test's: its clock, say).
+    pub settings: consumer::Settings,
 }
 
 impl<S> InProcessConsumer<S> {
@@ -75,6 +77,7 @@ impl<S> InProcessConsumer<S> {
             store,
             queue,
             timeout: CONSUMER_TIMEOUT,
+            settings: consumer::Settings::default(),
         }
     }
 }
@@ -88,7 +91,8 @@ impl<S: OrderStore + Send + Sync, Q: DrainQueue> LambdaFunction for InProcessCon
         let event = parse_event("consumer", event)?;
         let deadline = tokio::time::Instant::now() + self.timeout
             - consumer::handler::RESPONSE_MARGIN.min(self.timeout / 4);
-        match consumer::handle(&self.store, &self.queue, event, deadline).await {
+        match consumer::handle_with(&self.store, &self.queue, event, &self.settings, deadline).await
+        {
             Ok(response) => to_value("consumer", response),
             Err(e) => Err(InvokeError::InProcess {
                 function: "consumer".into(),

@@ -78,6 +78,10 @@ impl<S: OrderStore + Send + Sync + 'static> OrderStore for Recording<S> {
         self.inner.fetch_parked(id, from, to).await
     }
 
+    async fn take_receipt(&self) -> Result<u64, StoreError> {
+        self.inner.take_receipt().await
+    }
+
     async fn commit(
         &self,
         id: &OrderId,

@@ -394,6 +394,7 @@ async fn the_consumer_deadline_reached_mid_batch() {
         store: base.store,
         queue: resumes,
         timeout,
+        settings: base.settings,
     };
     let (_, failed) = run(
         &h,

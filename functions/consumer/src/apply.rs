@@ -7,7 +7,7 @@
 use crate::error::ApplyError;
 use crate::settings::Settings;
 use convoy_core::sequencer::{process, Disposition, Known, Need, SeqError};
-use convoy_core::{OrderId, OrderState, Seq, Transaction};
+use convoy_core::{OrderId, OrderState, Receipt, Seq, Transaction};
 use convoy_store::{Head, OrderStore, StoreError};
 use tokio::time::Instant;
 
@@ -122,7 +122,7 @@ async fn apply_steps<S: OrderStore>(
                 rest
             };
             let max_changes = if isolate > 0 { 2 } else { settings.max_changes };
-            let step = match process(&state, &known, window, max_changes) {
+            let mut step = match process(&state, &known, window, max_changes) {
                 Ok(step) => step,
                 Err(SeqError::Need(need)) => {
                     if near() {
@@ -165,6 +165,19 @@ async fn apply_steps<S: OrderStore>(
             if !step.changes.is_empty() || step.state != state {
                 if near() {
                     return applied.failed(deadline_error(), Some(state));
+                }
+                if step.pays() {
+                    // The payment's place in the receipt sequence, committed with it.
+                    match by(deadline, store.take_receipt()).await {
+                        Some(Ok(number)) => {
+                            step.receipt = Some(Receipt {
+                                number,
+                                paid_at: settings.clock.now_millis(),
+                            })
+                        }
+                        Some(Err(e)) => return applied.failed(store_error(e), Some(state)),
+                        None => return applied.failed(deadline_error(), Some(state)),
+                    }
                 }
                 let Some(outcome) = by(deadline, store.commit(id, base.as_ref(), &step)).await
                 else {

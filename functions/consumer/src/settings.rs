@@ -1,6 +1,46 @@
 //! `Settings`: the few knobs of the handler, with the production values as defaults.
 
-use std::time::Duration;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Where the consumer reads the time it applies a payment (epoch milliseconds, UTC): the
+/// system clock, or one a caller controls (a test putting payments either side of a cutoff).
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> u64 + Send + Sync>);
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Self {
+        Clock(Arc::new(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        }))
+    }
+
+    /// A clock reading `now`.
+    pub fn new(now: impl Fn() -> u64 + Send + Sync + 'static) -> Self {
+        Clock(Arc::new(now))
+    }
+
+    /// The time now (epoch ms).
+    pub fn now_millis(&self) -> u64 {
+        (self.0)()
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock::system()
+    }
+}
+
+impl fmt::Debug for Clock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Clock({})", self.now_millis())
+    }
+}
 
 /// How the handler works through a batch.
 #[derive(Debug, Clone)]
@@ -19,6 +59,9 @@ pub struct Settings {
     /// running this close to the deadline is abandoned, and what was committed before it
     /// counts as progress (an abandoned commit that landed is found by the next load).
     pub resume_margin: Duration,
+    /// The time a payment is applied (its receipt's `paid_at`, which decides its cutoff
+    /// batch).
+    pub clock: Clock,
 }
 
 impl Default for Settings {
@@ -29,6 +72,7 @@ impl Default for Settings {
             conflict_backoff: Duration::from_millis(20),
             deadline_margin: Duration::from_millis(250),
             resume_margin: Duration::from_millis(500),
+            clock: Clock::system(),
         }
     }
 }

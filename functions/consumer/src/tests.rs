@@ -2,6 +2,7 @@
 
 mod events;
 mod prop;
+mod receipts;
 mod rules;
 
 pub(crate) use events::{event_of, fixture, views, NoResume};
@@ -312,6 +313,9 @@ impl OrderStore for Racing<'_> {
         to: Seq,
     ) -> Result<Vec<Transaction>, StoreError> {
         self.inner.fetch_parked(id, from, to).await
+    }
+    async fn take_receipt(&self) -> Result<u64, StoreError> {
+        self.inner.take_receipt().await
     }
     async fn commit(
         &self,

@@ -194,6 +194,9 @@ pub struct Step {
     pub drained: Vec<Seq>,
     /// The change limit stopped a drain: a parked transaction is at `next_seq`.
     pub more_to_drain: bool,
+    /// The receipt of the payment this step applies, committed with it. The sequencer
+    /// leaves it `None`; whoever commits a step that [`pays`](Step::pays) sets it.
+    pub receipt: Option<crate::receipt::Receipt>,
 }
 
 impl Step {
@@ -204,6 +207,14 @@ impl Step {
     /// True when the state has a parked transaction at `next_seq` still to drain.
     pub fn drain_pending(&self) -> bool {
         self.more_to_drain
+    }
+    /// True when this step applies a `pay` (an order is paid at most once: `pay` is allowed
+    /// only while `open`, and nothing leads back there).
+    pub fn pays(&self) -> bool {
+        self.changes.iter().any(|c| {
+            matches!(c, Change::Record(_, p)
+                if p.outcome == Outcome::Applied && p.txn.content == crate::Content::Pay)
+        })
     }
 }
 
@@ -278,6 +289,7 @@ pub fn process(
         dispositions,
         drained: run.drained,
         more_to_drain: run.more_to_drain,
+        receipt: None,
     })
 }
 

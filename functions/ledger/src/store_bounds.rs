@@ -52,6 +52,7 @@ fn the_largest_step_fits_one_log_item_and_each_copy_fits() {
         dispositions: Vec::new(),
         drained: Vec::new(),
         more_to_drain: false,
+        receipt: None,
     };
     let base = Head {
         state: state.clone(),

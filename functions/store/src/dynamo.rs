@@ -355,6 +355,10 @@ impl OrderStore for DynamoOrderStore {
         items.iter().map(item::read_parked).collect()
     }
 
+    async fn take_receipt(&self) -> Result<u64, StoreError> {
+        self.next_receipt().await
+    }
+
     #[tracing::instrument(level = "debug", skip_all, fields(order_id = %id))]
     async fn commit(
         &self,
@@ -366,7 +370,11 @@ impl OrderStore for DynamoOrderStore {
         // The copies are independent facts, written side by side; a refused item copy is
         // one a newer step already set.
         futures::future::try_join_all(plan.copies.into_iter().map(|p| self.put(id, p))).await?;
-        if !self.put(id, plan.log).await? {
+        let landed = match plan.receipt {
+            Some(receipt) => self.put_paid(id, plan.log, receipt).await?,
+            None => self.put(id, plan.log).await?,
+        };
+        if !landed {
             return Err(StoreError::Conflict {
                 order_id: id.to_string(),
             });
@@ -396,6 +404,15 @@ impl OrderStore for DynamoOrderStore {
 
 // The watchdog's calls (`WaitingStore`): their own file too, held to the watchdog's role.
 mod waiting;
+
+// The consumer's receipt calls (the counter, a paying step's transaction): their own file.
+mod receipts;
+#[cfg(any(test, feature = "testing"))]
+pub(crate) use receipts::partitions;
+pub use receipts::MAX_RECEIPT_HOURS;
+
+// The batch function's reads of a window's receipts (`ReceiptReader`).
+mod batch;
 
 // The operator's reads (`OrderReader`): their own file, as no function calls them (the
 // IAM test reads the consumer's calls from this file and the reader's from that one).

@@ -66,6 +66,32 @@ pub enum StoreError {
         source: serde_json::Error,
     },
 
+    /// A step and its receipt do not go together (a bug of the caller: never written).
+    #[error("order {order_id}: {reason}")]
+    Receipt {
+        order_id: String,
+        reason: &'static str,
+    },
+
+    /// The receipt counter could not be read or advanced.
+    #[error("taking a receipt number")]
+    Counter {
+        #[source]
+        source: BoxError,
+    },
+
+    /// A query of the receipts of a window failed.
+    #[error("reading receipts partition {partition}")]
+    Receipts {
+        partition: String,
+        #[source]
+        source: BoxError,
+    },
+
+    /// A read of receipts over more hours than one read may cover.
+    #[error("a read of receipts over {hours} hours: at most {limit}")]
+    ReceiptSpan { hours: u64, limit: u64 },
+
     /// A step's log item would exceed DynamoDB's item size limit.
     #[error(
         "order {order_id}: a step's log item of {bytes} bytes exceeds the {limit}-byte item limit"
@@ -108,9 +134,11 @@ impl StoreError {
     /// damaged and nothing of it proceeds until it is repaired.
     pub fn is_transient(&self) -> bool {
         match self {
-            StoreError::Conflict { .. } | StoreError::Backend { .. } | StoreError::Index { .. } => {
-                true
-            }
+            StoreError::Conflict { .. }
+            | StoreError::Backend { .. }
+            | StoreError::Index { .. }
+            | StoreError::Counter { .. }
+            | StoreError::Receipts { .. } => true,
             #[cfg(any(test, feature = "testing"))]
             StoreError::Injected { .. } => true,
             _ => false,

@@ -127,6 +127,10 @@ impl<S: OrderStore + Send> OrderStore for FailingStore<S> {
         self.inner.fetch_parked(id, from, to).await
     }
 
+    async fn take_receipt(&self) -> Result<u64, StoreError> {
+        self.inner.take_receipt().await
+    }
+
     async fn commit(
         &self,
         id: &OrderId,

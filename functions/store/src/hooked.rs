@@ -45,6 +45,10 @@ impl<S: OrderStore + Send + Sync, H: CommitHook> OrderStore for Hooked<S, H> {
         self.inner.fetch_parked(id, from, to).await
     }
 
+    async fn take_receipt(&self) -> Result<u64, StoreError> {
+        self.inner.take_receipt().await
+    }
+
     async fn commit(
         &self,
         id: &OrderId,

@@ -5,10 +5,10 @@
 
 use crate::error::StoreError;
 use crate::keys::{self, SortKey, PK, SK};
-use crate::port::{Failure, Head, Version, Waiting, MAX_FAILURE_ERROR_BYTES};
+use crate::port::{Failure, Head, PaidOrder, Version, Waiting, MAX_FAILURE_ERROR_BYTES};
 use aws_sdk_dynamodb::types::AttributeValue;
 use convoy_core::sequencer::{Change, ConflictRecord, Outcome, Processed, StoredOrder};
-use convoy_core::{Amount, OrderId, OrderState, Seq, Transaction, TxnId};
+use convoy_core::{Amount, OrderId, OrderState, Receipt, Seq, Transaction, TxnId};
 use std::collections::{BTreeMap, HashMap};
 
 /// One item: attribute name → value, as the SDK holds it.
@@ -31,6 +31,13 @@ pub const DISPOSITION: &str = "disposition";
 pub const ERROR: &str = "error";
 pub const RECEIVE_COUNT: &str = "receive_count";
 pub const AT: &str = "at";
+pub const RECEIPT: &str = "receipt";
+pub const PAID_AT: &str = "paid_at";
+pub const ORDER_ID: &str = "order_id";
+pub const CURRENCY: &str = "currency";
+pub const TOTAL: &str = "total";
+/// The receipt counter's attribute: the last number taken.
+pub const LAST: &str = "last";
 /// The table's time-to-live attribute (epoch seconds): only failure items have it.
 pub const EXPIRES_AT: &str = "expires_at";
 /// How long a failure item is kept: as long as a dead-letter queue keeps its message.
@@ -120,6 +127,55 @@ pub fn log(
         item.insert(WAITING_SINCE.to_owned(), n(since));
     }
     Ok(item)
+}
+
+/// The receipt of the payment `state`'s step applied: order, number, when, currency and
+/// total as paid (an order's items are its own items, unchanged once paid).
+pub fn receipt(state: &OrderState, receipt: Receipt) -> Item {
+    let mut item = key(
+        keys::receipts_pk(receipt.paid_at),
+        keys::receipt_sk(receipt.number),
+    );
+    item.insert(ORDER_ID.to_owned(), s(state.order_id.as_str()));
+    item.insert(RECEIPT.to_owned(), n(receipt.number));
+    item.insert(PAID_AT.to_owned(), n(receipt.paid_at));
+    if let Some(c) = state.currency {
+        item.insert(CURRENCY.to_owned(), s(c.to_string()));
+    }
+    item.insert(TOTAL.to_owned(), s(state.total.to_string()));
+    item
+}
+
+/// Marks a log item as the step that applied the order's payment with `receipt`.
+pub fn mark_paid(log: &mut Item, receipt: Receipt) {
+    log.insert(RECEIPT.to_owned(), n(receipt.number));
+    log.insert(PAID_AT.to_owned(), n(receipt.paid_at));
+}
+
+/// A receipt item read back.
+pub fn read_receipt(item: &Item) -> Result<PaidOrder, StoreError> {
+    let r = Reader::new(item);
+    let malformed = |reason: String| StoreError::Malformed {
+        pk: r.pk().to_owned(),
+        sk: r.sk().to_owned(),
+        reason,
+    };
+    let order_id =
+        OrderId::parse(r.string(ORDER_ID)?).map_err(|e| malformed(format!("{ORDER_ID}: {e}")))?;
+    let currency = match item.get(CURRENCY) {
+        Some(_) => Some(r.string(CURRENCY)?.to_owned()),
+        None => None,
+    };
+    let total = Amount::parse(r.string(TOTAL)?).map_err(|e| malformed(format!("{TOTAL}: {e}")))?;
+    Ok(PaidOrder {
+        order_id,
+        receipt: Receipt {
+            number: r.number(RECEIPT)?,
+            paid_at: r.number(PAID_AT)?,
+        },
+        currency,
+        total,
+    })
 }
 
 /// An order's `waiting` item, its entry in the waiting index: the `next_seq` it waits at,

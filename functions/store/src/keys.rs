@@ -57,6 +57,31 @@ pub fn waiting_shard_key(n: u64) -> String {
     format!("{WAITING_PREFIX}{n}")
 }
 
+/// The receipt counter (`pk` and `sk` of its one item): the number of the last receipt
+/// taken, for every order (a hot key by design: about 1,000 payments a second at most).
+pub const RECEIPT_COUNTER_PK: &str = "receipts#counter";
+pub const RECEIPT_COUNTER_SK: &str = "counter";
+/// The `pk` prefix of receipts: `receipts#<UTC hour of paid_at>` (`receipts#2026-12-07T13`),
+/// so a window's receipts are a few partitions read in full, not a scan of the table.
+pub const RECEIPTS_PREFIX: &str = "receipts#";
+/// The span of one receipts partition (ms).
+pub const RECEIPT_HOUR_MS: u64 = 3_600_000;
+
+/// `receipts#<YYYY-MM-DDTHH>`: the receipts partition of a payment at `paid_at` (epoch ms).
+pub fn receipts_pk(paid_at: u64) -> String {
+    let hour = paid_at - paid_at % RECEIPT_HOUR_MS;
+    let at = aws_smithy_types::DateTime::from_millis(i64::try_from(hour).unwrap_or(i64::MAX));
+    let text = at
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_else(|_| hour.to_string());
+    format!("{RECEIPTS_PREFIX}{}", text.get(..13).unwrap_or(&text))
+}
+
+/// `<number, 20 digits>`: a receipt's sort key in its partition.
+pub fn receipt_sk(number: u64) -> String {
+    format!("{number:020}")
+}
+
 /// `order#<order_id>`.
 pub fn order_pk(id: &OrderId) -> String {
     format!("{ORDER_PREFIX}{id}")

@@ -13,6 +13,12 @@
 //! | `failure#<message id>` | `disposition`, `error`, `receive_count`, `at`, `expires_at` (the table's TTL): why the consumer last failed that message |
 //! | `waiting` (while transactions are parked) | `waiting_shard`, `waiting_since` (the keys of `WaitingIndex`), `next_seq`, `version`; `stalled_at`, `parked` once the watchdog found it stalled |
 //!
+//! Receipts (the cutoff batches' sequence) have partitions of their own: the counter
+//! `receipts#counter` / `counter` (`last`: the last number taken) and one item per paid
+//! order in `receipts#<UTC hour of paid_at>` / `<number, 20 digits>` (`order_id`, `receipt`,
+//! `paid_at` in epoch ms, `currency`, `total`); the log item of the step that paid keeps
+//! `receipt` and `paid_at` too.
+//!
 //! A step is committed by one `PutItem` of its log item on the condition that the key is
 //! free: the key is made of the `next_seq` and version the step started from, so two
 //! writers from the same head collide and one of them gets [`StoreError::Conflict`]. Before
@@ -55,6 +61,9 @@ pub mod hooked;
 #[cfg(any(test, feature = "testing"))]
 pub mod memory;
 
+#[cfg(test)]
+mod receipts_tests;
+
 pub use dynamo::DynamoOrderStore;
 pub use error::StoreError;
 #[cfg(any(test, feature = "testing"))]
@@ -64,7 +73,7 @@ pub use hooked::{CommitHook, Hooked};
 #[cfg(any(test, feature = "testing"))]
 pub use memory::MemoryOrderStore;
 pub use port::{
-    Fact, Failure, Head, OrderReader, OrderStore, Version, Waiting, WaitingStore, MAX_CHANGES,
-    MAX_FAILURE_ERROR_BYTES,
+    Fact, Failure, Head, OrderReader, OrderStore, PaidOrder, ReceiptReader, Version, Waiting,
+    WaitingStore, MAX_CHANGES, MAX_FAILURE_ERROR_BYTES,
 };
 pub use usage::Usage;

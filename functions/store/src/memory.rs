@@ -7,7 +7,9 @@ use crate::error::StoreError;
 use crate::item::{self, Item};
 use crate::keys::{self, SortKey};
 use crate::plan::{self, Condition, Delete, Put};
-use crate::port::{Fact, Failure, Head, OrderReader, OrderStore, Waiting, WaitingStore};
+use crate::port::{
+    Fact, Failure, Head, OrderReader, OrderStore, PaidOrder, ReceiptReader, Waiting, WaitingStore,
+};
 use crate::usage::Usage;
 use convoy_core::sequencer::{Need, Step, StoredOrder};
 use convoy_core::{OrderId, OrderState, Seq, Transaction};
@@ -111,6 +113,31 @@ impl MemoryOrderStore {
         Ok(holds)
     }
 
+    /// The log item and the receipt as one transaction: both land or neither does.
+    /// `Ok(false)` when the log item's condition fails.
+    fn put_paid(&self, id: &OrderId, log: Put, receipt: Put) -> Result<bool, StoreError> {
+        let mut table = self.lock();
+        for put in [&log, &receipt] {
+            self.usage.record(
+                "TransactWriteItems",
+                capacity::write(capacity::item_size(&put.item), true),
+            );
+        }
+        if !holds(log.condition, table.get(&log.key()))? {
+            return Ok(false);
+        }
+        if !holds(receipt.condition, table.get(&receipt.key()))? {
+            return Err(StoreError::Receipt {
+                order_id: id.to_string(),
+                reason: "its receipt number is already taken (the receipt counter went back)",
+            });
+        }
+        for put in [log, receipt] {
+            table.insert(put.key(), put.item);
+        }
+        Ok(true)
+    }
+
     /// One delete; `Ok(false)` when its condition fails (an absent item passes any but
     /// `VersionIs`).
     fn delete(&self, delete: Delete) -> Result<bool, StoreError> {
@@ -192,6 +219,27 @@ impl OrderStore for MemoryOrderStore {
         found.iter().map(item::read_parked).collect()
     }
 
+    async fn take_receipt(&self) -> Result<u64, StoreError> {
+        let key = (
+            keys::RECEIPT_COUNTER_PK.to_owned(),
+            keys::RECEIPT_COUNTER_SK.to_owned(),
+        );
+        self.usage.record("UpdateItem", capacity::write(0, false));
+        let mut table = self.lock();
+        let last = match table.get(&key) {
+            Some(i) => item::Reader::new(i).number(item::LAST)?,
+            None => 0,
+        };
+        let next = last + 1;
+        let mut counter = item::key(key.0.clone(), key.1.clone());
+        counter.insert(
+            item::LAST.to_owned(),
+            aws_sdk_dynamodb::types::AttributeValue::N(next.to_string()),
+        );
+        table.insert(key, counter);
+        Ok(next)
+    }
+
     async fn commit(
         &self,
         id: &OrderId,
@@ -202,7 +250,11 @@ impl OrderStore for MemoryOrderStore {
         for copy in plan.copies {
             self.put(copy)?;
         }
-        if !self.put(plan.log)? {
+        let landed = match plan.receipt {
+            Some(receipt) => self.put_paid(id, plan.log, receipt)?,
+            None => self.put(plan.log)?,
+        };
+        if !landed {
             return Err(StoreError::Conflict {
                 order_id: id.to_string(),
             });
@@ -221,6 +273,23 @@ impl OrderStore for MemoryOrderStore {
             condition: Condition::Always,
         })
         .map(|_| ())
+    }
+}
+
+impl ReceiptReader for MemoryOrderStore {
+    async fn receipts(&self, from: u64, to: u64) -> Result<Vec<PaidOrder>, StoreError> {
+        let mut paid = Vec::new();
+        for partition in crate::dynamo::partitions(from, to)? {
+            let (first, last) = prefix_range("");
+            for found in self.query(&partition, &first, &last, false) {
+                let order = item::read_receipt(&found)?;
+                if (from..to).contains(&order.receipt.paid_at) {
+                    paid.push(order);
+                }
+            }
+        }
+        paid.sort_by_key(|p| p.receipt.number);
+        Ok(paid)
     }
 }
 
@@ -361,7 +430,8 @@ mod tests {
         known.add_not_parked(Seq::new(3).unwrap());
         known.add_item(convoy_core::TxnId::parse("t3").unwrap(), None);
         known.add_item(convoy_core::TxnId::parse("t2").unwrap(), None);
-        let second = process(&head.state, &known, &t, 40).unwrap();
+        let second =
+            crate::receipts_tests::with_receipt(process(&head.state, &known, &t, 40).unwrap());
         let head2 = store.commit(&oid(), Some(&head), &second).await.unwrap();
         let lost = store
             .commit(&oid(), Some(&head), &second)
@@ -411,7 +481,8 @@ mod tests {
         known.add_not_parked(seq(3));
         known.add_item(convoy_core::TxnId::parse("t2").unwrap(), None);
         let t = txns(&[r#"{"order_id":"A-1","seq":3,"op":"modify","txn_id":"t1","amount":"5"}"#]);
-        let second = process(&head.state, &known, &t, 40).unwrap();
+        let second =
+            crate::receipts_tests::with_receipt(process(&head.state, &known, &t, 40).unwrap());
         assert_eq!(second.drained.len(), 2);
         let v2 = store.commit(&oid(), Some(&head), &second).await.unwrap();
         assert_eq!(

@@ -69,11 +69,15 @@ pub struct Delete {
 }
 
 /// The writes of a commit: the base step's items and the waiting entry (independent, in
-/// any order), then the log item, then the waiting entry's delete; and the head it makes.
+/// any order), then the log item (with the receipt of a step that pays, in one
+/// transaction: both or neither), then the waiting entry's delete; and the head it makes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     pub copies: Vec<Put>,
     pub log: Put,
+    /// The receipt item of a step that applies a `pay` ([`Step::receipt`]): written with
+    /// the log item atomically, on the condition that its number is free.
+    pub receipt: Option<Put>,
     pub cleared: Option<Delete>,
     pub head: Head,
 }
@@ -114,7 +118,25 @@ pub fn commit(
     let was_at = base
         .filter(|b| b.waiting_since.is_some())
         .map(|b| b.state.next_seq);
-    let log = item::log(&step.state, &step.changes, start, version, &now.text, since)?;
+    let mut log = item::log(&step.state, &step.changes, start, version, &now.text, since)?;
+    if step.pays() != step.receipt.is_some() {
+        return Err(StoreError::Receipt {
+            order_id: id.to_string(),
+            reason: if step.pays() {
+                "a step that applies a payment comes without its receipt"
+            } else {
+                "a receipt comes with a step that applies no payment"
+            },
+        });
+    }
+    let receipt = step.receipt.map(|r| {
+        // The log keeps the receipt too: the order's history shows it.
+        item::mark_paid(&mut log, r);
+        Put {
+            item: item::receipt(&step.state, r),
+            condition: Condition::Absent,
+        }
+    });
     let bytes = item_size(&log);
     if bytes > DYNAMODB_MAX_ITEM_BYTES {
         return Err(StoreError::TooLarge {
@@ -154,6 +176,7 @@ pub fn commit(
             item: log,
             condition: Condition::Absent,
         },
+        receipt,
         cleared,
         head: Head::after(step, version, since),
     })

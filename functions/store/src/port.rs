@@ -3,7 +3,7 @@
 
 use crate::error::StoreError;
 use convoy_core::sequencer::{Change, Known, Need, Step, StoredOrder};
-use convoy_core::{Amount, Fingerprint, OrderId, OrderState, Seq, Transaction, TxnId};
+use convoy_core::{Amount, Fingerprint, OrderId, OrderState, Receipt, Seq, Transaction, TxnId};
 use std::fmt;
 use std::future::Future;
 
@@ -103,6 +103,16 @@ pub struct Failure {
 /// The longest error text a [`Failure`] keeps; a longer one is cut at a character boundary.
 pub const MAX_FAILURE_ERROR_BYTES: usize = 2048;
 
+/// A paid order as its receipt recorded it when the payment was applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaidOrder {
+    pub order_id: OrderId,
+    pub receipt: Receipt,
+    /// The order's currency and total as paid (neither changes once an order is paid).
+    pub currency: Option<String>,
+    pub total: Amount,
+}
+
 /// A stored fact, answering one [`Need`] of the sequencer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fact {
@@ -163,10 +173,15 @@ pub trait OrderStore: Sync {
         to: Seq,
     ) -> impl Future<Output = Result<Vec<Transaction>, StoreError>> + Send;
 
+    /// The next number of the receipt sequence (one atomic counter for every order: from 1,
+    /// each number handed out once). A number taken and not committed is a gap.
+    fn take_receipt(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
     /// Commits `step` on top of `base` (`None`: a new order): first the items of `base`'s
     /// last step (and the order's entry in the waiting index when its wait begins or
     /// moves), then the step's log item, on the condition that no step followed `base`
-    /// (else [`StoreError::Conflict`], and the step is not written). Returns the new head.
+    /// (else [`StoreError::Conflict`], and the step is not written) — with the step's
+    /// receipt when it applies a payment, both or neither. Returns the new head.
     fn commit(
         &self,
         id: &OrderId,
@@ -199,6 +214,18 @@ pub trait OrderReader: Sync {
         id: &OrderId,
         message_id: &str,
     ) -> impl Future<Output = Result<Option<Failure>, StoreError>> + Send;
+}
+
+/// What the batch function reads: the receipts of a window, in receipt order.
+pub trait ReceiptReader: Sync {
+    /// Every receipt of a payment applied at `from <= paid_at < to` (epoch ms), in receipt
+    /// order: strongly consistent queries of the hourly receipts partitions the span
+    /// covers, never a scan.
+    fn receipts(
+        &self,
+        from: u64,
+        to: u64,
+    ) -> impl Future<Output = Result<Vec<PaidOrder>, StoreError>> + Send;
 }
 
 /// What the watchdog needs beside [`OrderStore::load`]: the waiting index, and a place to
@@ -251,6 +278,10 @@ impl<S: OrderStore + Send> OrderStore for std::sync::Arc<S> {
         to: Seq,
     ) -> impl Future<Output = Result<Vec<Transaction>, StoreError>> + Send {
         S::fetch_parked(self, id, from, to)
+    }
+
+    fn take_receipt(&self) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        S::take_receipt(self)
     }
 
     fn commit(

@@ -120,7 +120,7 @@ fn a_commit_is_one_log_put_keyed_by_base_and_the_base_steps_copies() {
     known.add_not_parked(Seq::new(3).unwrap());
     known.add_not_parked(Seq::new(6).unwrap());
     let t = [txn(r#"{"order_id":"A-1","seq":6,"op":"ship"}"#)];
-    let second = process(&base.state, &known, &t, 40).unwrap();
+    let second = with_receipt(process(&base.state, &known, &t, 40).unwrap());
     // Still waiting at 3 (6 parked too): its entry stands, and so does its "since".
     let plan = plan::commit(&oid(), Some(&base), &second, &at(9_000)).unwrap();
     assert_eq!(plan.log.key().1, keys::log_sk(3, 2));
@@ -156,7 +156,7 @@ fn what_the_step_supersedes_is_not_copied() {
         txn(r#"{"order_id":"A-1","seq":3,"op":"modify","txn_id":"t1","amount":"1"}"#),
         txn(r#"{"order_id":"A-1","seq":5,"op":"cancel"}"#),
     ];
-    let second = process(&base.state, &known, &t, 40).unwrap();
+    let second = with_receipt(process(&base.state, &known, &t, 40).unwrap());
     // 5 comes after the gap: parked in the step, then drained with 4.
     assert_eq!(second.drained, [Seq::new(4).unwrap(), Seq::new(5).unwrap()]);
     let plan = plan::commit(&oid(), Some(&base), &second, &at(9_000)).unwrap();
@@ -188,7 +188,7 @@ fn a_wait_that_moves_to_a_later_gap_starts_again() {
         txn(r#"{"order_id":"A-1","seq":3,"op":"modify","txn_id":"t1","amount":"1"}"#),
         txn(r#"{"order_id":"A-1","seq":7,"op":"cancel"}"#),
     ];
-    let second = process(&base.state, &known, &t, 40).unwrap();
+    let second = with_receipt(process(&base.state, &known, &t, 40).unwrap());
     assert_eq!((second.state.next_seq, second.state.parked_count), (5, 1));
     let plan = plan::commit(&oid(), Some(&base), &second, &at(9_000)).unwrap();
     assert_eq!(plan.head.waiting_since, Some(9_000));
@@ -279,4 +279,15 @@ fn a_failure_item_reads_back_and_cuts_a_long_error_at_a_character() {
             ..f
         }
     );
+}
+
+/// `step` with a receipt when it applies a payment (as the consumer commits it).
+fn with_receipt(mut step: Step) -> Step {
+    if step.pays() {
+        step.receipt = Some(convoy_core::Receipt {
+            number: 1,
+            paid_at: 1_000,
+        });
+    }
+    step
 }

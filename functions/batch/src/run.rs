@@ -1,0 +1,253 @@
+//! One window's batch: read its receipts in order, each paid order's items, render the
+//! file and write it once. A window's file is written by the first run that gets there
+//! (`If-None-Match: *`); any later, repeated or concurrent run changes nothing.
+
+use crate::file::{self, BatchOrder, FileError};
+use crate::window::{Cutoff, Window, WindowError};
+use convoy_core::{Amount, BoxError};
+use convoy_store::{OrderReader, PaidOrder, ReceiptReader, StoreError};
+use futures::{StreamExt, TryStreamExt};
+use jiff::Timestamp;
+use std::future::Future;
+use std::time::Duration;
+
+/// Paid orders read side by side (each a query of its partition), in receipt order.
+pub const READS_IN_FLIGHT: usize = 32;
+
+/// Where batch files go: written once, never replaced.
+pub trait BatchBucket: Sync {
+    /// Whether an object is at `key`.
+    fn exists(&self, key: &str) -> impl Future<Output = Result<bool, BucketError>> + Send;
+
+    /// Writes `body` at `key` unless an object is there already (`If-None-Match: *`):
+    /// `Ok(true)` when written, `Ok(false)` when another run wrote it first.
+    fn put_new(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+    ) -> impl Future<Output = Result<bool, BucketError>> + Send;
+}
+
+/// A bucket request that failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{operation} of s3://{bucket}/{key}")]
+pub struct BucketError {
+    pub operation: &'static str,
+    pub bucket: String,
+    pub key: String,
+    #[source]
+    pub source: BoxError,
+}
+
+/// What a run did with its window.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// This run wrote the file.
+    Written,
+    /// The file was there already (written by an earlier or a concurrent run): unchanged.
+    AlreadyWritten,
+}
+
+/// The result of a run, as the function answers and logs it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Report {
+    pub window: String,
+    pub key: String,
+    pub outcome: Outcome,
+    /// Orders in the file this run wrote (`None` when it wrote none).
+    pub orders: Option<usize>,
+    pub bytes: Option<usize>,
+}
+
+/// Why a window's batch was not written.
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    #[error(
+        "window {window} is not settled until {ready_at} (its cutoff {end} plus the settle \
+         delay): a payment applied before the cutoff may still be committing"
+    )]
+    NotSettled {
+        window: String,
+        end: Timestamp,
+        ready_at: Timestamp,
+    },
+    #[error(transparent)]
+    Window(#[from] WindowError),
+    #[error("reading the receipts of window {window}")]
+    Receipts {
+        window: String,
+        #[source]
+        source: StoreError,
+    },
+    #[error("reading order {order_id} (receipt {receipt})")]
+    Order {
+        order_id: String,
+        receipt: u64,
+        #[source]
+        source: StoreError,
+    },
+    #[error("order {order_id} has receipt {receipt} but no stored state")]
+    MissingOrder { order_id: String, receipt: u64 },
+    #[error(
+        "order {order_id} (receipt {receipt}): its items add up to {items}, its receipt says \
+         {total}; the batch is not written"
+    )]
+    Mismatch {
+        order_id: String,
+        receipt: u64,
+        items: Amount,
+        total: Amount,
+    },
+    #[error("order {order_id} (receipt {receipt}) was paid without a currency")]
+    NoCurrency { order_id: String, receipt: u64 },
+    #[error("rendering the batch of window {window}")]
+    Render {
+        window: String,
+        #[source]
+        source: FileError,
+    },
+    #[error(transparent)]
+    Bucket(#[from] BucketError),
+}
+
+/// Writes the batch of `window` unless it is written already; refused before the window
+/// is settled (`now` past its cutoff by `settle`).
+pub async fn write_window<S, B>(
+    store: &S,
+    bucket: &B,
+    cutoff: &Cutoff,
+    window: &Window,
+    now: Timestamp,
+    settle: Duration,
+) -> Result<Report, BatchError>
+where
+    S: ReceiptReader + OrderReader,
+    B: BatchBucket,
+{
+    let name = window.name();
+    let key = file::key(window);
+    if !window.settled(now, settle) {
+        let ready_at = window.end().checked_add(settle).unwrap_or(Timestamp::MAX);
+        return Err(BatchError::NotSettled {
+            window: name,
+            end: window.end(),
+            ready_at,
+        });
+    }
+    let unchanged = |name: String, key: String| Report {
+        window: name,
+        key,
+        outcome: Outcome::AlreadyWritten,
+        orders: None,
+        bytes: None,
+    };
+    if bucket.exists(&key).await? {
+        tracing::info!(window = %name, key, "the window's batch is written already");
+        return Ok(unchanged(name, key));
+    }
+    let (from, to) = (millis(window.start()), millis(window.end()));
+    let paid = store
+        .receipts(from, to)
+        .await
+        .map_err(|source| BatchError::Receipts {
+            window: name.clone(),
+            source,
+        })?;
+    let orders: Vec<BatchOrder> = futures::stream::iter(paid)
+        .map(|p| as_paid(store, p))
+        .buffered(READS_IN_FLIGHT)
+        .try_collect()
+        .await?;
+    let body = file::render(cutoff, window, &orders).map_err(|source| BatchError::Render {
+        window: name.clone(),
+        source,
+    })?;
+    let bytes = body.len();
+    if !bucket.put_new(&key, body).await? {
+        tracing::info!(window = %name, key, "another run wrote the window's batch first");
+        return Ok(unchanged(name, key));
+    }
+    tracing::info!(window = %name, key, orders = orders.len(), bytes, "batch written");
+    Ok(Report {
+        window: name,
+        key,
+        outcome: Outcome::Written,
+        orders: Some(orders.len()),
+        bytes: Some(bytes),
+    })
+}
+
+/// A paid order as the batch lists it: its receipt, and its items (unchanged since it was
+/// paid: items change only while an order is open), checked against the receipt's total.
+async fn as_paid<S: OrderReader>(store: &S, paid: PaidOrder) -> Result<BatchOrder, BatchError> {
+    let receipt = paid.receipt.number;
+    let order_id = paid.order_id.to_string();
+    let stored = store
+        .load_stored_order(&paid.order_id)
+        .await
+        .map_err(|source| BatchError::Order {
+            order_id: order_id.clone(),
+            receipt,
+            source,
+        })?
+        .ok_or_else(|| BatchError::MissingOrder {
+            order_id: order_id.clone(),
+            receipt,
+        })?;
+    let items: std::collections::BTreeMap<String, Amount> = stored
+        .items
+        .iter()
+        .map(|(k, v)| (k.to_string(), *v))
+        .collect();
+    let sum = items.values().fold(Amount::ZERO, |a, b| a + *b);
+    if sum != paid.total {
+        return Err(BatchError::Mismatch {
+            order_id,
+            receipt,
+            items: sum,
+            total: paid.total,
+        });
+    }
+    let currency = paid.currency.ok_or_else(|| BatchError::NoCurrency {
+        order_id: order_id.clone(),
+        receipt,
+    })?;
+    Ok(BatchOrder {
+        order_id,
+        receipt,
+        paid_at_ms: paid.receipt.paid_at,
+        currency,
+        total: paid.total,
+        items,
+    })
+}
+
+/// Epoch milliseconds of `t` (windows start after 1970).
+fn millis(t: Timestamp) -> u64 {
+    u64::try_from(t.as_millisecond()).unwrap_or(0)
+}
+
+/// A run of the function: the window `named` (`YYYY-MM-DD`), or the latest window settled
+/// by `now`.
+pub async fn scheduled<S, B>(
+    store: &S,
+    bucket: &B,
+    settings: &crate::settings::Settings,
+    named: Option<&str>,
+    now: Timestamp,
+) -> Result<Report, BatchError>
+where
+    S: ReceiptReader + OrderReader,
+    B: BatchBucket,
+{
+    let cutoff = &settings.cutoff;
+    let window = match named {
+        Some(name) => cutoff.window_named(name)?,
+        None => cutoff.latest_closed(now, settings.settle)?,
+    };
+    write_window(store, bucket, cutoff, &window, now, settings.settle).await
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,80 @@
+//! [`BatchBucket`] over S3: `HeadObject`, and `PutObject` with `If-None-Match: *` (S3's
+//! conditional write: 412 when an object is there, 409 when a concurrent conditional write
+//! of the same key is in progress; either way another run wrote, or is writing, the file).
+
+use crate::run::{BatchBucket, BucketError};
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::Client;
+
+/// The bucket batch files are written to.
+#[derive(Debug, Clone)]
+pub struct S3BatchBucket {
+    client: Client,
+    bucket: String,
+}
+
+impl S3BatchBucket {
+    pub fn new(client: Client, bucket: impl Into<String>) -> Self {
+        Self {
+            client,
+            bucket: bucket.into(),
+        }
+    }
+
+    fn error(
+        &self,
+        operation: &'static str,
+        key: &str,
+        source: impl Into<convoy_core::BoxError>,
+    ) -> BucketError {
+        BucketError {
+            operation,
+            bucket: self.bucket.clone(),
+            key: key.to_owned(),
+            source: source.into(),
+        }
+    }
+}
+
+impl BatchBucket for S3BatchBucket {
+    async fn exists(&self, key: &str) -> Result<bool, BucketError> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(false),
+            Err(e) => Err(self.error("HeadObject", key, e)),
+        }
+    }
+
+    async fn put_new(&self, key: &str, body: Vec<u8>) -> Result<bool, BucketError> {
+        let sent = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .if_none_match("*")
+            .content_type("application/x-ndjson")
+            .body(ByteStream::from(body))
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(true),
+            Err(e)
+                if matches!(
+                    e.as_service_error().and_then(|s| s.code()),
+                    Some("PreconditionFailed" | "ConditionalRequestConflict")
+                ) || e.raw_response().is_some_and(|r| r.status().as_u16() == 412) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(self.error("PutObject", key, e)),
+        }
+    }
+}

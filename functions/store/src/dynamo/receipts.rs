@@ -1,0 +1,157 @@
+//! The consumer's receipt calls: the counter's atomic increment, and the commit of a step
+//! that pays — its log item and its receipt in one `TransactWriteItems`, both or neither.
+
+use super::{backend, condition, DynamoOrderStore, INVALID};
+use crate::capacity;
+use crate::error::StoreError;
+use crate::item;
+use crate::keys;
+use crate::plan::Put;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ReturnConsumedCapacity, ReturnValue, TransactWriteItem,
+};
+use convoy_core::OrderId;
+
+/// The cancellation reason of a transaction action whose condition failed.
+const CONDITION_FAILED: &str = "ConditionalCheckFailed";
+
+impl DynamoOrderStore {
+    /// `ADD last 1` on the counter, the new value returned: one number per call, never
+    /// handed out twice (DynamoDB serializes the updates of one item).
+    pub(crate) async fn next_receipt(&self) -> Result<u64, StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(item::key(
+                keys::RECEIPT_COUNTER_PK.to_owned(),
+                keys::RECEIPT_COUNTER_SK.to_owned(),
+            )))
+            .update_expression("ADD #last :one")
+            .expression_attribute_names("#last", item::LAST)
+            .expression_attribute_values(":one", AttributeValue::N("1".to_owned()))
+            .return_values(ReturnValue::UpdatedNew)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(|e| StoreError::Counter { source: e.into() })?;
+        // The counter is a few dozen bytes: one unit.
+        self.usage.record("UpdateItem", capacity::write(0, false));
+        self.report("UpdateItem", out.consumed_capacity());
+        let last = out.attributes().and_then(|a| a.get(item::LAST));
+        match last {
+            Some(AttributeValue::N(n)) => n.parse().map_err(|_| StoreError::Malformed {
+                pk: keys::RECEIPT_COUNTER_PK.to_owned(),
+                sk: keys::RECEIPT_COUNTER_SK.to_owned(),
+                reason: format!("{} = {n} is not a whole number", item::LAST),
+            }),
+            _ => Err(StoreError::Malformed {
+                pk: keys::RECEIPT_COUNTER_PK.to_owned(),
+                sk: keys::RECEIPT_COUNTER_SK.to_owned(),
+                reason: format!("{} is missing or not a number", item::LAST),
+            }),
+        }
+    }
+
+    /// Puts the log item and the receipt in one transaction. `Ok(false)` when the log
+    /// item's condition failed (another writer committed first: nothing was written).
+    pub(crate) async fn put_paid(
+        &self,
+        id: &OrderId,
+        log: Put,
+        receipt: Put,
+    ) -> Result<bool, StoreError> {
+        let mut actions = Vec::with_capacity(2);
+        for put in [log, receipt] {
+            let size = capacity::item_size(&put.item);
+            self.usage
+                .record("TransactWriteItems", capacity::write(size, true));
+            let (expression, names, values) = condition(put.condition);
+            let action = aws_sdk_dynamodb::types::Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(put.item))
+                .set_condition_expression(expression.map(str::to_owned))
+                .set_expression_attribute_names(names)
+                .set_expression_attribute_values(values)
+                .build()
+                .map_err(|e| backend("TransactWriteItems", id, e))?;
+            actions.push(TransactWriteItem::builder().put(action).build());
+        }
+        let sent = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(actions))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        let e = match sent {
+            Ok(out) => {
+                for c in out.consumed_capacity() {
+                    self.report("TransactWriteItems", Some(c));
+                }
+                return Ok(true);
+            }
+            Err(e) => e,
+        };
+        let reasons: Vec<Option<String>> = e
+            .as_service_error()
+            .and_then(|s| match s {
+                TransactWriteItemsError::TransactionCanceledException(c) => Some(c),
+                _ => None,
+            })
+            .map(|c| {
+                c.cancellation_reasons()
+                    .iter()
+                    .map(|r| r.code().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let code = |i: usize| reasons.get(i).cloned().flatten();
+        if code(0).as_deref() == Some(CONDITION_FAILED) {
+            return Ok(false);
+        }
+        let invalid = e.as_service_error().and_then(|s| s.code()) == Some(INVALID)
+            || reasons.iter().flatten().any(|c| c == "ValidationError");
+        if invalid {
+            return Err(StoreError::Refused {
+                operation: "TransactWriteItems",
+                order_id: id.to_string(),
+                source: e.into(),
+            });
+        }
+        if code(1).as_deref() == Some(CONDITION_FAILED) {
+            // A receipt number committed twice would be a broken counter: never overwrite.
+            return Err(StoreError::Receipt {
+                order_id: id.to_string(),
+                reason: "its receipt number is already taken (the receipt counter went back)",
+            });
+        }
+        Err(backend("TransactWriteItems", id, e))
+    }
+}
+
+/// The most hourly partitions one read of receipts may cover (a window is a day, 25 hours
+/// at most; a week of catching up is 169).
+pub const MAX_RECEIPT_HOURS: u64 = 31 * 24;
+
+/// The receipts' partitions of `from <= paid_at < to`, one per UTC hour, in order; at most
+/// [`MAX_RECEIPT_HOURS`].
+pub(crate) fn partitions(from: u64, to: u64) -> Result<Vec<String>, StoreError> {
+    if to <= from {
+        return Ok(Vec::new());
+    }
+    let first = from / keys::RECEIPT_HOUR_MS;
+    let last = (to - 1) / keys::RECEIPT_HOUR_MS;
+    let hours = last - first + 1;
+    if hours > MAX_RECEIPT_HOURS {
+        return Err(StoreError::ReceiptSpan {
+            hours,
+            limit: MAX_RECEIPT_HOURS,
+        });
+    }
+    Ok((first..=last)
+        .map(|h| keys::receipts_pk(h * keys::RECEIPT_HOUR_MS))
+        .collect())
+}
