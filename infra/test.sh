@@ -118,7 +118,7 @@ PATH="$CONVOY_TOOLS_VENV/bin:$PATH" SAM_CLI_TELEMETRY=0 SAM_BUILD_MODE="$mode" \
   "$CONVOY_TOOLS_VENV/bin/sam" build \
   --config-env ci --template template.yaml --build-dir "$CONVOY_LOCAL_DIR/sam-build" \
   --parameter-overrides "Architecture=$arch" >&2
-for fn in LedgerFunction ConsumerFunction WatchdogFunction; do
+for fn in LedgerFunction ConsumerFunction WatchdogFunction BatchFunction; do
   [[ -x "$CONVOY_LOCAL_DIR/sam-build/$fn/bootstrap" ]] || die "sam build made no $fn/bootstrap"
 done
 

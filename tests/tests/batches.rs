@@ -184,7 +184,10 @@ async fn payments_either_side_of_a_cutoff_are_batched_once_each() {
     assert_eq!(c.batch("2021-06-15").await.0, written);
     // A run that checked before another wrote loses at S3's conditional write.
     let put = bucket.put_new("batches/2021-06-15.jsonl", b"theirs\n".to_vec());
-    assert!(!put.await.unwrap(), "If-None-Match: * let a second write through");
+    assert!(
+        !put.await.unwrap(),
+        "If-None-Match: * let a second write through"
+    );
     assert_eq!(c.batch("2021-06-15").await.0, written);
 
     // The next window: a run that crashed before its write landed left nothing, the next

@@ -1,9 +1,9 @@
 //! Least privilege, proven: each function's role in `template.yaml` grants exactly the
 //! actions its adapters call, plus a short list of grants that change an answer rather
 //! than allow a call (each with its reason). A new SDK call without its grant, or a grant
-//! without a call, fails the test command. Every table statement is held to the function's
-//! own key prefix (`dynamodb:LeadingKeys`), and every resource is one of the template's own
-//! (never `*`). The waiting index the watchdog's role may query is the one the store's
+//! without a call, fails the test command. Every table statement is held to key prefixes
+//! of the function's own (`dynamodb:LeadingKeys`), each prefix granted by one statement, and
+//! every resource is one of the template's own (never `*`). The waiting index the watchdog's role may query is the one the store's
 //! code queries, keys and projection alike. No emulator needed.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test file: a failed unwrap is a failed test
 
@@ -14,18 +14,19 @@ const TEMPLATE: &str = include_str!("../../template.yaml");
 
 /// One function: its resource, the source of every adapter it runs (what calls AWS), the
 /// calls it makes through another function's adapter (named, with where), the grants that
-/// allow no call of their own, the table key prefix its items have, and the partition key
-/// prefix of the index it queries, if any.
+/// allow no call of their own, the table key prefixes of the items it reads or writes, and
+/// the partition key prefix of the index it queries, if any.
 struct Function {
     resource: &'static str,
     adapters: &'static [(&'static str, &'static str)],
     shared_calls: &'static [(&'static str, &'static str)],
     without_call: &'static [(&'static str, &'static str)],
-    table_prefix: String,
+    table_prefixes: Vec<String>,
     index_prefix: Option<String>,
 }
 
-fn functions() -> [Function; 3] {
+fn functions() -> [Function; 4] {
+    use convoy_store::keys::{ORDER_PREFIX, RECEIPTS_PREFIX, WAITING_PREFIX};
     [
         Function {
             resource: "LedgerFunction",
@@ -45,18 +46,24 @@ fn functions() -> [Function; 3] {
             ],
             shared_calls: &[],
             without_call: &[("s3:GetObjectVersion", "GetObject of the event's version id")],
-            table_prefix: ledger::LedgerStatus::pk_for("", "")
+            table_prefixes: vec![ledger::LedgerStatus::pk_for("", "")
                 .trim_end_matches('/')
-                .to_owned(),
+                .to_owned()],
             index_prefix: None,
         },
         Function {
             resource: "ConsumerFunction",
             adapters: &[
-                // The order store's calls; its reader (dynamo/reader.rs) is the operator's.
+                // The order store's calls; its reader (dynamo/reader.rs) is the operator's
+                // and the batch function's.
                 (
                     "functions/store/src/dynamo.rs",
                     include_str!("../../functions/store/src/dynamo.rs"),
+                ),
+                // The receipt counter and a paying step's transaction (log item + receipt).
+                (
+                    "functions/store/src/dynamo/receipts.rs",
+                    include_str!("../../functions/store/src/dynamo/receipts.rs"),
                 ),
                 (
                     "functions/consumer/src/sqs.rs",
@@ -65,7 +72,7 @@ fn functions() -> [Function; 3] {
             ],
             shared_calls: &[],
             without_call: &[],
-            table_prefix: convoy_store::keys::ORDER_PREFIX.to_owned(),
+            table_prefixes: vec![ORDER_PREFIX.to_owned(), RECEIPTS_PREFIX.to_owned()],
             index_prefix: None,
         },
         Function {
@@ -97,8 +104,34 @@ fn functions() -> [Function; 3] {
                 ),
             ],
             without_call: &[],
-            table_prefix: convoy_store::keys::ORDER_PREFIX.to_owned(),
-            index_prefix: Some(convoy_store::keys::WAITING_PREFIX.to_owned()),
+            table_prefixes: vec![ORDER_PREFIX.to_owned()],
+            index_prefix: Some(WAITING_PREFIX.to_owned()),
+        },
+        Function {
+            resource: "BatchFunction",
+            adapters: &[
+                // The window's receipts, a query per hourly partition.
+                (
+                    "functions/store/src/dynamo/batch.rs",
+                    include_str!("../../functions/store/src/dynamo/batch.rs"),
+                ),
+                // HeadObject and the conditional PutObject of a window's file.
+                (
+                    "functions/batch/src/s3.rs",
+                    include_str!("../../functions/batch/src/s3.rs"),
+                ),
+            ],
+            // Each paid order's items, read as the operator's reader reads an order.
+            shared_calls: &[(
+                "dynamodb:Query",
+                "OrderReader::load_stored_order (dynamo/reader.rs), through DynamoOrderStore::query",
+            )],
+            without_call: &[(
+                "s3:ListBucket",
+                "HeadObject of a batch not written yet answers 404, not 403, only with it",
+            )],
+            table_prefixes: vec![RECEIPTS_PREFIX.to_owned(), ORDER_PREFIX.to_owned()],
+            index_prefix: None,
         },
     ]
 }
@@ -116,7 +149,7 @@ fn action(call: &str) -> Option<&'static str> {
         "batch_write_item" => "dynamodb:BatchWriteItem",
         "transact_write_items" => "dynamodb:PutItem", // plus the actions it holds; none here
         "send_message" | "send_message_batch" => "sqs:SendMessage",
-        "get_object" => "s3:GetObject",
+        "get_object" | "head_object" => "s3:GetObject",
         "put_object" => "s3:PutObject",
         "delete_object" => "s3:DeleteObject",
         "list_objects_v2" => "s3:ListBucket",
@@ -264,7 +297,16 @@ fn every_table_statement_is_held_to_the_functions_own_keys() {
     let docs = YamlLoader::load_from_str(TEMPLATE).unwrap();
     let template = &docs[0];
     for f in functions() {
-        let mut tables = 0;
+        let own: BTreeSet<String> = f.table_prefixes.iter().map(|p| format!("{p}*")).collect();
+        assert_eq!(
+            own.len(),
+            f.table_prefixes.len(),
+            "{}: prefixes listed twice",
+            f.resource
+        );
+        // Which table statement grants each key prefix: one each.
+        let mut granted: Vec<String> = Vec::new();
+        let mut on_index = 0;
         for Statement {
             actions, yaml: s, ..
         } in statements(template, f.resource)
@@ -272,43 +314,68 @@ fn every_table_statement_is_held_to_the_functions_own_keys() {
             if !actions.iter().any(|a| a.starts_with("dynamodb:")) {
                 continue;
             }
-            tables += 1;
             assert!(
                 actions.iter().all(|a| a.starts_with("dynamodb:")),
                 "{}: one statement per service: {actions:?}",
                 f.resource
             );
             let resources = strings(&s["Resource"]);
-            let on_index = resources.iter().all(|r| r.contains("/index/"));
+            let index = resources.iter().all(|r| r.contains("/index/"));
             assert!(
-                on_index || resources.iter().all(|r| !r.contains("/index/")),
+                index || resources.iter().all(|r| !r.contains("/index/")),
                 "{}: a statement for the table or for an index: {resources:?}",
                 f.resource
             );
-            let prefix = if on_index {
+            let keys = strings(&s["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]);
+            if index {
                 assert_eq!(
                     actions,
                     ["dynamodb:Query"],
                     "{}: an index is queried",
                     f.resource
                 );
-                f.index_prefix
+                let prefix = f
+                    .index_prefix
                     .as_deref()
-                    .unwrap_or_else(|| panic!("{}: an index statement", f.resource))
-            } else {
-                f.table_prefix.as_str()
-            };
-            let keys = strings(&s["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]);
-            assert_eq!(
-                keys,
-                [format!("{prefix}*")],
-                "{}: the statement's LeadingKeys",
+                    .unwrap_or_else(|| panic!("{}: an index statement", f.resource));
+                assert_eq!(
+                    keys,
+                    [format!("{prefix}*")],
+                    "{}: the index statement's LeadingKeys",
+                    f.resource
+                );
+                on_index += 1;
+                continue;
+            }
+            assert!(
+                !keys.is_empty() && keys.iter().all(|k| own.contains(k)),
+                "{}: the statement's LeadingKeys {keys:?} are not among {own:?}",
                 f.resource
             );
+            granted.extend(keys);
         }
-        let expected = 1 + usize::from(f.index_prefix.is_some());
-        assert_eq!(tables, expected, "{}: its table statements", f.resource);
+        granted.sort();
+        assert_eq!(
+            granted,
+            own.iter().cloned().collect::<Vec<_>>(),
+            "{}: each key prefix granted by exactly one table statement",
+            f.resource
+        );
+        assert_eq!(
+            on_index,
+            usize::from(f.index_prefix.is_some()),
+            "{}: its index statements",
+            f.resource
+        );
     }
+}
+
+#[test]
+fn the_receipt_counter_is_one_of_the_receipts_keys() {
+    // The consumer's `ReceiptSequence` statement (`receipts#*`) covers the counter too.
+    use convoy_store::keys;
+    assert!(keys::RECEIPT_COUNTER_PK.starts_with(keys::RECEIPTS_PREFIX));
+    assert!(keys::receipts_pk(0).starts_with(keys::RECEIPTS_PREFIX));
 }
 
 #[test]

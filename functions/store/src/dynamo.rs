@@ -414,8 +414,9 @@ pub use receipts::MAX_RECEIPT_HOURS;
 // The batch function's reads of a window's receipts (`ReceiptReader`).
 mod batch;
 
-// The operator's reads (`OrderReader`): their own file, as no function calls them (the
-// IAM test reads the consumer's calls from this file and the reader's from that one).
+// The operator's reads (`OrderReader`): their own file, as the consumer never calls them
+// (the IAM test reads the consumer's calls from this file and the reader's from that one;
+// the batch function's `load_stored_order` is this file's `query`).
 mod reader;
 
 #[cfg(test)]

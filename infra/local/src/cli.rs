@@ -4,6 +4,7 @@ use crate::deadletter::Dlq;
 use crate::demo::{self, DemoArgs, DemoError};
 use crate::local::{self, LocalError};
 use crate::localstack::{self, LocalStackError};
+use crate::ops::batches::BatchOpsError;
 use crate::ops::{dlq, ledgers, orders, upload, OpsError, Target};
 use crate::output::Output;
 use crate::provision::{self, ProvisionArgs, ProvisionError};
@@ -11,6 +12,9 @@ use crate::stack::{Emulator, Stack, StackError};
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
+
+mod batches;
+pub use batches::BatchCommand;
 
 /// Operate ledger convoy: upload ledgers, follow them, look at orders, fix what is stuck —
 /// on AWS or on the Docker-less emulator of this machine.
@@ -20,10 +24,10 @@ use std::time::Duration;
 /// --local means the emulator at AWS_ENDPOINT_URL (default http://127.0.0.1:4566) with
 /// dummy credentials.
 ///
-/// Exit codes: 0 done; 1 failed (a missing stack, ledger, order or message, missing
-/// credentials; `upload --wait` and `local demo`: a ledger that ended failed or
-/// unsupported; `local demo`: a message in a dead-letter queue); 2 usage error; 3
-/// `upload --wait` ran out of time while a ledger still processes.
+/// Exit codes: 0 done; 1 failed (a missing stack, ledger, order, message or batch, missing
+/// credentials, a window not settled yet; `upload --wait` and `local demo`: a ledger that
+/// ended failed or unsupported; `local demo`: a message in a dead-letter queue); 2 usage
+/// error; 3 `upload --wait` ran out of time while a ledger still processes.
 #[derive(Debug, clap::Parser)]
 #[command(name = "convoy", version, max_term_width = 100)]
 pub struct Cli {
@@ -63,6 +67,10 @@ pub enum Command {
     /// sending it back.
     #[command(subcommand)]
     Dlq(DlqCommand),
+    /// The cutoff batches: each window's paid orders in receipt order, one file a window
+    /// (batches/<window>.jsonl); listing, checking and writing them.
+    #[command(subcommand)]
+    Batch(BatchCommand),
     /// The Docker-less stack on this machine: LocalStack, the template's resources, the
     /// function binaries and the event source mappings.
     #[command(subcommand)]
@@ -230,6 +238,8 @@ pub enum CommandError {
     #[error(transparent)]
     Ops(#[from] OpsError),
     #[error(transparent)]
+    Batch(#[from] BatchOpsError),
+    #[error(transparent)]
     Demo(#[from] DemoError),
     #[error(transparent)]
     Local(#[from] LocalError),
@@ -249,7 +259,10 @@ impl CommandError {
     /// Whether the reader of the output went away (`convoy … | head`): not a failure.
     pub fn is_broken_pipe(&self) -> bool {
         let io = match self {
-            CommandError::Write(e) | CommandError::Ops(OpsError::Write(e)) => e,
+            CommandError::Write(e)
+            | CommandError::Ops(OpsError::Write(e))
+            | CommandError::Batch(BatchOpsError::Write(e))
+            | CommandError::Batch(BatchOpsError::Ops(OpsError::Write(e))) => e,
             _ => return false,
         };
         io.kind() == std::io::ErrorKind::BrokenPipe
@@ -329,6 +342,7 @@ impl Cli {
                     }
                 }
             }
+            Command::Batch(c) => c.run(&target().await?, out).await?,
             Command::Local(c) => self.local(c, out).await?,
             Command::Completions { shell } => {
                 let mut command = <Cli as clap::CommandFactory>::command();

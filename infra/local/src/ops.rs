@@ -5,7 +5,9 @@
 //! - [`ledgers`]: ledger status records and rejects reports.
 //! - [`orders`]: orders, their history, stalled ones, voiding a seq.
 //! - [`dlq`]: both dead-letter queues: list, show, redrive.
+//! - [`batches`]: the cutoff batches (`batches/<window>.jsonl`): list, show, run.
 
+pub mod batches;
 pub mod dlq;
 pub mod ledgers;
 pub mod orders;

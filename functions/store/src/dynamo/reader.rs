@@ -1,5 +1,7 @@
-//! [`OrderReader`] over the table: what an operator (the CLI, the tests) reads; the
-//! functions never call it, so their roles grant none of it (`dynamodb:Scan`).
+//! [`OrderReader`] over the table: what an operator (the CLI, the tests) reads. Of the
+//! functions only the batch function calls it, `load_stored_order` alone (a `Query` of a
+//! paid order's partition, through [`DynamoOrderStore`]'s own query): no role grants
+//! `dynamodb:Scan`.
 
 use super::{s, DynamoOrderStore, KeyRange};
 use crate::error::StoreError;

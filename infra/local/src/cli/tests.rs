@@ -70,6 +70,13 @@ fn bad_arguments_are_refused() {
         "dlq redrive --body fixed.json",
         "dlq list --queue other",
         "ledger status",
+        "batch show",
+        "batch show not-a-date",
+        "batch show 2026-02-30",
+        "batch show 2026-12-07 2026-12-08",
+        "batch run 2026-12-07",
+        "batch run --window 07.12.2026",
+        "batch list --window 2026-12-07",
     ] {
         assert!(parse(argv).is_err(), "{argv} was accepted");
     }
@@ -131,4 +138,57 @@ fn completions_for_every_shell() {
             "{shell}"
         );
     }
+}
+
+#[test]
+fn batch_arguments() {
+    let date = |s: &str| s.parse::<jiff::civil::Date>().unwrap();
+    let Ok(Cli {
+        command: Command::Batch(BatchCommand::List { prefix }),
+        ..
+    }) = parse("batch list --prefix 2026-12")
+    else {
+        panic!("not batch list");
+    };
+    assert_eq!(prefix, "2026-12");
+    let Ok(Cli {
+        command: Command::Batch(BatchCommand::Show { window }),
+        json: true,
+        ..
+    }) = parse("batch show 2026-12-07 --json")
+    else {
+        panic!("not batch show --json");
+    };
+    assert_eq!(window, date("2026-12-07"));
+    let Ok(Cli {
+        command: Command::Batch(BatchCommand::Run { window }),
+        ..
+    }) = parse("batch run --window 2020-01-01")
+    else {
+        panic!("not batch run");
+    };
+    assert_eq!(window, Some(date("2020-01-01")));
+    let Ok(Cli {
+        command: Command::Batch(BatchCommand::Run { window: None }),
+        ..
+    }) = parse("batch run")
+    else {
+        panic!("not batch run of the latest window");
+    };
+}
+
+#[test]
+fn a_bad_window_is_a_usage_error_that_says_why() {
+    let e = parse("batch show 2026-13-01").unwrap_err();
+    assert_eq!(e.exit_code(), 2);
+    let text = e.to_string();
+    assert!(
+        text.contains("window name '2026-13-01': no such date"),
+        "{text}"
+    );
+    let e = parse("batch run --window tomorrow").unwrap_err();
+    assert!(
+        e.to_string().contains("not a date written YYYY-MM-DD"),
+        "{e}"
+    );
 }
