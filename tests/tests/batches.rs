@@ -121,6 +121,10 @@ impl BatchBucket for Crashing {
         self.inner.exists(key).await
     }
 
+    async fn head_bytes(&self, key: &str, bytes: usize) -> Result<Option<Vec<u8>>, BucketError> {
+        self.inner.head_bytes(key, bytes).await
+    }
+
     async fn put_new(&self, key: &str, body: Vec<u8>) -> Result<bool, BucketError> {
         let crash = |key: &str| BucketError {
             operation: "PutObject",

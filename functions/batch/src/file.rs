@@ -169,13 +169,14 @@ struct HeaderLine {
 }
 
 /// The batch file of `window` holding `orders`, which must be in strictly increasing
-/// receipt order; `window` must be `cutoff`'s window of its date.
+/// receipt order; `window` must end at `cutoff` on its date (it may start elsewhere than
+/// the cutoff the day before: [`Window::continuing_from`]).
 pub fn render(
     cutoff: &Cutoff,
     window: &Window,
     orders: &[BatchOrder],
 ) -> Result<Vec<u8>, FileError> {
-    if cutoff.window(window.date())? != *window {
+    if cutoff.window(window.date())?.end() != window.end() || window.start() > window.end() {
         return Err(FileError::WindowMismatch {
             window: *window,
             cutoff: cutoff.clone(),

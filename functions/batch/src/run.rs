@@ -19,6 +19,13 @@ pub trait BatchBucket: Sync {
     /// Whether an object is at `key`.
     fn exists(&self, key: &str) -> impl Future<Output = Result<bool, BucketError>> + Send;
 
+    /// The first `bytes` bytes of the object at `key`, `None` when there is none.
+    fn head_bytes(
+        &self,
+        key: &str,
+        bytes: usize,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>, BucketError>> + Send;
+
     /// Writes `body` at `key` unless an object is there already (`If-None-Match: *`):
     /// `Ok(true)` when written, `Ok(false)` when another run wrote it first.
     fn put_new(
@@ -109,6 +116,13 @@ pub enum BatchError {
     },
     #[error(transparent)]
     Bucket(#[from] BucketError),
+    #[error("the batch of the day before, {key}, has no readable header; window {window} starts where it ended")]
+    Previous {
+        window: String,
+        key: String,
+        #[source]
+        source: Box<FileError>,
+    },
 }
 
 /// Writes the batch of `window` unless it is written already; refused before the window
@@ -146,6 +160,7 @@ where
         tracing::info!(window = %name, key, "the window's batch is written already");
         return Ok(unchanged(name, key));
     }
+    let window = &continued(bucket, cutoff, window).await?;
     let (from, to) = (millis(window.start()), millis(window.end()));
     let paid = store
         .receipts(from, to)
@@ -176,6 +191,39 @@ where
         orders: Some(orders.len()),
         bytes: Some(bytes),
     })
+}
+
+/// `window`, starting where the batch of the day before ended when that one is written:
+/// the same instant, unless the cutoff changed in between (a later cutoff would otherwise
+/// leave the payments between the two in no batch, an earlier one put them in two).
+async fn continued<B: BatchBucket>(
+    bucket: &B,
+    cutoff: &Cutoff,
+    window: &Window,
+) -> Result<Window, BatchError> {
+    let Some(before) = window.date().yesterday().ok() else {
+        return Ok(*window);
+    };
+    let previous = cutoff.window(before)?;
+    let key = file::key(&previous);
+    let Some(head) = bucket.head_bytes(&key, file::HEADER_MAX_BYTES).await? else {
+        return Ok(*window);
+    };
+    let header = file::parse_header(&head).map_err(|source| BatchError::Previous {
+        window: window.name(),
+        key: key.clone(),
+        source: Box::new(source),
+    })?;
+    if header.end() != window.start() {
+        tracing::warn!(
+            window = %window.name(),
+            computed_start = %window.start(),
+            previous_end = %header.end(),
+            previous_cutoff = %header.cutoff(),
+            "the cutoff changed: the window starts where the batch of the day before ended"
+        );
+    }
+    Ok(window.continuing_from(header.end()))
 }
 
 /// A paid order as the batch lists it: its receipt, and its items (unchanged since it was

@@ -1,4 +1,4 @@
-//! [`BatchBucket`] over S3: `HeadObject`, and `PutObject` with `If-None-Match: *` (S3's
+//! [`BatchBucket`] over S3: `HeadObject`, a ranged `GetObject` of a header, and `PutObject` with `If-None-Match: *` (S3's
 //! conditional write: 412 when an object is there, 409 when a concurrent conditional write
 //! of the same key is in progress; either way another run wrote, or is writing, the file).
 
@@ -50,6 +50,29 @@ impl BatchBucket for S3BatchBucket {
             Ok(_) => Ok(true),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(false),
             Err(e) => Err(self.error("HeadObject", key, e)),
+        }
+    }
+
+    async fn head_bytes(&self, key: &str, bytes: usize) -> Result<Option<Vec<u8>>, BucketError> {
+        let got = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .range(format!("bytes=0-{}", bytes.saturating_sub(1)))
+            .send()
+            .await;
+        match got {
+            Ok(out) => {
+                let body = out
+                    .body
+                    .collect()
+                    .await
+                    .map_err(|e| self.error("GetObject", key, e))?;
+                Ok(Some(body.into_bytes().to_vec()))
+            }
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+            Err(e) => Err(self.error("GetObject", key, e)),
         }
     }
 

@@ -309,6 +309,16 @@ impl Window {
         self.end.duration_since(self.start)
     }
 
+    /// The window from `start` instead (at most its end): where the previous day's batch,
+    /// written under another cutoff, ended, so that a change of the cutoff leaves no
+    /// instant in two batches or in none.
+    pub fn continuing_from(self, start: Timestamp) -> Window {
+        Window {
+            start: start.min(self.end),
+            ..self
+        }
+    }
+
     /// Whether the window has settled at `now`: `end + settle <= now`.
     pub fn settled(&self, now: Timestamp, settle: Duration) -> bool {
         now.checked_sub(settle).is_ok_and(|edge| self.end <= edge)

@@ -39,6 +39,10 @@ impl BatchBucket for MemoryBucket {
         Ok(self.objects.lock().unwrap().contains_key(key))
     }
 
+    async fn head_bytes(&self, key: &str, bytes: usize) -> Result<Option<Vec<u8>>, BucketError> {
+        Ok(self.get(key).map(|b| b[..b.len().min(bytes)].to_vec()))
+    }
+
     async fn put_new(&self, key: &str, body: Vec<u8>) -> Result<bool, BucketError> {
         if std::mem::take(&mut *self.fail_next.lock().unwrap()) {
             return Err(injected(key));
@@ -241,6 +245,9 @@ async fn a_run_that_loses_the_conditional_write_reports_the_batch_unchanged() {
         async fn exists(&self, _: &str) -> Result<bool, BucketError> {
             Ok(false)
         }
+        async fn head_bytes(&self, key: &str, n: usize) -> Result<Option<Vec<u8>>, BucketError> {
+            self.0.head_bytes(key, n).await
+        }
         async fn put_new(&self, key: &str, body: Vec<u8>) -> Result<bool, BucketError> {
             self.0.put_new(key, body).await
         }
@@ -338,4 +345,54 @@ async fn the_scheduled_run_writes_the_latest_settled_window_or_the_named_one() {
     .await
     .unwrap_err();
     assert!(e.to_string().contains("2026-13-01"), "{e}");
+}
+
+#[tokio::test]
+async fn a_changed_cutoff_leaves_no_payment_in_two_batches_or_in_none() {
+    let store = MemoryOrderStore::new();
+    let bucket = MemoryBucket::default();
+    // Berlin in December: 14:00 is 13:00Z, 16:00 is 15:00Z, 12:00 is 11:00Z.
+    pay(&store, "d6-noon", 1, "2026-12-06T11:30:00Z").await;
+    pay(&store, "d6-15h", 2, "2026-12-06T14:00:00Z").await;
+    pay(&store, "d7-noon", 3, "2026-12-07T11:30:00Z").await;
+    pay(&store, "d7-15h", 4, "2026-12-07T14:00:00Z").await;
+    pay(&store, "d8-10h", 5, "2026-12-08T09:00:00Z").await;
+    let late = ts("2026-12-10T00:00:00Z");
+    let old = cutoff();
+    let d6 = old.window_named("2026-12-06").unwrap();
+    write_window(&store, &bucket, &old, &d6, late, SETTLE)
+        .await
+        .unwrap();
+    // Moved later to 16:00: window 12-07 starts at the old 14:00 of 12-06, not at 16:00.
+    let later = Cutoff::new("16:00", "Europe/Berlin").unwrap();
+    let d7 = later.window_named("2026-12-07").unwrap();
+    assert_eq!(d7.start(), ts("2026-12-06T15:00:00Z"));
+    write_window(&store, &bucket, &later, &d7, late, SETTLE)
+        .await
+        .unwrap();
+    let d7_file = bucket.get("batches/2026-12-07.jsonl").unwrap();
+    assert_eq!(
+        orders_in(&d7_file),
+        [
+            ("d6-15h".into(), 2),
+            ("d7-noon".into(), 3),
+            ("d7-15h".into(), 4)
+        ]
+    );
+    let (header, _) = file::parse(&d7_file).unwrap();
+    assert_eq!(header.start(), ts("2026-12-06T13:00:00Z"));
+    // Moved earlier to 12:00: window 12-08 starts at 16:00 of 12-07, not at 12:00.
+    let earlier = Cutoff::new("12:00", "Europe/Berlin").unwrap();
+    let d8 = earlier.window_named("2026-12-08").unwrap();
+    write_window(&store, &bucket, &earlier, &d8, late, SETTLE)
+        .await
+        .unwrap();
+    let d8_file = bucket.get("batches/2026-12-08.jsonl").unwrap();
+    assert_eq!(orders_in(&d8_file), [("d8-10h".into(), 5)]);
+    let (header, _) = file::parse(&d8_file).unwrap();
+    assert_eq!(header.start(), ts("2026-12-07T15:00:00Z"));
+    assert_eq!(header.end(), ts("2026-12-08T11:00:00Z"));
+    // Every payment in exactly one batch.
+    let d6_file = bucket.get("batches/2026-12-06.jsonl").unwrap();
+    assert_eq!(orders_in(&d6_file), [("d6-noon".into(), 1)]);
 }
