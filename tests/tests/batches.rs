@@ -5,15 +5,15 @@
 //! late and a repeated run, a run that crashed before and after its write landed, an empty
 //! window, and cutoffs on days a DST change skips or repeats them.
 //!
-//! The windows are in 2021, long before any other test's payments (those use the real
-//! clock); a window's batch lists this run's orders only when the emulator is fresh, so the
-//! checks look at this run's orders (and CI's emulator is fresh: the counts are exact there).
+//! The consumer writes to a table of the test's own (its receipts, their counter and their
+//! seal are no other test's), and the batches go to a bucket of its own.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test file: a failed unwrap is a failed test
 
 use batch::file::{self, BatchOrder};
 use batch::run::{write_window, BatchBucket, BatchError, BucketError, Outcome};
 use batch::s3::S3BatchBucket;
 use batch::window::Cutoff;
+use convoy_store::DynamoOrderStore;
 use convoy_tests::Harness;
 use jiff::Timestamp;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,6 +31,9 @@ fn ts(s: &str) -> Timestamp {
 struct Clocked {
     h: Harness,
     now: Arc<AtomicU64>,
+    /// The consumer's orders and receipts: a table of this test's own, so its receipts,
+    /// their counter and their seal are no other test's.
+    store: DynamoOrderStore,
     s3: aws_sdk_s3::Client,
     bucket: String,
 }
@@ -38,16 +41,32 @@ struct Clocked {
 impl Clocked {
     async fn start() -> (Clocked, convoy_local::pipeline::Running) {
         let h = Harness::start().await.unwrap();
-        let now = Arc::new(AtomicU64::new(0));
-        let mut consumer = h.consumer(h.order_store());
-        let clock = now.clone();
-        consumer.settings.clock =
-            consumer::settings::Clock::new(move || clock.load(Ordering::SeqCst));
-        let running = h.start_with(h.ledger_function(), consumer).await.unwrap();
+        let client = convoy_store::emulator::client().await;
+        let table = convoy_store::emulator::create_table(&client, "batches").await;
         let s3 = h.pipeline.s3.clone();
         let bucket = format!("batches-{}", h.run.to_lowercase());
         s3.create_bucket().bucket(&bucket).send().await.unwrap();
-        (Clocked { h, now, s3, bucket }, running)
+        let c = Clocked {
+            h,
+            now: Arc::new(AtomicU64::new(0)),
+            store: DynamoOrderStore::new(client, table),
+            s3,
+            bucket,
+        };
+        let running = c.restart().await;
+        (c, running)
+    }
+
+    /// The mappings, with the consumer in-process on the test's clock and table.
+    async fn restart(&self) -> convoy_local::pipeline::Running {
+        let mut consumer = self.h.consumer(self.store.clone());
+        let clock = self.now.clone();
+        consumer.settings.clock =
+            consumer::settings::Clock::new(move || clock.load(Ordering::SeqCst));
+        self.h
+            .start_with(self.h.ledger_function(), consumer)
+            .await
+            .unwrap()
     }
 
     fn bucket(&self) -> S3BatchBucket {
@@ -160,7 +179,7 @@ async fn payments_either_side_of_a_cutoff_are_batched_once_each() {
 
     // Too early: the cutoff plus the settle delay has not passed.
     let early = ts("2021-06-15T14:15:59Z");
-    let e = write_window(&h.pipeline.orders, &bucket, &cutoff, &window, early, SETTLE)
+    let e = write_window(&c.store, &bucket, &cutoff, &window, early, SETTLE)
         .await
         .unwrap_err();
     assert!(matches!(e, BatchError::NotSettled { .. }), "{e}");
@@ -168,7 +187,7 @@ async fn payments_either_side_of_a_cutoff_are_batched_once_each() {
 
     // A late run writes it: the payments before the cutoff, in the order they were applied.
     let late = ts("2021-06-16T09:00:00Z");
-    let r = write_window(&h.pipeline.orders, &bucket, &cutoff, &window, late, SETTLE)
+    let r = write_window(&c.store, &bucket, &cutoff, &window, late, SETTLE)
         .await
         .unwrap();
     assert_eq!(r.outcome, Outcome::Written);
@@ -180,8 +199,16 @@ async fn payments_either_side_of_a_cutoff_are_batched_once_each() {
     );
     assert_eq!(b, ["third"]);
 
+    // The window is sealed: a payment the consumer applies now with a clock still before
+    // the cutoff (behind, or its commit held up) is paid at the seal, in the next window.
+    h.with_running(c.restart().await, async |running| {
+        c.pay_at(running, "2021-06-15T13:59:59.500Z", &["too-late"])
+            .await;
+    })
+    .await;
+
     // A repeated run changes nothing.
-    let r = write_window(&h.pipeline.orders, &bucket, &cutoff, &window, late, SETTLE)
+    let r = write_window(&c.store, &bucket, &cutoff, &window, late, SETTLE)
         .await
         .unwrap();
     assert_eq!(r.outcome, Outcome::AlreadyWritten);
@@ -202,7 +229,7 @@ async fn payments_either_side_of_a_cutoff_are_batched_once_each() {
         after_landing: false,
     };
     assert!(
-        write_window(&h.pipeline.orders, &before, &cutoff, &next, later, SETTLE)
+        write_window(&c.store, &before, &cutoff, &next, later, SETTLE)
             .await
             .is_err()
     );
@@ -212,13 +239,18 @@ async fn payments_either_side_of_a_cutoff_are_batched_once_each() {
         after_landing: true,
     };
     assert!(
-        write_window(&h.pipeline.orders, &after, &cutoff, &next, later, SETTLE)
+        write_window(&c.store, &after, &cutoff, &next, later, SETTLE)
             .await
             .is_err()
     );
     let (landed, mine) = c.batch("2021-06-16").await;
-    assert_eq!(mine, ["after"]);
-    let r = write_window(&h.pipeline.orders, &bucket, &cutoff, &next, later, SETTLE)
+    assert_eq!(mine, ["after", "too-late"]);
+    let (_, orders) = file::parse(&landed).unwrap();
+    assert_eq!(
+        orders[1].paid_at_ms,
+        ts("2021-06-15T14:00:00Z").as_millisecond() as u64
+    );
+    let r = write_window(&c.store, &bucket, &cutoff, &next, later, SETTLE)
         .await
         .unwrap();
     assert_eq!(r.outcome, Outcome::AlreadyWritten);
@@ -226,7 +258,7 @@ async fn payments_either_side_of_a_cutoff_are_batched_once_each() {
 
     // An empty window: a header alone.
     let empty = cutoff.window_named("2021-06-10").unwrap();
-    write_window(&h.pipeline.orders, &bucket, &cutoff, &empty, later, SETTLE)
+    write_window(&c.store, &bucket, &cutoff, &empty, later, SETTLE)
         .await
         .unwrap();
     let (bytes, mine) = c.batch("2021-06-10").await;
@@ -266,7 +298,7 @@ async fn a_cutoff_that_a_dst_change_skips_or_repeats() {
         jiff::SignedDuration::from_hours(23)
     );
     for w in [skipped, after_skip] {
-        write_window(&h.pipeline.orders, &bucket, &berlin, &w, later, SETTLE)
+        write_window(&c.store, &bucket, &berlin, &w, later, SETTLE)
             .await
             .unwrap();
     }
@@ -282,7 +314,7 @@ async fn a_cutoff_that_a_dst_change_skips_or_repeats() {
         jiff::SignedDuration::from_hours(25)
     );
     for w in [repeated, next] {
-        write_window(&h.pipeline.orders, &bucket, &new_york, &w, later, SETTLE)
+        write_window(&c.store, &bucket, &new_york, &w, later, SETTLE)
             .await
             .unwrap();
     }

@@ -71,7 +71,10 @@ fn functions() -> [Function; 4] {
                 ),
             ],
             shared_calls: &[],
-            without_call: &[],
+            without_call: &[(
+                "dynamodb:ConditionCheckItem",
+                "the seal's ConditionCheck in a paying step's TransactWriteItems",
+            )],
             table_prefixes: vec![ORDER_PREFIX.to_owned(), RECEIPTS_PREFIX.to_owned()],
             index_prefix: None,
         },

@@ -169,14 +169,21 @@ struct HeaderLine {
 }
 
 /// The batch file of `window` holding `orders`, which must be in strictly increasing
-/// receipt order; `window` must end at `cutoff` on its date (it may start elsewhere than
-/// the cutoff the day before: [`Window::continuing_from`]).
+/// receipt order. `window` is `cutoff`'s window of its date, or one that meets the
+/// batches written on either side ([`Window::continuing_from`], [`Window::ending_at`]):
+/// within a day of it.
 pub fn render(
     cutoff: &Cutoff,
     window: &Window,
     orders: &[BatchOrder],
 ) -> Result<Vec<u8>, FileError> {
-    if cutoff.window(window.date())?.end() != window.end() || window.start() > window.end() {
+    let own = cutoff.window(window.date())?;
+    let day = jiff::SignedDuration::from_hours(24);
+    let near = |a: Timestamp, b: Timestamp| a.duration_since(b).abs() <= day;
+    if window.start() > window.end()
+        || !near(own.start(), window.start())
+        || !near(own.end(), window.end())
+    {
         return Err(FileError::WindowMismatch {
             window: *window,
             cutoff: cutoff.clone(),

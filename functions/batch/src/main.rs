@@ -33,14 +33,23 @@ async fn main() -> Result<(), Error> {
         &var("CUTOFF_TIME_ZONE")?,
         &var("SETTLE_SECONDS")?,
         &var("CONSUMER_TIMEOUT_SECONDS")?,
-    )?;
+    )
+    .inspect_err(|e| tracing::error!(error = %convoy_core::chain(e), "refusing to start"))?;
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let store = DynamoOrderStore::new(aws_sdk_dynamodb::Client::new(&config), var("TABLE_NAME")?);
     let bucket = S3BatchBucket::new(aws_sdk_s3::Client::new(&config), var("BUCKET_NAME")?);
     lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
         let (store, bucket, settings) = (store.clone(), bucket.clone(), settings.clone());
         async move {
-            let named = event.payload.get("window").and_then(|w| w.as_str());
+            let named = match event.payload.get("window") {
+                None => None,
+                Some(serde_json::Value::String(w)) => Some(w.as_str()),
+                Some(other) => {
+                    let e = format!("the event's window {other} is not a date written YYYY-MM-DD");
+                    tracing::error!(error = %e, "the batch was not written");
+                    return Err(e.into());
+                }
+            };
             let report = batch::run::scheduled(
                 &store,
                 &bucket,

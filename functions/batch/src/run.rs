@@ -65,6 +65,10 @@ pub struct Report {
     /// Orders in the file this run wrote (`None` when it wrote none).
     pub orders: Option<usize>,
     pub bytes: Option<usize>,
+    /// The bounds of the window this run wrote (they differ from the cutoff's own where
+    /// the window meets a batch written under another cutoff).
+    pub start: Option<Timestamp>,
+    pub end: Option<Timestamp>,
 }
 
 /// Why a window's batch was not written.
@@ -81,7 +85,7 @@ pub enum BatchError {
     },
     #[error(transparent)]
     Window(#[from] WindowError),
-    #[error("reading the receipts of window {window}")]
+    #[error("sealing or reading the receipts of window {window}")]
     Receipts {
         window: String,
         #[source]
@@ -116,8 +120,11 @@ pub enum BatchError {
     },
     #[error(transparent)]
     Bucket(#[from] BucketError),
-    #[error("the batch of the day before, {key}, has no readable header; window {window} starts where it ended")]
-    Previous {
+    #[error(
+        "{key} has no readable header; window {window} meets the batches of the days \
+         before and after where they are written"
+    )]
+    Neighbour {
         window: String,
         key: String,
         #[source]
@@ -155,6 +162,8 @@ where
         outcome: Outcome::AlreadyWritten,
         orders: None,
         bytes: None,
+        start: None,
+        end: None,
     };
     if bucket.exists(&key).await? {
         tracing::info!(window = %name, key, "the window's batch is written already");
@@ -162,6 +171,14 @@ where
     }
     let window = &continued(bucket, cutoff, window).await?;
     let (from, to) = (millis(window.start()), millis(window.end()));
+    // From here on no payment is committed into the window (a late one is paid after it).
+    store
+        .seal(to)
+        .await
+        .map_err(|source| BatchError::Receipts {
+            window: name.clone(),
+            source,
+        })?;
     let paid = store
         .receipts(from, to)
         .await
@@ -190,40 +207,63 @@ where
         outcome: Outcome::Written,
         orders: Some(orders.len()),
         bytes: Some(bytes),
+        start: Some(window.start()),
+        end: Some(window.end()),
     })
 }
 
-/// `window`, starting where the batch of the day before ended when that one is written:
-/// the same instant, unless the cutoff changed in between (a later cutoff would otherwise
-/// leave the payments between the two in no batch, an earlier one put them in two).
+/// `window`, meeting the batches of the days before and after where they are written: it
+/// starts where the day before's ended and ends where the day after's starts. The same
+/// instants, unless the cutoff changed in between: a later cutoff would otherwise leave the
+/// payments between the two in no batch, an earlier one put them in two — whichever of the
+/// windows is written first.
 async fn continued<B: BatchBucket>(
     bucket: &B,
     cutoff: &Cutoff,
     window: &Window,
 ) -> Result<Window, BatchError> {
-    let Some(before) = window.date().yesterday().ok() else {
-        return Ok(*window);
-    };
-    let previous = cutoff.window(before)?;
-    let key = file::key(&previous);
-    let Some(head) = bucket.head_bytes(&key, file::HEADER_MAX_BYTES).await? else {
-        return Ok(*window);
-    };
-    let header = file::parse_header(&head).map_err(|source| BatchError::Previous {
-        window: window.name(),
-        key: key.clone(),
-        source: Box::new(source),
-    })?;
-    if header.end() != window.start() {
+    let mut out = *window;
+    if let Ok(before) = window.date().yesterday() {
+        if let Some(header) = header_of(bucket, cutoff, window, before).await? {
+            out = out.continuing_from(header.end());
+        }
+    }
+    if let Ok(after) = window.date().tomorrow() {
+        if let Some(header) = header_of(bucket, cutoff, window, after).await? {
+            out = out.ending_at(header.start());
+        }
+    }
+    if out != *window {
         tracing::warn!(
             window = %window.name(),
             computed_start = %window.start(),
-            previous_end = %header.end(),
-            previous_cutoff = %header.cutoff(),
-            "the cutoff changed: the window starts where the batch of the day before ended"
+            computed_end = %window.end(),
+            start = %out.start(),
+            end = %out.end(),
+            "the cutoff changed: the window meets the batches written on either side"
         );
     }
-    Ok(window.continuing_from(header.end()))
+    Ok(out)
+}
+
+/// The header of the batch of `date`, if it is written.
+async fn header_of<B: BatchBucket>(
+    bucket: &B,
+    cutoff: &Cutoff,
+    window: &Window,
+    date: jiff::civil::Date,
+) -> Result<Option<file::BatchHeader>, BatchError> {
+    let key = file::key(&cutoff.window(date)?);
+    let Some(head) = bucket.head_bytes(&key, file::HEADER_MAX_BYTES).await? else {
+        return Ok(None);
+    };
+    file::parse_header(&head)
+        .map(Some)
+        .map_err(|source| BatchError::Neighbour {
+            window: window.name(),
+            key,
+            source: Box::new(source),
+        })
 }
 
 /// A paid order as the batch lists it: its receipt, and its items (unchanged since it was

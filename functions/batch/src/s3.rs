@@ -1,6 +1,7 @@
 //! [`BatchBucket`] over S3: `HeadObject`, a ranged `GetObject` of a header, and `PutObject` with `If-None-Match: *` (S3's
-//! conditional write: 412 when an object is there, 409 when a concurrent conditional write
-//! of the same key is in progress; either way another run wrote, or is writing, the file).
+//! conditional write: 412 when an object is there — another run wrote the file; 409 when a
+//! concurrent conditional write of the same key is in progress — an error, as that write
+//! may yet fail).
 
 use crate::run::{BatchBucket, BucketError};
 use aws_sdk_s3::error::ProvideErrorMetadata;
@@ -72,6 +73,10 @@ impl BatchBucket for S3BatchBucket {
                 Ok(Some(body.into_bytes().to_vec()))
             }
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+            // An empty object has no byte 0: S3 answers 416 to the range.
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 416) => {
+                Ok(Some(Vec::new()))
+            }
             Err(e) => Err(self.error("GetObject", key, e)),
         }
     }
@@ -90,13 +95,13 @@ impl BatchBucket for S3BatchBucket {
         match sent {
             Ok(_) => Ok(true),
             Err(e)
-                if matches!(
-                    e.as_service_error().and_then(|s| s.code()),
-                    Some("PreconditionFailed" | "ConditionalRequestConflict")
-                ) || e.raw_response().is_some_and(|r| r.status().as_u16() == 412) =>
+                if e.as_service_error().and_then(|s| s.code()) == Some("PreconditionFailed")
+                    || e.raw_response().is_some_and(|r| r.status().as_u16() == 412) =>
             {
                 Ok(false)
             }
+            // 409 (ConditionalRequestConflict): another run is writing the file right now and
+            // may yet fail; this run fails, and the next finds the file or writes it.
             Err(e) => Err(self.error("PutObject", key, e)),
         }
     }

@@ -319,6 +319,15 @@ impl Window {
         }
     }
 
+    /// The window up to `end` instead (at least its start): where the next day's batch,
+    /// written first under another cutoff, began.
+    pub fn ending_at(self, end: Timestamp) -> Window {
+        Window {
+            end: end.max(self.start),
+            ..self
+        }
+    }
+
     /// Whether the window has settled at `now`: `end + settle <= now`.
     pub fn settled(&self, now: Timestamp, settle: Duration) -> bool {
         now.checked_sub(settle).is_ok_and(|edge| self.end <= edge)

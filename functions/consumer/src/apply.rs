@@ -6,7 +6,7 @@
 
 use crate::error::ApplyError;
 use crate::settings::Settings;
-use convoy_core::sequencer::{process, Disposition, Known, Need, SeqError};
+use convoy_core::sequencer::{process, Disposition, Known, Need, SeqError, Step};
 use convoy_core::{OrderId, OrderState, Receipt, Seq, Transaction};
 use convoy_store::{Head, OrderStore, StoreError};
 use tokio::time::Instant;
@@ -166,20 +166,8 @@ async fn apply_steps<S: OrderStore>(
                 if near() {
                     return applied.failed(deadline_error(), Some(state));
                 }
-                if step.pays() {
-                    // The payment's place in the receipt sequence, committed with it.
-                    match by(deadline, store.take_receipt()).await {
-                        Some(Ok(number)) => {
-                            step.receipt = Some(Receipt {
-                                number,
-                                paid_at: settings.clock.now_millis(),
-                            })
-                        }
-                        Some(Err(e)) => return applied.failed(store_error(e), Some(state)),
-                        None => return applied.failed(deadline_error(), Some(state)),
-                    }
-                }
-                let Some(outcome) = by(deadline, store.commit(id, base.as_ref(), &step)).await
+                let Some(outcome) =
+                    commit_step(store, id, base.as_ref(), &mut step, settings, deadline).await
                 else {
                     // It may have landed: its inputs are not finished (they come back as
                     // duplicates if so), and the next load finds out.
@@ -245,6 +233,50 @@ async fn apply_steps<S: OrderStore>(
                 .extend(step.dispositions.into_iter().map(Ok));
             applied.drained.extend(step.drained);
             state = step.state;
+        }
+    }
+}
+
+/// How many times a paying step takes a new receipt because a batch sealed the receipts
+/// past the time of the last (each new one is paid at the seal or later, so one is enough
+/// unless the seal moves again meanwhile).
+const SEALED_RETRIES: usize = 3;
+
+/// Commits `step`. A step that applies a payment first takes its receipt (the next number,
+/// paid now); when a batch has sealed the receipts past that time meanwhile, it takes
+/// another, paid no earlier than the seal: the payment goes to a window not read yet.
+/// `None` when the deadline came first (a commit then abandoned may have landed).
+async fn commit_step<S: OrderStore>(
+    store: &S,
+    id: &OrderId,
+    base: Option<&Head>,
+    step: &mut Step,
+    settings: &Settings,
+    deadline: Instant,
+) -> Option<Result<Head, StoreError>> {
+    let mut not_before = 0;
+    let mut sealed = 0;
+    loop {
+        if step.pays() {
+            // The payment's place in the receipt sequence, committed with it.
+            let number = match by(deadline, store.take_receipt()).await? {
+                Ok(number) => number,
+                Err(e) => return Some(Err(e)),
+            };
+            let paid_at = settings.clock.now_millis().max(not_before);
+            step.receipt = Some(Receipt { number, paid_at });
+        }
+        match by(deadline, store.commit(id, base, step)).await? {
+            Err(StoreError::Sealed { through, .. }) if sealed < SEALED_RETRIES => {
+                sealed += 1;
+                tracing::info!(
+                    order_id = %id,
+                    through,
+                    "a batch read the receipts past this payment's time; paying it after"
+                );
+                not_before = through;
+            }
+            outcome => return Some(outcome),
         }
     }
 }

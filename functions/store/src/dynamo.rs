@@ -68,7 +68,12 @@ impl DynamoOrderStore {
             let read = c.read_capacity_units().unwrap_or_default();
             let write = c.write_capacity_units().unwrap_or_default();
             let units = match (read, write) {
-                (0.0, 0.0) if matches!(operation, "PutItem" | "DeleteItem" | "UpdateItem") => {
+                (0.0, 0.0)
+                    if matches!(
+                        operation,
+                        "PutItem" | "DeleteItem" | "UpdateItem" | "TransactWriteItems"
+                    ) =>
+                {
                     Units {
                         write: total,
                         read: 0.0,

@@ -73,6 +73,22 @@ pub enum StoreError {
         reason: &'static str,
     },
 
+    /// The payment's `paid_at` is before the seal: a batch has read the receipts of its
+    /// window already. Nothing was written; take another receipt, paid at `through` or later.
+    #[error(
+        "order {order_id}: a batch has read the receipts up to {through} (epoch ms), after \
+         this payment's time; it is paid again after that"
+    )]
+    Sealed { order_id: String, through: u64 },
+
+    /// The seal of the receipts could not be read or raised.
+    #[error("sealing the receipts up to {through} (epoch ms)")]
+    Seal {
+        through: u64,
+        #[source]
+        source: BoxError,
+    },
+
     /// The receipt counter could not be read or advanced.
     #[error("taking a receipt number")]
     Counter {
@@ -138,6 +154,8 @@ impl StoreError {
             | StoreError::Backend { .. }
             | StoreError::Index { .. }
             | StoreError::Counter { .. }
+            | StoreError::Sealed { .. }
+            | StoreError::Seal { .. }
             | StoreError::Receipts { .. } => true,
             #[cfg(any(test, feature = "testing"))]
             StoreError::Injected { .. } => true,

@@ -38,6 +38,8 @@ pub const CURRENCY: &str = "currency";
 pub const TOTAL: &str = "total";
 /// The receipt counter's attribute: the last number taken.
 pub const LAST: &str = "last";
+/// The seal's attribute: receipts are sealed up to this instant (epoch ms).
+pub const THROUGH: &str = "through";
 /// The table's time-to-live attribute (epoch seconds): only failure items have it.
 pub const EXPIRES_AT: &str = "expires_at";
 /// How long a failure item is kept: as long as a dead-letter queue keeps its message.

@@ -61,6 +61,11 @@ pub fn waiting_shard_key(n: u64) -> String {
 /// taken, for every order (a hot key by design: about 1,000 payments a second at most).
 pub const RECEIPT_COUNTER_PK: &str = "receipts#counter";
 pub const RECEIPT_COUNTER_SK: &str = "counter";
+/// The seal of the receipts (`pk` and `sk` of its one item): `through`, the instant (epoch
+/// ms) up to which a batch has read them. A payment is committed only with a `paid_at` at or
+/// after it, so no receipt lands in a window once a batch has read the window.
+pub const SEALED_PK: &str = "receipts#sealed";
+pub const SEALED_SK: &str = "sealed";
 /// The `pk` prefix of receipts: `receipts#<UTC hour of paid_at>` (`receipts#2026-12-07T13`),
 /// so a window's receipts are a few partitions read in full, not a scan of the table.
 pub const RECEIPTS_PREFIX: &str = "receipts#";

@@ -115,7 +115,13 @@ impl MemoryOrderStore {
 
     /// The log item and the receipt as one transaction: both land or neither does.
     /// `Ok(false)` when the log item's condition fails.
-    fn put_paid(&self, id: &OrderId, log: Put, receipt: Put) -> Result<bool, StoreError> {
+    fn put_paid(
+        &self,
+        id: &OrderId,
+        log: Put,
+        receipt: plan::ReceiptPut,
+    ) -> Result<bool, StoreError> {
+        let (receipt, paid_at) = (receipt.put, receipt.paid_at);
         let mut table = self.lock();
         for put in [&log, &receipt] {
             self.usage.record(
@@ -125,6 +131,16 @@ impl MemoryOrderStore {
         }
         if !holds(log.condition, table.get(&log.key()))? {
             return Ok(false);
+        }
+        let sealed = (keys::SEALED_PK.to_owned(), keys::SEALED_SK.to_owned());
+        if let Some(seal) = table.get(&sealed) {
+            let through = item::Reader::new(seal).number(item::THROUGH)?;
+            if through > paid_at {
+                return Err(StoreError::Sealed {
+                    order_id: id.to_string(),
+                    through,
+                });
+            }
         }
         if !holds(receipt.condition, table.get(&receipt.key()))? {
             return Err(StoreError::Receipt {
@@ -277,6 +293,26 @@ impl OrderStore for MemoryOrderStore {
 }
 
 impl ReceiptReader for MemoryOrderStore {
+    async fn seal(&self, through: u64) -> Result<u64, StoreError> {
+        let key = (keys::SEALED_PK.to_owned(), keys::SEALED_SK.to_owned());
+        self.usage.record("UpdateItem", capacity::write(0, false));
+        let mut table = self.lock();
+        let was = match table.get(&key) {
+            Some(i) => item::Reader::new(i).number(item::THROUGH)?,
+            None => 0,
+        };
+        if was >= through {
+            return Ok(was);
+        }
+        let mut seal = item::key(key.0.clone(), key.1.clone());
+        seal.insert(
+            item::THROUGH.to_owned(),
+            aws_sdk_dynamodb::types::AttributeValue::N(through.to_string()),
+        );
+        table.insert(key, seal);
+        Ok(through)
+    }
+
     async fn receipts(&self, from: u64, to: u64) -> Result<Vec<PaidOrder>, StoreError> {
         let mut paid = Vec::new();
         for partition in crate::dynamo::partitions(from, to)? {

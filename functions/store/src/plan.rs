@@ -60,6 +60,13 @@ impl Put {
     }
 }
 
+/// A receipt's put, and its `paid_at` for the check against the seal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReceiptPut {
+    pub put: Put,
+    pub paid_at: u64,
+}
+
 /// A conditional delete.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Delete {
@@ -76,8 +83,9 @@ pub struct Plan {
     pub copies: Vec<Put>,
     pub log: Put,
     /// The receipt item of a step that applies a `pay` ([`Step::receipt`]): written with
-    /// the log item atomically, on the condition that its number is free.
-    pub receipt: Option<Put>,
+    /// the log item atomically, on the condition that its number is free and that its
+    /// `paid_at` is not before the seal ([`keys::SEALED_PK`](crate::keys::SEALED_PK)).
+    pub receipt: Option<ReceiptPut>,
     pub cleared: Option<Delete>,
     pub head: Head,
 }
@@ -132,9 +140,12 @@ pub fn commit(
     let receipt = step.receipt.map(|r| {
         // The log keeps the receipt too: the order's history shows it.
         item::mark_paid(&mut log, r);
-        Put {
-            item: item::receipt(&step.state, r),
-            condition: Condition::Absent,
+        ReceiptPut {
+            put: Put {
+                item: item::receipt(&step.state, r),
+                condition: Condition::Absent,
+            },
+            paid_at: r.paid_at,
         }
     });
     let bytes = item_size(&log);

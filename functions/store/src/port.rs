@@ -216,8 +216,14 @@ pub trait OrderReader: Sync {
     ) -> impl Future<Output = Result<Option<Failure>, StoreError>> + Send;
 }
 
-/// What the batch function reads: the receipts of a window, in receipt order.
+/// What the batch function reads: the receipts of a window, in receipt order, once it has
+/// sealed them.
 pub trait ReceiptReader: Sync {
+    /// Seals the receipts up to `through` (epoch ms; never lowered): from now on a payment is
+    /// committed only with a `paid_at` at or after the seal, so a window read after its
+    /// seal gains no receipt. The seal after the call.
+    fn seal(&self, through: u64) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
     /// Every receipt of a payment applied at `from <= paid_at < to` (epoch ms), in receipt
     /// order: strongly consistent queries of the hourly receipts partitions the span
     /// covers, never a scan.

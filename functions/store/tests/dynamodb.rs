@@ -82,8 +82,14 @@ async fn log_commits_copies_and_reads_against_dynamodb() {
     known.add_not_parked(seq(3));
     known.add_item(convoy_core::TxnId::parse("t2").unwrap(), None);
     let second = txns(&[line(3, r#""op":"modify","txn_id":"t1","amount":"10""#)]);
-    let step2 = process(&head.state, &known, &second, 40).unwrap();
+    let mut step2 = process(&head.state, &known, &second, 40).unwrap();
     assert_eq!(step2.drained, [seq(4), seq(5)]);
+    // The drained 5 is the order's payment: the step commits its receipt.
+    assert!(step2.pays());
+    step2.receipt = Some(convoy_core::Receipt {
+        number: 1,
+        paid_at: 1_000,
+    });
     let head2 = store.commit(&id, Some(&head), &step2).await.unwrap();
     let lost = store.commit(&id, Some(&head), &step2).await.unwrap_err();
     assert!(lost.is_conflict(), "{lost:?}");
@@ -195,4 +201,88 @@ async fn a_missing_table_is_a_backend_error_not_a_conflict() {
         ),
         "{e:?}"
     );
+}
+
+/// A paying step's transaction on DynamoDB's API: the receipt lands with the log item; a
+/// racer on the same base is a conflict and writes no receipt; a number taken twice is
+/// refused; a payment before the seal is refused with the seal's instant; the seal is
+/// never lowered; a window's receipts read back in number order.
+#[tokio::test]
+async fn a_paying_step_commits_its_receipt_atomically_against_dynamodb() {
+    use convoy_core::Receipt;
+    use convoy_store::ReceiptReader;
+    let client = emulator::client().await;
+    let name = emulator::create_table(&client, "convoy-store-receipts").await;
+    let store = DynamoOrderStore::new(client.clone(), &name);
+    let paying = |order: &str| {
+        let id = OrderId::parse(order).unwrap();
+        let t: Vec<Transaction> = [
+            r#""seq":1,"op":"create","currency":"EUR""#,
+            r#""seq":2,"op":"add","txn_id":"t1","amount":"2.5""#,
+            r#""seq":3,"op":"pay""#,
+        ]
+        .iter()
+        .map(|rest| serde_json::from_str(&format!(r#"{{"order_id":"{order}",{rest}}}"#)).unwrap())
+        .collect();
+        let step = process(&OrderState::new(id.clone()), &Known::default(), &t, 40).unwrap();
+        (id, step)
+    };
+    assert_eq!(store.take_receipt().await.unwrap(), 1);
+    assert_eq!(store.take_receipt().await.unwrap(), 2);
+
+    let (a, mut step) = paying("A-1");
+    step.receipt = Some(Receipt {
+        number: 2,
+        paid_at: 1_000,
+    });
+    store.commit(&a, None, &step).await.unwrap();
+    // A racer from the same base (no order yet) loses; its receipt is not written.
+    step.receipt = Some(Receipt {
+        number: 3,
+        paid_at: 1_001,
+    });
+    let e = store.commit(&a, None, &step).await.unwrap_err();
+    assert!(e.is_conflict(), "{e}");
+    // Another order with a number already committed: refused, nothing written.
+    let (b, mut other) = paying("B-1");
+    other.receipt = Some(Receipt {
+        number: 2,
+        paid_at: 1_002,
+    });
+    let e = store.commit(&b, None, &other).await.unwrap_err();
+    assert!(matches!(e, StoreError::Receipt { .. }), "{e}");
+    assert!(store.load(&b).await.unwrap().is_none());
+    // Sealed up to 5,000: a payment at 4,999 is refused with the seal; at 5,000 it lands.
+    assert_eq!(store.seal(5_000).await.unwrap(), 5_000);
+    assert_eq!(store.seal(4_000).await.unwrap(), 5_000, "never lowered");
+    other.receipt = Some(Receipt {
+        number: 4,
+        paid_at: 4_999,
+    });
+    let e = store.commit(&b, None, &other).await.unwrap_err();
+    assert!(
+        matches!(e, StoreError::Sealed { through: 5_000, .. }),
+        "{e}"
+    );
+    assert!(e.is_transient());
+    other.receipt = Some(Receipt {
+        number: 5,
+        paid_at: 5_000,
+    });
+    store.commit(&b, None, &other).await.unwrap();
+    let read: Vec<(String, u64, u64)> = store
+        .receipts(0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| (p.order_id.to_string(), p.receipt.number, p.receipt.paid_at))
+        .collect();
+    assert_eq!(read, [("A-1".into(), 2, 1_000), ("B-1".into(), 5, 5_000)]);
+    assert_eq!(store.receipts(1_001, 5_000).await.unwrap().len(), 0);
+    client
+        .delete_table()
+        .table_name(&name)
+        .send()
+        .await
+        .unwrap();
 }

@@ -136,10 +136,17 @@ fn render_refuses_misordered_receipts() {
 }
 
 #[test]
-fn render_refuses_a_window_of_another_cutoff() {
+fn render_refuses_a_window_more_than_a_day_from_the_cutoffs() {
+    // Another cutoff's window of the date is within a day: a window that meets a batch
+    // written under an earlier cutoff ([`Window::continuing_from`]).
     let utc = Cutoff::default().window_named("2026-12-07").unwrap();
-    let e = render(&cutoff(), &utc, &[]).unwrap_err().to_string();
-    assert!(e.starts_with("window 2026-12-07 (2026-12-06T14:00:00Z to 2026-12-07T14:00:00Z) is not the window of cutoff 14:00 Europe/Berlin"), "{e}");
+    assert!(render(&cutoff(), &utc, &[]).is_ok());
+    let stretched = cutoff()
+        .window_named("2026-12-07")
+        .unwrap()
+        .continuing_from("2026-12-05T12:59:59Z".parse().unwrap());
+    let e = render(&cutoff(), &stretched, &[]).unwrap_err().to_string();
+    assert!(e.starts_with("window 2026-12-07 (2026-12-05T12:59:59Z to 2026-12-07T13:00:00Z) is not the window of cutoff 14:00 Europe/Berlin"), "{e}");
 }
 
 #[test]

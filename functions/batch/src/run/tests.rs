@@ -75,6 +75,16 @@ const SETTLE: Duration = Duration::from_secs(960);
 
 /// Commits order `id` (created, two items, paid) with receipt `number` at `paid_at`.
 async fn pay(store: &MemoryOrderStore, id: &str, number: u64, paid_at: &str) {
+    try_pay(store, id, number, paid_at).await.unwrap();
+}
+
+/// [`pay`], its commit's outcome.
+async fn try_pay(
+    store: &MemoryOrderStore,
+    id: &str,
+    number: u64,
+    paid_at: &str,
+) -> Result<convoy_store::Head, convoy_store::StoreError> {
     let txns: Vec<Transaction> = [
         r#""seq":1,"op":"create","currency":"EUR""#,
         r#""seq":2,"op":"add","txn_id":"t1","amount":"12.5""#,
@@ -96,7 +106,7 @@ async fn pay(store: &MemoryOrderStore, id: &str, number: u64, paid_at: &str) {
         number,
         paid_at: ms(paid_at),
     });
-    store.commit(&oid, None, &step).await.unwrap();
+    store.commit(&oid, None, &step).await
 }
 
 fn orders_in(bytes: &[u8]) -> Vec<(String, u64)> {
@@ -182,9 +192,16 @@ async fn a_late_or_repeated_run_changes_nothing() {
         .await
         .unwrap();
     let first = bucket.get("batches/2026-12-07.jsonl").unwrap();
-    // A payment that lands in the window's partition afterwards (it cannot, once settled;
-    // here a test plants it) does not change a written batch.
-    pay(&store, "A-2", 2, "2026-12-07T11:00:00Z").await;
+    // A payment the consumer would commit into the window afterwards (a clock behind, a
+    // commit held up past the settle delay) is refused: the batch sealed the window.
+    let e = try_pay(&store, "A-2", 2, "2026-12-07T11:00:00Z")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "order A-2: a batch has read the receipts up to 1796648400000 (epoch ms), after this \
+         payment's time; it is paid again after that"
+    );
     for late in ["2026-12-07T13:30:00Z", "2026-12-09T00:00:00Z"] {
         let r = write_window(&store, &bucket, &c, &w, ts(late), SETTLE)
             .await
@@ -395,4 +412,35 @@ async fn a_changed_cutoff_leaves_no_payment_in_two_batches_or_in_none() {
     // Every payment in exactly one batch.
     let d6_file = bucket.get("batches/2026-12-06.jsonl").unwrap();
     assert_eq!(orders_in(&d6_file), [("d6-noon".into(), 1)]);
+}
+
+#[tokio::test]
+async fn windows_written_out_of_order_across_a_cutoff_change_still_meet() {
+    // 12-06's runs failed until 12-07 was written under 14:00; then the cutoff moved to
+    // 16:00 and an operator wrote 12-06: it ends where 12-07 began (13:00Z), not at 15:00Z.
+    let store = MemoryOrderStore::new();
+    let bucket = MemoryBucket::default();
+    pay(&store, "d6-noon", 1, "2026-12-06T11:30:00Z").await;
+    pay(&store, "d6-14h", 2, "2026-12-06T13:30:00Z").await;
+    pay(&store, "d7-noon", 3, "2026-12-07T11:30:00Z").await;
+    let late = ts("2026-12-10T00:00:00Z");
+    let old = cutoff();
+    let d7 = old.window_named("2026-12-07").unwrap();
+    write_window(&store, &bucket, &old, &d7, late, SETTLE)
+        .await
+        .unwrap();
+    let later = Cutoff::new("16:00", "Europe/Berlin").unwrap();
+    let d6 = later.window_named("2026-12-06").unwrap();
+    write_window(&store, &bucket, &later, &d6, late, SETTLE)
+        .await
+        .unwrap();
+    let d6_file = bucket.get("batches/2026-12-06.jsonl").unwrap();
+    let d7_file = bucket.get("batches/2026-12-07.jsonl").unwrap();
+    assert_eq!(orders_in(&d6_file), [("d6-noon".into(), 1)]);
+    assert_eq!(
+        orders_in(&d7_file),
+        [("d6-14h".into(), 2), ("d7-noon".into(), 3)]
+    );
+    let (header, _) = file::parse(&d6_file).unwrap();
+    assert_eq!(header.end(), ts("2026-12-06T13:00:00Z"));
 }

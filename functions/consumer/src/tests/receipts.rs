@@ -146,3 +146,27 @@ async fn a_payment_that_loses_a_race_leaves_a_gap_never_a_second_receipt() {
     assert_eq!(receipts, [2]);
     assert_eq!(inner.take_receipt().await.unwrap(), 3);
 }
+
+#[tokio::test]
+async fn a_payment_behind_the_seal_is_paid_at_the_seal() {
+    let store = MemoryOrderStore::new();
+    // A batch read the receipts up to T0; this consumer's clock is a second behind.
+    assert_eq!(store.seal(T0).await.unwrap(), T0);
+    assert_eq!(store.seal(T0 - DAY).await.unwrap(), T0, "never lowered");
+    let now = Arc::new(AtomicU64::new(T0 - 1_000));
+    let response = handle_with(
+        &store,
+        &NoResume,
+        event_of(&paid("A-1")),
+        &clock_at(&now),
+        later(),
+    )
+    .await
+    .unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    let all = store.receipts(T0 - DAY, T0 + DAY).await.unwrap();
+    // Its first number (1) was refused with the seal; the second is paid at the seal: in
+    // the window after the one read.
+    assert_eq!(all.len(), 1);
+    assert_eq!((all[0].receipt.number, all[0].receipt.paid_at), (2, T0));
+}

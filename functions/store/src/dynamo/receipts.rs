@@ -1,21 +1,25 @@
 //! The consumer's receipt calls: the counter's atomic increment, and the commit of a step
-//! that pays — its log item and its receipt in one `TransactWriteItems`, both or neither.
+//! that pays — its log item and its receipt in one `TransactWriteItems`, both or neither, on
+//! the condition that the receipts are not sealed past its `paid_at`.
 
 use super::{backend, condition, DynamoOrderStore, INVALID};
 use crate::capacity;
 use crate::error::StoreError;
 use crate::item;
 use crate::keys;
-use crate::plan::Put;
+use crate::plan::{Put, ReceiptPut};
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ReturnConsumedCapacity, ReturnValue, TransactWriteItem,
+    AttributeValue, ConditionCheck, ReturnConsumedCapacity, ReturnValue,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
 use convoy_core::OrderId;
 
 /// The cancellation reason of a transaction action whose condition failed.
 const CONDITION_FAILED: &str = "ConditionalCheckFailed";
+/// The cancellation reason of an action on an item another transaction is writing.
+const TRANSACTION_CONFLICT: &str = "TransactionConflict";
 
 impl DynamoOrderStore {
     /// `ADD last 1` on the counter, the new value returned: one number per call, never
@@ -55,15 +59,18 @@ impl DynamoOrderStore {
         }
     }
 
-    /// Puts the log item and the receipt in one transaction. `Ok(false)` when the log
-    /// item's condition failed (another writer committed first: nothing was written).
+    /// Puts the log item and the receipt in one transaction, on the condition that the
+    /// receipt's `paid_at` is not before the seal. `Ok(false)` when the log item's condition
+    /// failed (another writer committed first); [`StoreError::Sealed`] when the seal's did.
+    /// Either way nothing was written.
     pub(crate) async fn put_paid(
         &self,
         id: &OrderId,
         log: Put,
-        receipt: Put,
+        receipt: ReceiptPut,
     ) -> Result<bool, StoreError> {
-        let mut actions = Vec::with_capacity(2);
+        let (receipt, paid_at) = (receipt.put, receipt.paid_at);
+        let mut actions = Vec::with_capacity(3);
         for put in [log, receipt] {
             let size = capacity::item_size(&put.item);
             self.usage
@@ -79,6 +86,22 @@ impl DynamoOrderStore {
                 .map_err(|e| backend("TransactWriteItems", id, e))?;
             actions.push(TransactWriteItem::builder().put(action).build());
         }
+        // The seal is a few dozen bytes: checking it costs 2 units, as a transactional write.
+        self.usage
+            .record("TransactWriteItems", capacity::write(0, true));
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(item::key(
+                keys::SEALED_PK.to_owned(),
+                keys::SEALED_SK.to_owned(),
+            )))
+            .condition_expression("attribute_not_exists(pk) OR #through <= :paid_at")
+            .expression_attribute_names("#through", item::THROUGH)
+            .expression_attribute_values(":paid_at", AttributeValue::N(paid_at.to_string()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|e| backend("TransactWriteItems", id, e))?;
+        actions.push(TransactWriteItem::builder().condition_check(check).build());
         let sent = self
             .client
             .transact_write_items()
@@ -95,12 +118,11 @@ impl DynamoOrderStore {
             }
             Err(e) => e,
         };
-        let reasons: Vec<Option<String>> = e
-            .as_service_error()
-            .and_then(|s| match s {
-                TransactWriteItemsError::TransactionCanceledException(c) => Some(c),
-                _ => None,
-            })
+        let cancelled = e.as_service_error().and_then(|s| match s {
+            TransactWriteItemsError::TransactionCanceledException(c) => Some(c),
+            _ => None,
+        });
+        let reasons: Vec<Option<String>> = cancelled
             .map(|c| {
                 c.cancellation_reasons()
                     .iter()
@@ -109,8 +131,26 @@ impl DynamoOrderStore {
             })
             .unwrap_or_default();
         let code = |i: usize| reasons.get(i).cloned().flatten();
-        if code(0).as_deref() == Some(CONDITION_FAILED) {
+        // Another writer committed the order first, or is committing it right now (a
+        // transaction on the same log key): reload either way.
+        if matches!(
+            code(0).as_deref(),
+            Some(CONDITION_FAILED | TRANSACTION_CONFLICT)
+        ) {
             return Ok(false);
+        }
+        if code(2).as_deref() == Some(CONDITION_FAILED) {
+            let through = cancelled
+                .and_then(|c| c.cancellation_reasons().get(2))
+                .and_then(|r| r.item())
+                .and_then(|i| i.get(item::THROUGH))
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(paid_at.saturating_add(1));
+            return Err(StoreError::Sealed {
+                order_id: id.to_string(),
+                through,
+            });
         }
         let invalid = e.as_service_error().and_then(|s| s.code()) == Some(INVALID)
             || reasons.iter().flatten().any(|c| c == "ValidationError");

@@ -355,8 +355,8 @@ pub async fn run(
             ("outcome", outcome.to_owned()),
             ("orders", or_dash(report.orders)),
             ("bytes", or_dash(report.bytes)),
-            ("start", window.start().to_string()),
-            ("end", window.end().to_string()),
+            ("start", or_dash(report.start)),
+            ("end", or_dash(report.end)),
             ("cutoff", cutoff.to_string()),
         ])?;
     }
