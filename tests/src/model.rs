@@ -30,6 +30,7 @@ pub fn states<'a>(
                 processed: BTreeMap::new(),
                 parked: BTreeMap::new(),
                 conflicts: Default::default(),
+                paid: None,
             };
             for (seq, t) in txns {
                 if seq == o.state.next_seq {

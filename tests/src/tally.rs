@@ -110,6 +110,7 @@ mod tests {
             processed: Default::default(),
             parked: Default::default(),
             conflicts: Default::default(),
+            paid: None,
         });
         s.state.next_seq = next_seq;
         for &p in parked {

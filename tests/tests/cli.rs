@@ -104,9 +104,16 @@ async fn every_operator_command_on_the_emulator() {
         golden("order_show", &shown.lines(), &run);
         let history = convoy(&["--json", "order", "show", &a, "--history"]).ok("--history");
         golden("order_show_history", &history.lines(), &run);
+        let paid = &history.lines()[0]["paid"];
+        assert!(paid["receipt"].as_u64().is_some_and(|n| n > 0), "{paid}");
+        assert!(
+            paid["batch"].as_str().is_some_and(|b| b.len() == 10),
+            "{paid}"
+        );
         let table = convoy(&["order", "show", &a, "--history"]).ok("history table");
         for shown in [
             "shipped",
+            ", batch 20",
             "14.50",
             "│ 2   ┆ add    ┆ applied ┆ t1 12.50 │",
             "│ 4   ┆ pay    ┆ applied",

@@ -34,6 +34,7 @@ impl OrderBook {
                 processed: BTreeMap::new(),
                 parked: BTreeMap::new(),
                 conflicts: HashMap::new(),
+                paid: None,
             });
         let mut known = Known::default();
         let mut rest = txns;

@@ -57,6 +57,8 @@ pub struct StoredOrder {
     pub processed: BTreeMap<u64, Processed>,
     pub parked: BTreeMap<u64, Transaction>,
     pub conflicts: HashMap<(u64, Fingerprint), ConflictRecord>,
+    /// The receipt of the order's payment, once paid (the paying step's log keeps it).
+    pub paid: Option<crate::receipt::Receipt>,
 }
 
 /// A stored fact the sequencer needs and was not given.

@@ -393,10 +393,18 @@ pub fn stored_order<'a>(
     let mut logs = BTreeMap::new();
     let mut order_items = BTreeMap::new();
     let mut parked = BTreeMap::new();
+    let mut paid = None;
     for item in items {
         match Reader::new(item).sort_key() {
             Some(SortKey::Log { start, version }) => {
                 logs.insert((start, version), read_log(item)?);
+                if item.contains_key(RECEIPT) {
+                    let r = Reader::new(item);
+                    paid = Some(Receipt {
+                        number: r.number(RECEIPT)?,
+                        paid_at: r.number(PAID_AT)?,
+                    });
+                }
             }
             Some(SortKey::Item(txn_id)) => {
                 order_items.insert(txn_id, read_amount(item)?);
@@ -447,6 +455,7 @@ pub fn stored_order<'a>(
         processed,
         parked,
         conflicts,
+        paid,
     }))
 }
 

@@ -94,6 +94,11 @@ pub const VOLATILE: &[&str] = &[
     "sequencer",
     "bucket",
     "file",
+    // An order's payment: its number depends on the payments before it, its time and
+    // window on the clock.
+    "receipt",
+    "paid_at",
+    "batch",
 ];
 
 /// `value` with this run's id as `RUN` and volatile fields as `"<field>"`.

@@ -54,6 +54,7 @@ pub async fn show(
         .collect();
     let mut conflicts: Vec<_> = stored.conflicts.values().collect();
     conflicts.sort_by_key(|c| (c.txn.seq, c.fingerprint.to_string()));
+    let paid = stored.paid.map(|r| paid_in(target, r));
     if out.json() {
         if history {
             out.line(&serde_json::json!({
@@ -61,6 +62,7 @@ pub async fn show(
                 "history": entries,
                 "parked": stored.parked.values().collect::<Vec<_>>(),
                 "conflicts": conflicts,
+                "paid": paid,
             }))?;
         } else {
             out.line(&view)?;
@@ -87,6 +89,13 @@ pub async fn show(
         ("duplicates", view.duplicates.to_string()),
         ("conflicts", view.conflicts.to_string()),
         ("voided", seqs(&view.voided)),
+        (
+            "paid",
+            paid.as_ref().map_or_else(
+                || "-".to_owned(),
+                |p| format!("receipt {} at {}, batch {}", p.receipt, p.paid_at, p.batch),
+            ),
+        ),
     ])?;
     if history {
         out.table(
@@ -107,6 +116,28 @@ pub async fn show(
         )?;
     }
     Ok(())
+}
+
+/// An order's payment: its receipt, when, and the cutoff batch it belongs to.
+#[derive(Debug, serde::Serialize)]
+struct Paid {
+    receipt: u64,
+    paid_at: String,
+    /// The window of `paid_at` by the stack's cutoff now (`convoy batch show` it); where
+    /// the cutoff changed since, the batch files' headers are the word on it.
+    batch: String,
+}
+
+fn paid_in(target: &Target, r: convoy_core::Receipt) -> Paid {
+    let at = batch::window::timestamp_of_millis(r.paid_at);
+    let window = super::batches::settings(&target.stack)
+        .ok()
+        .and_then(|s| s.cutoff.window_of_millis(r.paid_at).ok());
+    Paid {
+        receipt: r.number,
+        paid_at: at.map_or_else(|_| r.paid_at.to_string(), |t| t.to_string()),
+        batch: window.map_or_else(|| "-".to_owned(), |w| w.name()),
+    }
 }
 
 /// What a transaction carries besides its op, in a few words.
