@@ -6,27 +6,10 @@ use batch::s3::S3BatchBucket;
 use batch::settings::Settings;
 use convoy_store::DynamoOrderStore;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use tracing_subscriber::filter::Targets;
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    // RUST_LOG as `target=level` directives (default `info`), as the other functions.
-    let filter = std::env::var("RUST_LOG")
-        .ok()
-        .and_then(|v| v.parse::<Targets>().ok())
-        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
-    tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .json()
-                .with_current_span(false)
-                .with_span_list(true)
-                .without_time(),
-        )
-        .with(filter)
-        .init();
+    convoy_logs::init(convoy_logs::Spans::List);
     let var = |name: &str| std::env::var(name).map_err(|e| format!("{name}: {e}"));
     let settings = Settings::from_values(
         &var("CUTOFF_TIME")?,

@@ -2,27 +2,10 @@
 
 use aws_lambda_events::sqs::SqsEvent;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use tracing_subscriber::filter::Targets;
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    // RUST_LOG as `target=level` directives (default `info`): the plain `Targets` filter,
-    // not `EnvFilter`, whose regex engine would add to the package (and its cold start).
-    let filter = std::env::var("RUST_LOG")
-        .ok()
-        .and_then(|v| v.parse::<Targets>().ok())
-        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
-    tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .json()
-                .with_current_span(true)
-                .without_time(),
-        )
-        .with(filter)
-        .init();
+    convoy_logs::init(convoy_logs::Spans::ListAndCurrent);
     let config = ledger::Config::from_env()?;
     let namespace =
         std::env::var("METRICS_NAMESPACE").map_err(|e| format!("METRICS_NAMESPACE: {e}"))?;

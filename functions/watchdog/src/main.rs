@@ -4,28 +4,10 @@
 use consumer::sqs::SqsDrainQueue;
 use convoy_store::DynamoOrderStore;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use tracing_subscriber::filter::Targets;
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    // RUST_LOG as `target=level` directives (default `info`): `Targets`, not `EnvFilter`,
-    // whose regex engine would add to the package.
-    let filter = std::env::var("RUST_LOG")
-        .ok()
-        .and_then(|v| v.parse::<Targets>().ok())
-        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
-    tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .json()
-                .with_current_span(false)
-                .with_span_list(true)
-                .without_time(),
-        )
-        .with(filter)
-        .init();
+    convoy_logs::init(convoy_logs::Spans::List);
     let var = |name: &str| std::env::var(name).map_err(|e| format!("{name}: {e}"));
     let table = var("TABLE_NAME")?;
     let queue_url = var("TRANSACTIONS_QUEUE_URL")?;
