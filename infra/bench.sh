@@ -26,8 +26,8 @@ run() {
     units) cargo bench -p consumer --bench units ;;
     memory) cargo bench -p ledger --bench memory ;;
     binaries)
-      cargo build --release --bin ledger --bin consumer --bin watchdog >&2
-      for b in ledger consumer watchdog; do
+      cargo build --release --bin ledger --bin consumer --bin watchdog --bin batch >&2
+      for b in ledger consumer watchdog batch; do
         printf '%-10s %8.1f MB (stripped, %s)\n' "$b" \
           "$(($(stat -c %s "target/release/$b") / 100000))e-1" "$(uname -m)"
       done
