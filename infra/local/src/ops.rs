@@ -95,6 +95,44 @@ impl OpsError {
     }
 }
 
+/// The most objects a listing shows (`ledger list`, `batch list`): one ListObjectsV2 page.
+pub const MAX_LISTED: usize = 1_000;
+
+/// The stack's bucket's objects under `prefix`, at most [`MAX_LISTED`] in S3's key order;
+/// past that it says so on stderr, naming them `what` (`ledgers`, `batches`).
+pub async fn list_objects(
+    target: &Target,
+    prefix: &str,
+    what: &str,
+) -> Result<Vec<aws_sdk_s3::types::Object>, OpsError> {
+    let bucket = &target.stack.bucket;
+    let mut pages = target
+        .s3()
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
+    let mut objects = Vec::new();
+    while objects.len() <= MAX_LISTED {
+        let Some(page) = pages
+            .try_next()
+            .await
+            .map_err(call(format!("listing s3://{bucket}/{prefix}")))?
+        else {
+            break;
+        };
+        objects.extend(page.contents().iter().cloned());
+    }
+    if objects.len() > MAX_LISTED {
+        objects.truncate(MAX_LISTED);
+        eprintln!(
+            "convoy: the first {MAX_LISTED} {what} under {prefix} are listed; --prefix narrows it"
+        );
+    }
+    Ok(objects)
+}
+
 /// A failed call's error, named by what it did.
 pub fn call<E: std::error::Error + Send + Sync + 'static>(
     what: impl Into<String>,

@@ -16,8 +16,7 @@ use futures::{StreamExt, TryStreamExt};
 use jiff::civil::Date;
 use serde_json::Value;
 
-/// How many batch files `list` shows at most (S3 lists keys in order: the oldest windows).
-pub const MAX_LISTED: usize = 1_000;
+pub use super::MAX_LISTED;
 
 /// Why a batch command failed; each says what is wrong, its causes follow.
 #[derive(Debug, thiserror::Error)]
@@ -106,32 +105,8 @@ pub async fn list(
     prefix: &str,
     out: &mut Output<'_>,
 ) -> Result<(), BatchOpsError> {
-    let bucket = &target.stack.bucket;
     let prefix = batch_key(prefix);
-    let mut pages = target
-        .s3()
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(&prefix)
-        .into_paginator()
-        .send();
-    let mut objects = Vec::new();
-    while objects.len() <= MAX_LISTED {
-        let Some(page) = pages
-            .try_next()
-            .await
-            .map_err(call(format!("listing s3://{bucket}/{prefix}")))?
-        else {
-            break;
-        };
-        objects.extend(page.contents().iter().cloned());
-    }
-    if objects.len() > MAX_LISTED {
-        objects.truncate(MAX_LISTED);
-        eprintln!(
-            "convoy: the first {MAX_LISTED} batches under {prefix} are listed; --prefix narrows it"
-        );
-    }
+    let objects = super::list_objects(target, &prefix, "batches").await?;
     let listed: Vec<Listed> = futures::stream::iter(objects)
         .map(|o| async move {
             let key = o.key().unwrap_or_default().to_owned();

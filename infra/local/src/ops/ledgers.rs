@@ -5,9 +5,7 @@ use crate::output::{or_dash, Output};
 use futures::{StreamExt, TryStreamExt};
 use ledger::LedgerStatus;
 
-/// How many ledgers `list` shows at most (the newest keys first would need a scan; S3 lists
-/// keys in order).
-pub const MAX_LISTED: usize = 1_000;
+pub use super::MAX_LISTED;
 
 /// A ledger object and its status record (`None` before its notification was handled).
 #[derive(Debug, serde::Serialize)]
@@ -21,33 +19,8 @@ pub struct Listed {
 /// Every ledger under `ledgers/` (at most [`MAX_LISTED`]) with its status record: one
 /// ListObjectsV2 page per 1,000 keys and a GetItem per ledger, never a table scan.
 pub async fn list(target: &Target, prefix: &str, out: &mut Output<'_>) -> Result<(), OpsError> {
-    let bucket = &target.stack.bucket;
     let prefix = ledger_key(prefix);
-    let mut pages = target
-        .s3()
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(&prefix)
-        .into_paginator()
-        .send();
-    let mut objects = Vec::new();
-    while objects.len() <= MAX_LISTED {
-        let Some(page) = pages
-            .try_next()
-            .await
-            .map_err(call(format!("listing s3://{bucket}/{prefix}")))?
-        else {
-            break;
-        };
-        objects.extend(page.contents().iter().cloned());
-    }
-    let more = objects.len() > MAX_LISTED;
-    objects.truncate(MAX_LISTED);
-    if more {
-        eprintln!(
-            "convoy: the first {MAX_LISTED} ledgers under {prefix} are listed; --prefix narrows it"
-        );
-    }
+    let objects = super::list_objects(target, &prefix, "ledgers").await?;
     let listed: Vec<Listed> = futures::stream::iter(objects)
         .map(|o| async move {
             let key = o.key().unwrap_or_default().to_owned();
