@@ -124,10 +124,11 @@ fn functions() -> [Function; 4] {
                     include_str!("../../functions/batch/src/s3.rs"),
                 ),
             ],
-            // Each paid order's items, read as the operator's reader reads an order.
+            // The window's receipts and each paid order's items (read as the operator's
+            // reader reads an order): the store's one paged query, in dynamo.rs.
             shared_calls: &[(
                 "dynamodb:Query",
-                "OrderReader::load_stored_order (dynamo/reader.rs), through DynamoOrderStore::query",
+                "ReceiptReader::receipts and OrderReader::load_stored_order, through DynamoOrderStore::query_partition",
             )],
             without_call: &[(
                 "s3:ListBucket",

@@ -109,8 +109,20 @@ impl DynamoOrderStore {
 
     /// The items of `id`'s partition in `range`, every page of them.
     async fn query(&self, id: &OrderId, range: KeyRange) -> Result<Vec<Item>, StoreError> {
+        self.query_partition(keys::order_pk(id), range, |e| backend("Query", id, e))
+            .await
+    }
+
+    /// The items of partition `pk` in `range`, every page of them (strongly consistent);
+    /// a failed request is `error`'s.
+    async fn query_partition(
+        &self,
+        pk: String,
+        range: KeyRange,
+        error: impl Fn(BoxError) -> StoreError,
+    ) -> Result<Vec<Item>, StoreError> {
         let mut values = range.values;
-        values.insert(":pk".to_owned(), s(keys::order_pk(id)));
+        values.insert(":pk".to_owned(), s(pk));
         let mut items = Vec::new();
         let mut start = None;
         loop {
@@ -127,7 +139,7 @@ impl DynamoOrderStore {
                 .set_exclusive_start_key(start)
                 .send()
                 .await
-                .map_err(|e| backend("Query", id, e))?;
+                .map_err(|e| error(e.into()))?;
             let page = out.items.unwrap_or_default();
             let size = page.iter().map(capacity::item_size).sum();
             self.usage

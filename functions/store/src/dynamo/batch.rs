@@ -1,9 +1,10 @@
 //! [`ReceiptReader`] over the table: the batch function's seal of the receipts (one
 //! conditional `UpdateItem`, never lowered) and its reads of a window's receipts, a strongly
-//! consistent query per hourly receipts partition the window covers.
+//! consistent query per hourly receipts partition the window covers (the store's paged
+//! query, `DynamoOrderStore::query_partition`).
 
-use super::{s, DynamoOrderStore};
-use crate::capacity::{self, Read};
+use super::{DynamoOrderStore, KeyRange};
+use crate::capacity;
 use crate::error::StoreError;
 use crate::item;
 use crate::keys;
@@ -65,38 +66,23 @@ impl ReceiptReader for DynamoOrderStore {
     async fn receipts(&self, from: u64, to: u64) -> Result<Vec<PaidOrder>, StoreError> {
         let mut paid = Vec::new();
         for partition in super::receipts::partitions(from, to)? {
-            let values = HashMap::from([(":pk".to_owned(), s(partition.clone()))]);
-            let mut start = None;
-            loop {
-                let out = self
-                    .client
-                    .query()
-                    .table_name(&self.table)
-                    .key_condition_expression("pk = :pk")
-                    .set_expression_attribute_values(Some(values.clone()))
-                    .consistent_read(true)
-                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                    .set_exclusive_start_key(start)
-                    .send()
-                    .await
-                    .map_err(|e| StoreError::Receipts {
-                        partition: partition.clone(),
-                        source: e.into(),
-                    })?;
-                let page = out.items.unwrap_or_default();
-                let size = page.iter().map(capacity::item_size).sum();
-                self.usage
-                    .record("Query", capacity::query(size, Read::Strong));
-                self.report("Query", out.consumed_capacity.as_ref());
-                for found in &page {
-                    let order = item::read_receipt(found)?;
-                    if (from..to).contains(&order.receipt.paid_at) {
-                        paid.push(order);
-                    }
-                }
-                start = out.last_evaluated_key.filter(|k| !k.is_empty());
-                if start.is_none() {
-                    break;
+            let whole = KeyRange {
+                condition: "pk = :pk",
+                values: HashMap::new(),
+                newest_first: false,
+                limit: None,
+            };
+            let error = |source| StoreError::Receipts {
+                partition: partition.clone(),
+                source,
+            };
+            for found in self
+                .query_partition(partition.clone(), whole, error)
+                .await?
+            {
+                let order = item::read_receipt(&found)?;
+                if (from..to).contains(&order.receipt.paid_at) {
+                    paid.push(order);
                 }
             }
         }
